@@ -1,0 +1,294 @@
+// CPU kernels of realtime::depthwise_conv2d. One (image, channel) plane per task. Output rows are accumulated tap
+// by tap with contiguous vector loops: for stride s > 1 the input plane is first split into s column phases
+// (phase p holds columns p, p+s, p+2s, ...), so input column ox*s + shift becomes phase (shift mod s), index
+// ox + floor(shift / s) — contiguous in ox. Accumulation is in the op math type (float for half/bfloat16).
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "../depthwise_conv.h"
+#include "vec.h"
+
+namespace realtime {
+namespace {
+
+// Where tap column offset `shift` = j*dw - pw lands in the phase-split layout for stride s.
+struct TapColumn {
+  int64_t phase, base, lo, hi;  // input column = (ox + base) * s + phase, valid for ox in [lo, hi)
+};
+
+inline TapColumn tap_column(const DepthwiseGeometry& g, int64_t j) {
+  const int64_t shift = j * g.dw - g.pw;
+  TapColumn t{};
+  t.phase = ((shift % g.sw) + g.sw) % g.sw;
+  t.base = (shift - t.phase) / g.sw;
+  valid_output_range(g.w, g.wo, g.sw, g.pw, j * g.dw, t.lo, t.hi);
+  return t;
+}
+
+// Columns per phase row.
+inline int64_t phase_width(const DepthwiseGeometry& g) { return (g.w + g.sw - 1) / g.sw; }
+
+// out[(p * h + y) * pw + m] = in[y * w + m * s + p] (for stride 1 this is a plain copy).
+template <typename T>
+void split_phases(const T* in, T* out, const DepthwiseGeometry& g) {
+  const int64_t pw = phase_width(g);
+  for (int64_t p = 0; p < g.sw; ++p)
+    for (int64_t y = 0; y < g.h; ++y)
+      for (int64_t m = 0; m < pw; ++m) {
+        const int64_t x = m * g.sw + p;
+        out[(p * g.h + y) * pw + m] = x < g.w ? in[y * g.w + x] : T(0);
+      }
+}
+
+template <typename T>
+void merge_phases(const T* in, T* out, const DepthwiseGeometry& g) {
+  const int64_t pw = phase_width(g);
+  for (int64_t p = 0; p < g.sw; ++p)
+    for (int64_t y = 0; y < g.h; ++y)
+      for (int64_t m = 0; m * g.sw + p < g.w; ++m) out[y * g.w + m * g.sw + p] = in[(p * g.h + y) * pw + m];
+}
+
+// A plane in phase-split layout: the plane itself for stride 1, a per-thread copy otherwise.
+template <typename T>
+const T* phased_plane(const T* plane, std::vector<T>& buffer, const DepthwiseGeometry& g) {
+  if (g.sw == 1) return plane;
+  buffer.resize(g.sw * g.h * phase_width(g));
+  split_phases(plane, buffer.data(), g);
+  return buffer.data();
+}
+
+// Zero-padded, phase-split copy of a plane for the forward pass: padded column X = m * sw + p is stored at
+// out[(p * hp + Y) * pwid + m], with hp = h + 2ph and pwid = ceil((w + 2pw) / sw). Every tap of every output
+// then reads inside the buffer, so the inner loops need no bounds checks.
+struct PaddedLayout {
+  int64_t hp, pwid;
+  explicit PaddedLayout(const DepthwiseGeometry& g) : hp(g.h + 2 * g.ph), pwid((g.w + 2 * g.pw + g.sw - 1) / g.sw) {}
+  int64_t size(const DepthwiseGeometry& g) const { return g.sw * hp * pwid; }
+};
+
+template <typename scalar_t>
+void pad_and_split(const scalar_t* in, scalar_t* out, const DepthwiseGeometry& g, const PaddedLayout& L) {
+  if (g.sw == 1) {  // the common case: zero only the border, copy rows
+    std::fill(out, out + g.ph * L.pwid, scalar_t(0));
+    std::fill(out + (g.ph + g.h) * L.pwid, out + L.hp * L.pwid, scalar_t(0));
+    for (int64_t y = 0; y < g.h; ++y) {
+      scalar_t* dst = out + (y + g.ph) * L.pwid;
+      std::fill(dst, dst + g.pw, scalar_t(0));
+      std::copy(in + y * g.w, in + (y + 1) * g.w, dst + g.pw);
+      std::fill(dst + g.pw + g.w, dst + L.pwid, scalar_t(0));
+    }
+    return;
+  }
+  std::fill(out, out + L.size(g), scalar_t(0));
+  for (int64_t p = 0; p < g.sw; ++p) {
+    // padded columns p, p + sw, ... hold input columns x = m * sw + p - pw
+    const int64_t m_first = p >= g.pw ? 0 : (g.pw - p + g.sw - 1) / g.sw;
+    const int64_t x_first = m_first * g.sw + p - g.pw;
+    const int64_t count = x_first < g.w ? std::min(L.pwid - m_first, (g.w - x_first + g.sw - 1) / g.sw) : 0;
+    for (int64_t y = 0; y < g.h; ++y) {
+      const scalar_t* src = in + y * g.w + x_first;
+      scalar_t* dst = out + (p * L.hp + y + g.ph) * L.pwid + m_first;
+      for (int64_t m = 0; m < count; ++m) dst[m] = src[m * g.sw];
+    }
+  }
+}
+
+// kBlock consecutive outputs of one row: every tap accumulated in registers, then one store. Even and odd taps go
+// to separate partial sums, which doubles the independent FMA chains (one chain is bound by FMA latency, not
+// throughput). kTaps > 0 fixes the tap count at compile time (3x3, 5x5, 7x7) so the tap loop unrolls.
+template <int64_t kBlock, int64_t kTaps, typename scalar_t, typename acc_t>
+REALTIME_INLINE void forward_block(const scalar_t* row_origin, const int64_t* tap_offsets, const acc_t* weights,
+                                   int64_t taps, acc_t bias, scalar_t* dst) {
+  acc_t even[kBlock], odd[kBlock];
+  for (int64_t k = 0; k < kBlock; ++k) even[k] = bias, odd[k] = 0;
+  const int64_t n_taps = kTaps > 0 ? kTaps : taps;
+  int64_t t = 0;
+  for (; t + 1 < n_taps; t += 2) {
+    const scalar_t* in0 = row_origin + tap_offsets[t];
+    const scalar_t* in1 = row_origin + tap_offsets[t + 1];
+    const acc_t w0 = weights[t], w1 = weights[t + 1];
+#pragma omp simd
+    for (int64_t k = 0; k < kBlock; ++k) {
+      even[k] += w0 * static_cast<acc_t>(in0[k]);
+      odd[k] += w1 * static_cast<acc_t>(in1[k]);
+    }
+  }
+  if (t < n_taps) {
+    const scalar_t* in0 = row_origin + tap_offsets[t];
+    const acc_t w0 = weights[t];
+#pragma omp simd
+    for (int64_t k = 0; k < kBlock; ++k) even[k] += w0 * static_cast<acc_t>(in0[k]);
+  }
+  for (int64_t k = 0; k < kBlock; ++k) dst[k] = static_cast<scalar_t>(even[k] + odd[k]);
+}
+
+template <int64_t kTaps, typename scalar_t, typename acc_t>
+REALTIME_INLINE void forward_rows(const scalar_t* padded, const int64_t* tap_offsets, const acc_t* weights, acc_t bias,
+                         scalar_t* out, const DepthwiseGeometry& g, const PaddedLayout& L) {
+  const int64_t taps = g.kh * g.kw;
+  for (int64_t oy = 0; oy < g.ho; ++oy) {
+    const scalar_t* origin = padded + oy * g.sh * L.pwid;
+    scalar_t* dst = out + oy * g.wo;
+    int64_t ox = 0;
+    for (; ox + 16 <= g.wo; ox += 16)
+      forward_block<16, kTaps>(origin + ox, tap_offsets, weights, taps, bias, dst + ox);
+    for (; ox + 8 <= g.wo; ox += 8) forward_block<8, kTaps>(origin + ox, tap_offsets, weights, taps, bias, dst + ox);
+    for (; ox < g.wo; ++ox) forward_block<1, kTaps>(origin + ox, tap_offsets, weights, taps, bias, dst + ox);
+  }
+}
+
+// One output plane of the forward pass from its padded, phase-split input, in register blocks of 16 outputs
+// (8 and then single columns for the row's tail).
+template <typename scalar_t, typename acc_t>
+REALTIME_VECTOR_CLONES void forward_plane(const scalar_t* padded, const scalar_t* w_plane, acc_t bias,
+                                          scalar_t* out, const DepthwiseGeometry& g, const PaddedLayout& L) {
+  // Offset of tap (i, j) from the output row's origin: row i*dh, phase (j*dw) % sw, column (j*dw) / sw.
+  const int64_t taps = g.kh * g.kw;
+  std::vector<int64_t> tap_offsets(taps);
+  std::vector<acc_t> weights(taps);
+  for (int64_t i = 0; i < g.kh; ++i)
+    for (int64_t j = 0; j < g.kw; ++j) {
+      const int64_t col = j * g.dw;
+      tap_offsets[i * g.kw + j] = ((col % g.sw) * L.hp + i * g.dh) * L.pwid + col / g.sw;
+      weights[i * g.kw + j] = static_cast<acc_t>(w_plane[i * g.kw + j]);
+    }
+  switch (taps) {
+    case 9: return forward_rows<9>(padded, tap_offsets.data(), weights.data(), bias, out, g, L);
+    case 25: return forward_rows<25>(padded, tap_offsets.data(), weights.data(), bias, out, g, L);
+    case 49: return forward_rows<49>(padded, tap_offsets.data(), weights.data(), bias, out, g, L);
+    default: return forward_rows<0>(padded, tap_offsets.data(), weights.data(), bias, out, g, L);
+  }
+}
+
+// Gradient of one input plane, accumulated in the phase-split layout `acc` (sw * h * phase_width cells).
+template <typename scalar_t, typename acc_t>
+REALTIME_VECTOR_CLONES void grad_input_plane(const scalar_t* grad_plane, const scalar_t* w_plane, acc_t* acc,
+                                             const TapColumn* taps, const DepthwiseGeometry& g) {
+  const int64_t pw = phase_width(g);
+  for (int64_t k = 0; k < g.sw * g.h * pw; ++k) acc[k] = 0;
+  for (int64_t oy = 0; oy < g.ho; ++oy) {
+    const scalar_t* go_row = grad_plane + oy * g.wo;
+    for (int64_t i = 0; i < g.kh; ++i) {
+      const int64_t iy = oy * g.sh - g.ph + i * g.dh;
+      if (iy < 0 || iy >= g.h) continue;
+      for (int64_t j = 0; j < g.kw; ++j) {
+        const TapColumn& t = taps[j];
+        acc_t* dst = acc + (t.phase * g.h + iy) * pw + t.base;
+        vec::axpy(dst + t.lo, go_row + t.lo, static_cast<acc_t>(w_plane[i * g.kw + j]), t.hi - t.lo);
+      }
+    }
+  }
+}
+
+// Adds one plane's contribution to the kh*kw weight gradients of its channel.
+template <typename scalar_t, typename acc_t>
+REALTIME_VECTOR_CLONES void grad_weight_plane(const scalar_t* grad_plane, const scalar_t* src, double* totals,
+                                              const TapColumn* taps, const DepthwiseGeometry& g) {
+  const int64_t pw = phase_width(g);
+  for (int64_t oy = 0; oy < g.ho; ++oy) {
+    const scalar_t* go_row = grad_plane + oy * g.wo;
+    for (int64_t i = 0; i < g.kh; ++i) {
+      const int64_t iy = oy * g.sh - g.ph + i * g.dh;
+      if (iy < 0 || iy >= g.h) continue;
+      for (int64_t j = 0; j < g.kw; ++j) {
+        const TapColumn& t = taps[j];
+        const scalar_t* in_row = src + (t.phase * g.h + iy) * pw + t.base;
+        totals[i * g.kw + j] += static_cast<double>(vec::dot<acc_t>(go_row + t.lo, in_row + t.lo, t.hi - t.lo));
+      }
+    }
+  }
+}
+
+at::Tensor depthwise_forward_cpu(const at::Tensor& x_in, const at::Tensor& weight_in,
+                                 const c10::optional<at::Tensor>& bias_in, at::IntArrayRef stride,
+                                 at::IntArrayRef padding, at::IntArrayRef dilation) {
+  const auto g = depthwise_geometry(x_in, weight_in, bias_in, stride, padding, dilation);
+  const auto format = layout_of(x_in);
+  const at::Tensor x = x_in.contiguous(), weight = weight_in.contiguous();
+  const bool has_bias = bias_in.has_value() && bias_in->defined();
+  const at::Tensor bias = has_bias ? bias_in->contiguous() : at::Tensor();
+  at::Tensor out = at::empty({g.n, g.c, g.ho, g.wo}, x.options());
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "depthwise_conv2d_cpu", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    const scalar_t* xp = x.const_data_ptr<scalar_t>();
+    const scalar_t* wp = weight.const_data_ptr<scalar_t>();
+    const scalar_t* bp = has_bias ? bias.const_data_ptr<scalar_t>() : nullptr;
+    scalar_t* op = out.mutable_data_ptr<scalar_t>();
+    const PaddedLayout layout(g);
+    at::parallel_for(0, g.n * g.c, 1, [&](int64_t begin, int64_t end) {
+      std::vector<scalar_t> padded(layout.size(g));
+      for (int64_t plane = begin; plane < end; ++plane) {
+        const int64_t c = plane % g.c;
+        pad_and_split(xp + plane * g.h * g.w, padded.data(), g, layout);
+        const acc_t b = bp ? static_cast<acc_t>(bp[c]) : acc_t(0);
+        forward_plane(padded.data(), wp + c * g.kh * g.kw, b, op + plane * g.ho * g.wo, g, layout);
+      }
+    });
+  });
+  return out.contiguous(format);
+}
+
+std::tuple<at::Tensor, at::Tensor> depthwise_backward_cpu(const at::Tensor& grad_out_in, const at::Tensor& x_in,
+                                                          const at::Tensor& weight_in, at::IntArrayRef stride,
+                                                          at::IntArrayRef padding, at::IntArrayRef dilation) {
+  const auto g = depthwise_geometry(x_in, weight_in, c10::nullopt, stride, padding, dilation);
+  check_depthwise_grad(grad_out_in, x_in, g);
+  const auto format = layout_of(x_in);
+  const at::Tensor x = x_in.contiguous(), weight = weight_in.contiguous(), grad_out = grad_out_in.contiguous();
+  at::Tensor grad_x = at::empty({g.n, g.c, g.h, g.w}, x.options());
+  at::Tensor grad_w = at::empty({g.c, 1, g.kh, g.kw}, x.options());
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "depthwise_conv2d_backward_cpu", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    const scalar_t* xp = x.const_data_ptr<scalar_t>();
+    const scalar_t* wp = weight.const_data_ptr<scalar_t>();
+    const scalar_t* gp = grad_out.const_data_ptr<scalar_t>();
+    scalar_t* gxp = grad_x.mutable_data_ptr<scalar_t>();
+    scalar_t* gwp = grad_w.mutable_data_ptr<scalar_t>();
+    const int64_t pw = phase_width(g);
+    std::vector<TapColumn> taps;
+    for (int64_t j = 0; j < g.kw; ++j) taps.push_back(tap_column(g, j));
+    // grad_x: scatter each output row back through the taps into a phase-split accumulator, then un-split.
+    at::parallel_for(0, g.n * g.c, 1, [&](int64_t begin, int64_t end) {
+      std::vector<acc_t> acc(g.sw * g.h * pw), merged(g.h * g.w);
+      for (int64_t plane = begin; plane < end; ++plane) {
+        grad_input_plane(gp + plane * g.ho * g.wo, wp + (plane % g.c) * g.kh * g.kw, acc.data(), taps.data(), g);
+        const acc_t* plain = acc.data();
+        if (g.sw > 1) {
+          merge_phases(acc.data(), merged.data(), g);
+          plain = merged.data();
+        }
+        scalar_t* dst = gxp + plane * g.h * g.w;
+        for (int64_t k = 0; k < g.h * g.w; ++k) dst[k] = static_cast<scalar_t>(plain[k]);
+      }
+    });
+    // grad_w: a channel per task; per-row dot products in acc_t, totals in double.
+    at::parallel_for(0, g.c, 1, [&](int64_t begin, int64_t end) {
+      std::vector<double> totals(g.kh * g.kw);
+      std::vector<scalar_t> phased;
+      for (int64_t c = begin; c < end; ++c) {
+        std::fill(totals.begin(), totals.end(), 0.0);
+        for (int64_t n = 0; n < g.n; ++n) {
+          const int64_t plane = n * g.c + c;
+          const scalar_t* src = phased_plane(xp + plane * g.h * g.w, phased, g);
+          grad_weight_plane<scalar_t, acc_t>(gp + plane * g.ho * g.wo, src, totals.data(), taps.data(), g);
+        }
+        for (int64_t k = 0; k < g.kh * g.kw; ++k) gwp[c * g.kh * g.kw + k] = static_cast<scalar_t>(totals[k]);
+      }
+    });
+  });
+  return {grad_x.contiguous(format), grad_w};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(realtime, CPU, m) {
+  m.impl("depthwise_conv2d", &depthwise_forward_cpu);
+  m.impl("depthwise_conv2d_backward", &depthwise_backward_cpu);
+}
+
+}  // namespace realtime

@@ -1,0 +1,141 @@
+// CUDA kernels of realtime::depthwise_conv2d: a thread per output element (forward), a thread per input element
+// gathering through the taps (grad_x, no atomics), and a block per (channel, tap) reducing over the batch (grad_w).
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <torch/library.h>
+
+#include "../depthwise_conv.h"
+#include "cuda_utils.cuh"
+
+namespace realtime {
+namespace {
+
+template <typename scalar_t>
+__global__ void depthwise_forward_kernel(const scalar_t* __restrict__ x, const scalar_t* __restrict__ w,
+                                         const scalar_t* __restrict__ bias, scalar_t* __restrict__ out,
+                                         DepthwiseGeometry g) {
+  using acc_t = at::opmath_type<scalar_t>;
+  const int64_t total = g.n * g.c * g.ho * g.wo;
+  for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < total;
+       idx += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t ox = idx % g.wo, oy = (idx / g.wo) % g.ho, plane = idx / (g.wo * g.ho), c = plane % g.c;
+    const scalar_t* xp = x + plane * g.h * g.w;
+    const scalar_t* wp = w + c * g.kh * g.kw;
+    acc_t acc = bias ? static_cast<acc_t>(bias[c]) : acc_t(0);
+    for (int64_t i = 0; i < g.kh; ++i) {
+      const int64_t iy = oy * g.sh - g.ph + i * g.dh;
+      if (iy < 0 || iy >= g.h) continue;
+      for (int64_t j = 0; j < g.kw; ++j) {
+        const int64_t ix = ox * g.sw - g.pw + j * g.dw;
+        if (ix < 0 || ix >= g.w) continue;
+        acc += static_cast<acc_t>(wp[i * g.kw + j]) * static_cast<acc_t>(xp[iy * g.w + ix]);
+      }
+    }
+    out[idx] = static_cast<scalar_t>(acc);
+  }
+}
+
+template <typename scalar_t>
+__global__ void depthwise_grad_input_kernel(const scalar_t* __restrict__ grad_out, const scalar_t* __restrict__ w,
+                                            scalar_t* __restrict__ grad_x, DepthwiseGeometry g) {
+  using acc_t = at::opmath_type<scalar_t>;
+  const int64_t total = g.n * g.c * g.h * g.w;
+  for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < total;
+       idx += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t ix = idx % g.w, iy = (idx / g.w) % g.h, plane = idx / (g.w * g.h), c = plane % g.c;
+    const scalar_t* gp = grad_out + plane * g.ho * g.wo;
+    const scalar_t* wp = w + c * g.kh * g.kw;
+    acc_t acc = 0;
+    for (int64_t i = 0; i < g.kh; ++i) {
+      const int64_t ty = iy + g.ph - i * g.dh;  // = oy * sh
+      if (ty < 0 || ty % g.sh != 0) continue;
+      const int64_t oy = ty / g.sh;
+      if (oy >= g.ho) continue;
+      for (int64_t j = 0; j < g.kw; ++j) {
+        const int64_t tx = ix + g.pw - j * g.dw;
+        if (tx < 0 || tx % g.sw != 0) continue;
+        const int64_t ox = tx / g.sw;
+        if (ox >= g.wo) continue;
+        acc += static_cast<acc_t>(wp[i * g.kw + j]) * static_cast<acc_t>(gp[oy * g.wo + ox]);
+      }
+    }
+    grad_x[idx] = static_cast<scalar_t>(acc);
+  }
+}
+
+template <typename scalar_t>
+__global__ void depthwise_grad_weight_kernel(const scalar_t* __restrict__ grad_out, const scalar_t* __restrict__ x,
+                                             scalar_t* __restrict__ grad_w, DepthwiseGeometry g) {
+  using acc_t = at::opmath_type<scalar_t>;
+  const int64_t c = blockIdx.x / (g.kh * g.kw), tap = blockIdx.x % (g.kh * g.kw);
+  const int64_t i = tap / g.kw, j = tap % g.kw;
+  const int64_t per_image = g.ho * g.wo;
+  acc_t acc = 0;
+  for (int64_t k = threadIdx.x; k < g.n * per_image; k += blockDim.x) {
+    const int64_t n = k / per_image, oy = (k % per_image) / g.wo, ox = k % g.wo;
+    const int64_t iy = oy * g.sh - g.ph + i * g.dh, ix = ox * g.sw - g.pw + j * g.dw;
+    if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
+    const int64_t plane = n * g.c + c;
+    acc += static_cast<acc_t>(grad_out[plane * per_image + oy * g.wo + ox]) *
+           static_cast<acc_t>(x[(plane * g.h + iy) * g.w + ix]);
+  }
+  acc = cuda::block_sum(acc);
+  if (threadIdx.x == 0) grad_w[blockIdx.x] = static_cast<scalar_t>(acc);
+}
+
+at::Tensor depthwise_forward_cuda(const at::Tensor& x_in, const at::Tensor& weight_in,
+                                  const c10::optional<at::Tensor>& bias_in, at::IntArrayRef stride,
+                                  at::IntArrayRef padding, at::IntArrayRef dilation) {
+  const auto g = depthwise_geometry(x_in, weight_in, bias_in, stride, padding, dilation);
+  const c10::cuda::CUDAGuard guard(x_in.device());
+  const auto format = layout_of(x_in);
+  const at::Tensor x = x_in.contiguous(), weight = weight_in.contiguous();
+  const bool has_bias = bias_in.has_value() && bias_in->defined();
+  const at::Tensor bias = has_bias ? bias_in->contiguous() : at::Tensor();
+  at::Tensor out = at::empty({g.n, g.c, g.ho, g.wo}, x.options());
+  if (out.numel() == 0) return out.contiguous(format);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "depthwise_conv2d_cuda", [&] {
+    depthwise_forward_kernel<scalar_t><<<cuda::blocks_for(out.numel()), cuda::kThreads, 0,
+                                         c10::cuda::getCurrentCUDAStream()>>>(
+        x.const_data_ptr<scalar_t>(), weight.const_data_ptr<scalar_t>(),
+        has_bias ? bias.const_data_ptr<scalar_t>() : nullptr, out.mutable_data_ptr<scalar_t>(), g);
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+  });
+  return out.contiguous(format);
+}
+
+std::tuple<at::Tensor, at::Tensor> depthwise_backward_cuda(const at::Tensor& grad_out_in, const at::Tensor& x_in,
+                                                           const at::Tensor& weight_in, at::IntArrayRef stride,
+                                                           at::IntArrayRef padding, at::IntArrayRef dilation) {
+  const auto g = depthwise_geometry(x_in, weight_in, c10::nullopt, stride, padding, dilation);
+  check_depthwise_grad(grad_out_in, x_in, g);
+  const c10::cuda::CUDAGuard guard(x_in.device());
+  const auto format = layout_of(x_in);
+  const at::Tensor x = x_in.contiguous(), weight = weight_in.contiguous(), grad_out = grad_out_in.contiguous();
+  at::Tensor grad_x = at::empty({g.n, g.c, g.h, g.w}, x.options());
+  at::Tensor grad_w = at::empty({g.c, 1, g.kh, g.kw}, x.options());
+  const auto stream = c10::cuda::getCurrentCUDAStream();
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "depthwise_conv2d_backward_cuda", [&] {
+    if (grad_x.numel() > 0) {
+      depthwise_grad_input_kernel<scalar_t><<<cuda::blocks_for(grad_x.numel()), cuda::kThreads, 0, stream>>>(
+          grad_out.const_data_ptr<scalar_t>(), weight.const_data_ptr<scalar_t>(), grad_x.mutable_data_ptr<scalar_t>(),
+          g);
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    }
+    depthwise_grad_weight_kernel<scalar_t><<<static_cast<unsigned int>(g.c * g.kh * g.kw), cuda::kThreads, 0,
+                                             stream>>>(grad_out.const_data_ptr<scalar_t>(),
+                                                       x.const_data_ptr<scalar_t>(),
+                                                       grad_w.mutable_data_ptr<scalar_t>(), g);
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+  });
+  return {grad_x.contiguous(format), grad_w};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(realtime, CUDA, m) {
+  m.impl("depthwise_conv2d", &depthwise_forward_cuda);
+  m.impl("depthwise_conv2d_backward", &depthwise_backward_cuda);
+}
+
+}  // namespace realtime

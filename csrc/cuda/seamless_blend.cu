@@ -1,0 +1,247 @@
+// CUDA kernels of realtime::seamless_blend (the solver is seamless_blend.h): a thread per grid cell for the stencil
+// and transfer kernels; the per-channel reductions use a block sum and one double atomicAdd per block. The CG
+// scalars are copied to the host each iteration (a handful of bytes) to test convergence.
+#include <ATen/Dispatch.h>
+#include <torch/library.h>
+
+#include "../seamless_blend.h"
+#include "cuda_utils.cuh"
+
+namespace realtime {
+namespace {
+
+template <typename T>
+__device__ inline T neighbour_sum_at(const T* plane, int64_t y, int64_t x, int64_t h, int64_t w) {
+  T s = 0;
+  if (x > 0) s += plane[y * w + x - 1];
+  if (x + 1 < w) s += plane[y * w + x + 1];
+  if (y > 0) s += plane[(y - 1) * w + x];
+  if (y + 1 < h) s += plane[(y + 1) * w + x];
+  return s;
+}
+
+// Grid-stride loop over the cells of a [C, h, w] grid, giving (channel, y, x) and the flat index.
+#define REALTIME_FOR_CELLS(total)                                                          \
+  for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < (total);       \
+       idx += int64_t(gridDim.x) * blockDim.x)
+
+template <typename T>
+__global__ void smooth_kernel(T* x, const T* __restrict__ b, const T* __restrict__ inv_deg,
+                              const T* __restrict__ sel, int64_t channels, int64_t h, int64_t w, int colour) {
+  // Only cells of this colour are touched; they read only the other colour, so the update is race-free.
+  const int64_t half_w = (w + 1) / 2;
+  REALTIME_FOR_CELLS(channels * h * half_w) {
+    const int64_t c = idx / (h * half_w), y = (idx / half_w) % h;
+    const int64_t xcol = 2 * (idx % half_w) + ((y + colour) & 1);
+    if (xcol >= w) continue;
+    const int64_t cell = y * w + xcol;
+    if (sel[cell] == T(0)) continue;
+    T* plane = x + c * h * w;
+    plane[cell] = (b[c * h * w + cell] + neighbour_sum_at(plane, y, xcol, h, w)) * inv_deg[cell];
+  }
+}
+
+template <typename T>
+__global__ void residual_kernel(const T* __restrict__ x, const T* __restrict__ b, T* __restrict__ r,
+                                const T* __restrict__ deg, const T* __restrict__ mask, int64_t channels, int64_t h,
+                                int64_t w) {
+  REALTIME_FOR_CELLS(channels * h * w) {
+    const int64_t cell = idx % (h * w), c = idx / (h * w);
+    const T* plane = x + c * h * w;
+    r[idx] = mask[cell] * (b[idx] - deg[cell] * x[idx] + neighbour_sum_at(plane, cell / w, cell % w, h, w));
+  }
+}
+
+template <typename T>
+__global__ void apply_dot_kernel(const T* __restrict__ p, T* __restrict__ ap, const T* __restrict__ deg,
+                                 const T* __restrict__ mask, int64_t h, int64_t w, double* __restrict__ sums) {
+  // blockIdx.y is the channel, so each block reduces into one channel's sum.
+  const int64_t c = blockIdx.y, hw = h * w;
+  const T* plane = p + c * hw;
+  double acc = 0;
+  for (int64_t cell = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; cell < hw;
+       cell += int64_t(gridDim.x) * blockDim.x) {
+    const T v = mask[cell] * (deg[cell] * plane[cell] - neighbour_sum_at(plane, cell / w, cell % w, h, w));
+    ap[c * hw + cell] = v;
+    acc += static_cast<double>(v) * plane[cell];
+  }
+  acc = cuda::block_sum(acc);
+  if (threadIdx.x == 0) atomicAdd(sums + c, acc);
+}
+
+template <typename T>
+__global__ void restrict_kernel(const T* __restrict__ fine, T* __restrict__ coarse, int64_t channels, int64_t h,
+                                int64_t w, int64_t ch, int64_t cw) {
+  REALTIME_FOR_CELLS(channels * ch * cw) {
+    const int64_t c = idx / (ch * cw), y = (idx / cw) % ch, x = idx % cw;
+    const T* plane = fine + c * h * w;
+    T s = 0;
+    for (int64_t dy = 0; dy < 2; ++dy)
+      for (int64_t dx = 0; dx < 2; ++dx)
+        if (2 * y + dy < h && 2 * x + dx < w) s += plane[(2 * y + dy) * w + 2 * x + dx];
+    coarse[idx] = s;
+  }
+}
+
+template <typename T>
+__global__ void prolong_add_kernel(const T* __restrict__ coarse, T* __restrict__ x, const T* __restrict__ mask,
+                                   int64_t channels, int64_t h, int64_t w, int64_t ch, int64_t cw) {
+  REALTIME_FOR_CELLS(channels * h * w) {
+    const int64_t c = idx / (h * w), y = (idx / w) % h, xc = idx % w;
+    x[idx] += mask[y * w + xc] * coarse[(c * ch + y / 2) * cw + xc / 2];
+  }
+}
+
+template <typename T>
+__global__ void cg_update_kernel(T* __restrict__ x, T* __restrict__ r, const T* __restrict__ p,
+                                 const T* __restrict__ ap, const double* __restrict__ alpha, int64_t hw,
+                                 double* __restrict__ sums) {
+  const int64_t c = blockIdx.y;
+  const T a = static_cast<T>(alpha[c]);
+  double acc = 0;
+  for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < hw; k += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t idx = c * hw + k;
+    x[idx] += a * p[idx];
+    r[idx] -= a * ap[idx];
+    acc += static_cast<double>(r[idx]) * r[idx];
+  }
+  acc = cuda::block_sum(acc);
+  if (threadIdx.x == 0) atomicAdd(sums + c, acc);
+}
+
+template <typename T>
+__global__ void dot_kernel(const T* __restrict__ a, const T* __restrict__ b, int64_t hw, double* __restrict__ sums) {
+  const int64_t c = blockIdx.y;
+  double acc = 0;
+  for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < hw; k += int64_t(gridDim.x) * blockDim.x)
+    acc += static_cast<double>(a[c * hw + k]) * b[c * hw + k];
+  acc = cuda::block_sum(acc);
+  if (threadIdx.x == 0) atomicAdd(sums + c, acc);
+}
+
+template <typename T>
+__global__ void direction_kernel(T* __restrict__ p, const T* __restrict__ z, const double* __restrict__ beta,
+                                 int64_t hw) {
+  const int64_t c = blockIdx.y;
+  const T bt = static_cast<T>(beta[c]);
+  for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < hw; k += int64_t(gridDim.x) * blockDim.x)
+    p[c * hw + k] = z[c * hw + k] + bt * p[c * hw + k];
+}
+
+// Launch geometry for per-channel kernels: blockIdx.y = channel.
+inline dim3 channel_grid(int64_t hw, int64_t channels) {
+  return dim3(std::min<unsigned int>(cuda::blocks_for(hw), 1024u), static_cast<unsigned int>(channels));
+}
+
+inline at::Tensor device_scalars(const std::vector<double>& v, const at::Tensor& like) {
+  return at::tensor(v, at::TensorOptions().dtype(at::kDouble)).to(like.device());
+}
+
+inline ChannelSums to_host(const at::Tensor& sums) {
+  const at::Tensor host = sums.cpu();
+  return ChannelSums(host.data_ptr<double>(), host.data_ptr<double>() + host.numel());
+}
+
+struct CudaBlendKernels {
+  static void smooth(const BlendLevel& L, at::Tensor& x, const at::Tensor& b, int colour) {
+    const int64_t channels = x.size(0);
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "blend_smooth_cuda", [&] {
+      smooth_kernel<scalar_t><<<cuda::blocks_for(channels * L.h * ((L.w + 1) / 2)), cuda::kThreads, 0,
+                                c10::cuda::getCurrentCUDAStream()>>>(
+          x.data_ptr<scalar_t>(), b.const_data_ptr<scalar_t>(), L.inv_deg.const_data_ptr<scalar_t>(),
+          L.colour_mask[colour].const_data_ptr<scalar_t>(), channels, L.h, L.w, colour);
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    });
+  }
+
+  static void residual(const BlendLevel& L, const at::Tensor& x, const at::Tensor& b, at::Tensor& r) {
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "blend_residual_cuda", [&] {
+      residual_kernel<scalar_t><<<cuda::blocks_for(x.numel()), cuda::kThreads, 0,
+                                  c10::cuda::getCurrentCUDAStream()>>>(
+          x.const_data_ptr<scalar_t>(), b.const_data_ptr<scalar_t>(), r.data_ptr<scalar_t>(),
+          L.deg.const_data_ptr<scalar_t>(), L.mask.const_data_ptr<scalar_t>(), x.size(0), L.h, L.w);
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    });
+  }
+
+  static ChannelSums apply_dot(const BlendLevel& L, const at::Tensor& p, at::Tensor& ap) {
+    at::Tensor sums = at::zeros({p.size(0)}, p.options().dtype(at::kDouble));
+    AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "blend_apply_cuda", [&] {
+      apply_dot_kernel<scalar_t><<<channel_grid(L.h * L.w, p.size(0)), cuda::kThreads, 0,
+                                   c10::cuda::getCurrentCUDAStream()>>>(
+          p.const_data_ptr<scalar_t>(), ap.data_ptr<scalar_t>(), L.deg.const_data_ptr<scalar_t>(),
+          L.mask.const_data_ptr<scalar_t>(), L.h, L.w, sums.data_ptr<double>());
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    });
+    return to_host(sums);
+  }
+
+  static void restrict_sum(const at::Tensor& fine, at::Tensor& coarse) {
+    AT_DISPATCH_FLOATING_TYPES(fine.scalar_type(), "blend_restrict_cuda", [&] {
+      restrict_kernel<scalar_t><<<cuda::blocks_for(coarse.numel()), cuda::kThreads, 0,
+                                  c10::cuda::getCurrentCUDAStream()>>>(
+          fine.const_data_ptr<scalar_t>(), coarse.data_ptr<scalar_t>(), fine.size(0), fine.size(1), fine.size(2),
+          coarse.size(1), coarse.size(2));
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    });
+  }
+
+  static void prolong_add(const at::Tensor& coarse, const BlendLevel& L, at::Tensor& x) {
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "blend_prolong_cuda", [&] {
+      prolong_add_kernel<scalar_t><<<cuda::blocks_for(x.numel()), cuda::kThreads, 0,
+                                     c10::cuda::getCurrentCUDAStream()>>>(
+          coarse.const_data_ptr<scalar_t>(), x.data_ptr<scalar_t>(), L.mask.const_data_ptr<scalar_t>(), x.size(0),
+          L.h, L.w, coarse.size(1), coarse.size(2));
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    });
+  }
+
+  static ChannelSums cg_update(at::Tensor& x, at::Tensor& r, const at::Tensor& p, const at::Tensor& ap,
+                               const std::vector<double>& alpha) {
+    const int64_t hw = x.size(1) * x.size(2);
+    at::Tensor sums = at::zeros({x.size(0)}, x.options().dtype(at::kDouble));
+    const at::Tensor alpha_d = device_scalars(alpha, x);
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "blend_cg_update_cuda", [&] {
+      cg_update_kernel<scalar_t><<<channel_grid(hw, x.size(0)), cuda::kThreads, 0,
+                                   c10::cuda::getCurrentCUDAStream()>>>(
+          x.data_ptr<scalar_t>(), r.data_ptr<scalar_t>(), p.const_data_ptr<scalar_t>(), ap.const_data_ptr<scalar_t>(),
+          alpha_d.const_data_ptr<double>(), hw, sums.data_ptr<double>());
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    });
+    return to_host(sums);
+  }
+
+  static ChannelSums dot(const at::Tensor& a, const at::Tensor& b) {
+    const int64_t hw = a.size(1) * a.size(2);
+    at::Tensor sums = at::zeros({a.size(0)}, a.options().dtype(at::kDouble));
+    AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "blend_dot_cuda", [&] {
+      dot_kernel<scalar_t><<<channel_grid(hw, a.size(0)), cuda::kThreads, 0, c10::cuda::getCurrentCUDAStream()>>>(
+          a.const_data_ptr<scalar_t>(), b.const_data_ptr<scalar_t>(), hw, sums.data_ptr<double>());
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    });
+    return to_host(sums);
+  }
+
+  static void direction(at::Tensor& p, const at::Tensor& z, const std::vector<double>& beta) {
+    const int64_t hw = p.size(1) * p.size(2);
+    const at::Tensor beta_d = device_scalars(beta, p);
+    AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "blend_direction_cuda", [&] {
+      direction_kernel<scalar_t><<<channel_grid(hw, p.size(0)), cuda::kThreads, 0,
+                                   c10::cuda::getCurrentCUDAStream()>>>(
+          p.data_ptr<scalar_t>(), z.const_data_ptr<scalar_t>(), beta_d.const_data_ptr<double>(), hw);
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    });
+  }
+};
+
+std::tuple<at::Tensor, at::Tensor> seamless_blend_cuda(const at::Tensor& dst, const at::Tensor& src,
+                                                       const at::Tensor& mask, double rtol, int64_t max_iter) {
+  const c10::cuda::CUDAGuard guard(dst.device());
+  return seamless_blend_impl<CudaBlendKernels>(dst, src, mask, rtol, max_iter);
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(realtime, CUDA, m) { m.impl("seamless_blend", &seamless_blend_cuda); }
+
+}  // namespace realtime

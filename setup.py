@@ -1,0 +1,108 @@
+"""Build and install the realtime face-swap toolkit and its compiled operators (``realtime._C``).
+
+What gets built:
+  * a CUDAExtension (csrc/*.cpp, csrc/cpu/*.cpp and csrc/cuda/*.cu) when torch is a CUDA build and nvcc is found,
+    or when FORCE_CUDA=1 (then a missing nvcc is an error);
+  * a CppExtension (CPU kernels only) otherwise, or when REALTIME_CUDA=0;
+  * nothing when REALTIME_NO_EXT=1 (pure-Python install; the ops fall back to their PyTorch references).
+TORCH_CUDA_ARCH_LIST picks GPU architectures; without it and without a visible GPU a portable default is used.
+The build needs torch already installed, hence ``pip install --no-build-isolation -e .`` (see README.md).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_ARCH_LIST = "8.0;8.6;8.9;9.0+PTX"  # Ampere, Ada, Hopper (+PTX for newer GPUs to JIT)
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _cuda_root() -> str | None:
+    """The CUDA toolkit root with bin/nvcc and include/cuda_runtime.h (nvcc on PATH may be a wrapper script)."""
+    candidates = [os.environ.get("CUDA_HOME"), os.environ.get("CUDA_PATH"), "/usr/local/cuda"]
+    nvcc = shutil.which("nvcc")
+    if nvcc:
+        candidates.append(str(Path(nvcc).resolve().parent.parent))
+    for root in candidates:
+        if root and (Path(root) / "bin" / "nvcc").exists() and (Path(root) / "include" / "cuda_runtime.h").exists():
+            return root
+    return None
+
+
+_CUDA_ROOT = _cuda_root()
+if _CUDA_ROOT:  # must be set before torch.utils.cpp_extension reads it at import
+    os.environ["CUDA_HOME"] = _CUDA_ROOT
+
+import torch  # noqa: E402
+from torch.utils.cpp_extension import BuildExtension, CppExtension, CUDAExtension  # noqa: E402
+
+
+def _extensions() -> list:
+    if _flag("REALTIME_NO_EXT"):
+        print("realtime setup: REALTIME_NO_EXT=1, building no extension (ops use their PyTorch references)")
+        return []
+    common = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "csrc").glob("*.cpp"))
+    cpu = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "csrc" / "cpu").glob("*.cpp"))
+    cuda = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "csrc" / "cuda").glob("*.cu"))
+    macros = [("REALTIME_TORCH_VERSION", f'"{torch.__version__}"')]
+    cxx_flags = ["-O3", "-fopenmp"]  # ATen's parallel_for is inline OpenMP: without it the loops run serially
+    want_cuda = _flag("FORCE_CUDA") or (
+        torch.version.cuda is not None and _CUDA_ROOT is not None and os.environ.get("REALTIME_CUDA", "1") != "0"
+    )
+    if want_cuda:
+        if _CUDA_ROOT is None:
+            raise SystemExit("realtime setup: FORCE_CUDA=1 but no CUDA toolkit (nvcc) was found; set CUDA_HOME")
+        if torch.version.cuda is None:
+            raise SystemExit("realtime setup: FORCE_CUDA=1 but this torch is a CPU build; install a CUDA build")
+        if not os.environ.get("TORCH_CUDA_ARCH_LIST") and not torch.cuda.is_available():
+            os.environ["TORCH_CUDA_ARCH_LIST"] = DEFAULT_ARCH_LIST
+        arch_list = os.environ.get("TORCH_CUDA_ARCH_LIST", "visible GPU")
+        print(
+            f"realtime setup: building CUDA extension realtime._C (torch {torch.__version__}, CUDA "
+            f"{torch.version.cuda}, nvcc in {_CUDA_ROOT}, arch {arch_list}): {len(common + cpu)} C++ + "
+            f"{len(cuda)} CUDA sources"
+        )
+        macros += [
+            ("REALTIME_WITH_CUDA", None),
+            ("REALTIME_CUDA_VERSION", f'"{torch.version.cuda}"'),
+            ("REALTIME_CUDA_ARCH_LIST", f'"{arch_list}"'),
+        ]
+        nvcc_flags = ["-O3", "-lineinfo", "--expt-relaxed-constexpr"]
+        return [
+            CUDAExtension(
+                "realtime._C",
+                common + cpu + cuda,
+                define_macros=macros,
+                extra_compile_args={"cxx": cxx_flags, "nvcc": nvcc_flags},
+            )
+        ]
+    reason = "REALTIME_CUDA=0" if os.environ.get("REALTIME_CUDA") == "0" else "no CUDA torch or no nvcc"
+    print(
+        f"realtime setup: building CPU extension realtime._C ({reason}; torch {torch.__version__}): "
+        f"{len(common + cpu)} C++ sources"
+    )
+    return [CppExtension("realtime._C", common + cpu, define_macros=macros, extra_compile_args={"cxx": cxx_flags})]
+
+
+setup(
+    name="realtime-faceswap",
+    version="0.1.0",
+    description="Real-time video face swap (SimSwap line) with fused C++/CUDA operators",
+    long_description=(ROOT / "README.md").read_text(encoding="utf-8") if (ROOT / "README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.10",
+    packages=find_packages(include=["realtime", "realtime.*", "training", "training.*"]),
+    install_requires=["torch>=2.4", "numpy>=1.24"],
+    ext_modules=_extensions(),
+    cmdclass={"build_ext": BuildExtension.with_options(use_ninja=True)},
+    zip_safe=False,
+)
