@@ -1,0 +1,38 @@
+"""Comparison helpers for extension-vs-reference tests."""
+
+from __future__ import annotations
+
+import torch
+
+# Relative error bound (max |a - b| / max |b|) per dtype, as in kornia's tolerance tables.
+REL_TOL = {torch.float64: 1e-10, torch.float32: 1e-5, torch.float16: 2e-3, torch.bfloat16: 2e-2}
+
+
+def rel_error(actual: torch.Tensor, expected: torch.Tensor) -> float:
+    """max |actual − expected| / max |expected| in float64 (0 when both are zero)."""
+    a, e = actual.double(), expected.double()
+    scale = e.abs().max().item()
+    diff = (a - e).abs().max().item()
+    return diff / scale if scale > 0 else diff
+
+
+def assert_close_rel(actual: torch.Tensor, expected: torch.Tensor, dtype: torch.dtype, what: str) -> None:
+    assert actual.shape == expected.shape, f"{what}: shape {tuple(actual.shape)} != {tuple(expected.shape)}"
+    err = rel_error(actual, expected)
+    assert err <= REL_TOL[dtype], f"{what}: relative error {err:.3e} > {REL_TOL[dtype]:.0e} ({dtype})"
+
+
+def make_layout(t: torch.Tensor, layout: str) -> torch.Tensor:
+    """Return the same values as contiguous, channels_last, or a non-contiguous view."""
+    if layout == "contiguous":
+        return t.contiguous()
+    if layout == "channels_last":
+        return t.contiguous(memory_format=torch.channels_last)
+    if layout == "noncontiguous":
+        # Values live in every other column of a wider buffer.
+        wide = torch.zeros(*t.shape[:-1], t.shape[-1] * 2, dtype=t.dtype, device=t.device)
+        wide[..., ::2] = t
+        view = wide[..., ::2]
+        assert not view.is_contiguous()
+        return view
+    raise ValueError(layout)
