@@ -1,4 +1,5 @@
-// CPU kernels of realtime::depthwise_conv2d. One (image, channel) plane per task. Output rows are accumulated tap
+// CPU kernels of realtime::depthwise_conv2d. channels_last inputs run a kernel vectorised over channels (below);
+// NCHW inputs take one (image, channel) plane per task. Output rows are accumulated tap
 // by tap with contiguous vector loops: for stride s > 1 the input plane is first split into s column phases
 // (phase p holds columns p, p+s, p+2s, ...), so input column ox*s + shift becomes phase (shift mod s), index
 // ox + floor(shift / s) — contiguous in ox. Accumulation is in the op math type (float for half/bfloat16).
@@ -98,52 +99,53 @@ void pad_and_split(const scalar_t* in, scalar_t* out, const DepthwiseGeometry& g
   }
 }
 
-// kBlock consecutive outputs of one row: every tap accumulated in registers, then one store. Even and odd taps go
-// to separate partial sums, which doubles the independent FMA chains (one chain is bound by FMA latency, not
-// throughput). kTaps > 0 fixes the tap count at compile time (3x3, 5x5, 7x7) so the tap loop unrolls.
-template <int64_t kBlock, int64_t kTaps, typename scalar_t, typename acc_t>
-REALTIME_INLINE void forward_block(const scalar_t* row_origin, const int64_t* tap_offsets, const acc_t* weights,
-                                   int64_t taps, acc_t bias, scalar_t* dst) {
-  acc_t even[kBlock], odd[kBlock];
-  for (int64_t k = 0; k < kBlock; ++k) even[k] = bias, odd[k] = 0;
+// A kRows x kBlock tile of outputs (kRows consecutive rows): every tap accumulated in registers, then one store.
+// Each row has its own accumulators, so a tile keeps 2·kRows independent FMA chains in flight (one chain would be
+// bound by FMA latency, not throughput). kTaps > 0 fixes the tap count at compile time (3x3, 5x5, 7x7).
+template <int64_t kRows, int64_t kBlock, int64_t kTaps, typename scalar_t, typename acc_t>
+REALTIME_INLINE void forward_tile(const scalar_t* origin, int64_t row_step, const int64_t* tap_offsets,
+                                  const acc_t* weights, int64_t taps, acc_t bias, scalar_t* dst, int64_t dst_step) {
+  acc_t acc[kRows][kBlock];
+  for (int64_t r = 0; r < kRows; ++r)
+    for (int64_t k = 0; k < kBlock; ++k) acc[r][k] = bias;
   const int64_t n_taps = kTaps > 0 ? kTaps : taps;
-  int64_t t = 0;
-  for (; t + 1 < n_taps; t += 2) {
-    const scalar_t* in0 = row_origin + tap_offsets[t];
-    const scalar_t* in1 = row_origin + tap_offsets[t + 1];
-    const acc_t w0 = weights[t], w1 = weights[t + 1];
+  for (int64_t t = 0; t < n_taps; ++t) {
+    const acc_t wv = weights[t];
+    for (int64_t r = 0; r < kRows; ++r) {
+      const scalar_t* in = origin + r * row_step + tap_offsets[t];
 #pragma omp simd
-    for (int64_t k = 0; k < kBlock; ++k) {
-      even[k] += w0 * static_cast<acc_t>(in0[k]);
-      odd[k] += w1 * static_cast<acc_t>(in1[k]);
+      for (int64_t k = 0; k < kBlock; ++k) acc[r][k] += wv * static_cast<acc_t>(in[k]);
     }
   }
-  if (t < n_taps) {
-    const scalar_t* in0 = row_origin + tap_offsets[t];
-    const acc_t w0 = weights[t];
-#pragma omp simd
-    for (int64_t k = 0; k < kBlock; ++k) even[k] += w0 * static_cast<acc_t>(in0[k]);
-  }
-  for (int64_t k = 0; k < kBlock; ++k) dst[k] = static_cast<scalar_t>(even[k] + odd[k]);
+  for (int64_t r = 0; r < kRows; ++r)
+    for (int64_t k = 0; k < kBlock; ++k) dst[r * dst_step + k] = static_cast<scalar_t>(acc[r][k]);
+}
+
+template <int64_t kRows, int64_t kTaps, typename scalar_t, typename acc_t>
+REALTIME_INLINE void forward_row_group(const scalar_t* origin, const int64_t* tap_offsets, const acc_t* weights,
+                                       acc_t bias, scalar_t* dst, const DepthwiseGeometry& g, const PaddedLayout& L) {
+  const int64_t taps = g.kh * g.kw, step = g.sh * L.pwid;
+  int64_t ox = 0;
+  for (; ox + 16 <= g.wo; ox += 16)
+    forward_tile<kRows, 16, kTaps>(origin + ox, step, tap_offsets, weights, taps, bias, dst + ox, g.wo);
+  for (; ox + 8 <= g.wo; ox += 8)
+    forward_tile<kRows, 8, kTaps>(origin + ox, step, tap_offsets, weights, taps, bias, dst + ox, g.wo);
+  for (; ox < g.wo; ++ox)
+    forward_tile<kRows, 1, kTaps>(origin + ox, step, tap_offsets, weights, taps, bias, dst + ox, g.wo);
 }
 
 template <int64_t kTaps, typename scalar_t, typename acc_t>
 REALTIME_INLINE void forward_rows(const scalar_t* padded, const int64_t* tap_offsets, const acc_t* weights, acc_t bias,
-                         scalar_t* out, const DepthwiseGeometry& g, const PaddedLayout& L) {
-  const int64_t taps = g.kh * g.kw;
-  for (int64_t oy = 0; oy < g.ho; ++oy) {
-    const scalar_t* origin = padded + oy * g.sh * L.pwid;
-    scalar_t* dst = out + oy * g.wo;
-    int64_t ox = 0;
-    for (; ox + 16 <= g.wo; ox += 16)
-      forward_block<16, kTaps>(origin + ox, tap_offsets, weights, taps, bias, dst + ox);
-    for (; ox + 8 <= g.wo; ox += 8) forward_block<8, kTaps>(origin + ox, tap_offsets, weights, taps, bias, dst + ox);
-    for (; ox < g.wo; ++ox) forward_block<1, kTaps>(origin + ox, tap_offsets, weights, taps, bias, dst + ox);
-  }
+                                  scalar_t* out, const DepthwiseGeometry& g, const PaddedLayout& L) {
+  int64_t oy = 0;
+  for (; oy + 2 <= g.ho; oy += 2)
+    forward_row_group<2, kTaps>(padded + oy * g.sh * L.pwid, tap_offsets, weights, bias, out + oy * g.wo, g, L);
+  for (; oy < g.ho; ++oy)
+    forward_row_group<1, kTaps>(padded + oy * g.sh * L.pwid, tap_offsets, weights, bias, out + oy * g.wo, g, L);
 }
 
-// One output plane of the forward pass from its padded, phase-split input, in register blocks of 16 outputs
-// (8 and then single columns for the row's tail).
+// One output plane of the forward pass from its padded, phase-split input, in tiles of 2 rows x 16 outputs
+// (then 8 and single columns for a row's tail, and a single row for an odd last row).
 template <typename scalar_t, typename acc_t>
 REALTIME_VECTOR_CLONES void forward_plane(const scalar_t* padded, const scalar_t* w_plane, acc_t bias,
                                           scalar_t* out, const DepthwiseGeometry& g, const PaddedLayout& L) {
@@ -204,11 +206,57 @@ REALTIME_VECTOR_CLONES void grad_weight_plane(const scalar_t* grad_plane, const 
   }
 }
 
+// channels_last forward of one output row: per output pixel, each tap is one long vector loop over the contiguous
+// channel dimension into a C-long accumulator that stays in L1 (weights transposed to [tap][C]). Register-blocked
+// variants over channels measured slower here (per-block tap bookkeeping outweighed the saved loads).
+template <typename scalar_t, typename acc_t>
+REALTIME_VECTOR_CLONES void forward_row_nhwc(const scalar_t* x, const acc_t* w_t, const acc_t* bias, scalar_t* out,
+                                             acc_t* acc, int64_t n, int64_t oy, const DepthwiseGeometry& g) {
+  for (int64_t ox = 0; ox < g.wo; ++ox) {
+    for (int64_t c = 0; c < g.c; ++c) acc[c] = bias[c];
+    for (int64_t i = 0; i < g.kh; ++i) {
+      const int64_t iy = oy * g.sh - g.ph + i * g.dh;
+      if (iy < 0 || iy >= g.h) continue;
+      for (int64_t j = 0; j < g.kw; ++j) {
+        const int64_t ix = ox * g.sw - g.pw + j * g.dw;
+        if (ix < 0 || ix >= g.w) continue;
+        vec::fma_into(acc, w_t + (i * g.kw + j) * g.c, x + ((n * g.h + iy) * g.w + ix) * g.c, g.c);
+      }
+    }
+    scalar_t* dst = out + ((n * g.ho + oy) * g.wo + ox) * g.c;
+    for (int64_t c = 0; c < g.c; ++c) dst[c] = static_cast<scalar_t>(acc[c]);
+  }
+}
+
+at::Tensor depthwise_forward_cpu_nhwc(const at::Tensor& x, const at::Tensor& weight, const c10::optional<at::Tensor>& bias_in,
+                                      const DepthwiseGeometry& g) {
+  at::Tensor out = at::empty({g.n, g.c, g.ho, g.wo}, x.options().memory_format(at::MemoryFormat::ChannelsLast));
+  const bool has_bias = bias_in.has_value() && bias_in->defined();
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "depthwise_conv2d_cpu_nhwc", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    // weight [C, 1, kh, kw] -> [kh*kw, C] and bias -> [C], in the accumulation type
+    const at::Tensor w_t = weight.reshape({g.c, g.kh * g.kw}).t().to(c10::CppTypeToScalarType<acc_t>::value).contiguous();
+    const at::Tensor b = has_bias ? bias_in->to(c10::CppTypeToScalarType<acc_t>::value).contiguous()
+                                  : at::zeros({g.c}, w_t.options());
+    const scalar_t* xp = x.const_data_ptr<scalar_t>();
+    const acc_t* wp = w_t.const_data_ptr<acc_t>();
+    const acc_t* bp = b.const_data_ptr<acc_t>();
+    scalar_t* op = out.mutable_data_ptr<scalar_t>();
+    at::parallel_for(0, g.n * g.ho, 1, [&](int64_t begin, int64_t end) {
+      std::vector<acc_t> acc(g.c);
+      for (int64_t row = begin; row < end; ++row)
+        forward_row_nhwc(xp, wp, bp, op, acc.data(), row / g.ho, row % g.ho, g);
+    });
+  });
+  return out;
+}
+
 at::Tensor depthwise_forward_cpu(const at::Tensor& x_in, const at::Tensor& weight_in,
                                  const c10::optional<at::Tensor>& bias_in, at::IntArrayRef stride,
                                  at::IntArrayRef padding, at::IntArrayRef dilation) {
   const auto g = depthwise_geometry(x_in, weight_in, bias_in, stride, padding, dilation);
   const auto format = layout_of(x_in);
+  if (format == at::MemoryFormat::ChannelsLast) return depthwise_forward_cpu_nhwc(x_in, weight_in, bias_in, g);
   const at::Tensor x = x_in.contiguous(), weight = weight_in.contiguous();
   const bool has_bias = bias_in.has_value() && bias_in->defined();
   const at::Tensor bias = has_bias ? bias_in->contiguous() : at::Tensor();

@@ -30,6 +30,13 @@ REALTIME_INLINE void axpy(Y* __restrict__ y, const X* __restrict__ x, Y a, int64
   for (int64_t i = 0; i < n; ++i) y[i] += a * static_cast<Y>(x[i]);
 }
 
+// acc[i] += w[i] * x[i] for i < n (elementwise weights, e.g. one per channel).
+template <typename Acc, typename X>
+REALTIME_INLINE void fma_into(Acc* __restrict__ acc, const Acc* __restrict__ w, const X* __restrict__ x, int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) acc[i] += w[i] * static_cast<Acc>(x[i]);
+}
+
 // sum_i a[i] * b[i] accumulated in Acc.
 template <typename Acc, typename X>
 REALTIME_INLINE Acc dot(const X* __restrict__ a, const X* __restrict__ b, int64_t n) {
