@@ -7,7 +7,9 @@
 #include <cstdint>
 
 #if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
-#define REALTIME_VECTOR_CLONES __attribute__((target_clones("arch=haswell", "default")))
+// "arch=x86-64-v3" (AVX2, FMA, F16C, BMI) is resolved by CPU features; "arch=haswell" would test for the Intel
+// model and silently pick the baseline clone on AMD CPUs.
+#define REALTIME_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define REALTIME_VECTOR_CLONES
 #endif
