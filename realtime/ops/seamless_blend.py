@@ -90,12 +90,7 @@ def seamless_blend(
     Returns:
         [N,C,H,W] tensor of ``dst``'s dtype: ``dst`` outside the mask, the Poisson solution inside.
     """
-    _check(dst, src, mask, rtol, max_iter)
-    binary = binarize_mask(mask)
-    if choose_impl(impl, "seamless_blend", dst) == "ref":
-        out, stats = _blend_ref_with_stats(dst, src, binary, rtol, max_iter)
-    else:
-        out, stats = ext_op("seamless_blend")(dst.contiguous(), src.contiguous(), binary, rtol, max_iter)
+    out, stats = seamless_blend_stats(dst, src, mask, rtol=rtol, max_iter=max_iter, impl=impl)
     _warn_if_not_converged(stats, rtol, max_iter)
     return out
 
@@ -109,10 +104,7 @@ def seamless_blend_ref(
     max_iter: int = DEFAULT_MAX_ITER,
 ) -> torch.Tensor:
     """Pure-PyTorch reference of :func:`seamless_blend` (same arguments and result)."""
-    _check(dst, src, mask, rtol, max_iter)
-    out, stats = _blend_ref_with_stats(dst, src, binarize_mask(mask), rtol, max_iter)
-    _warn_if_not_converged(stats, rtol, max_iter)
-    return out
+    return seamless_blend(dst, src, mask, rtol=rtol, max_iter=max_iter, impl="ref")
 
 
 def seamless_blend_stats(
@@ -124,7 +116,8 @@ def seamless_blend_stats(
     max_iter: int = DEFAULT_MAX_ITER,
     impl: str = "auto",
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Like :func:`seamless_blend` but also returns solver stats: float64 [N,C,2] = (iterations, relative residual)."""
+    """Like :func:`seamless_blend` but returns ``(out, stats)`` without warning; stats is float64 [N,C,2] =
+    (conjugate-gradient iterations, final relative residual) per image and channel, on ``dst``'s device."""
     _check(dst, src, mask, rtol, max_iter)
     binary = binarize_mask(mask)
     if choose_impl(impl, "seamless_blend", dst) == "ref":
