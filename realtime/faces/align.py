@@ -1,0 +1,137 @@
+"""Face alignment: 5-point templates, similarity estimation, warping to a crop and back to the frame.
+
+Plain functions on numpy arrays (frames are HxWx3 uint8 or float32, points are [K,2] float pixel coordinates,
+``M`` is a 2x3 float64 affine matrix mapping frame coordinates to crop coordinates).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+__all__ = [
+    "ARCFACE_112",
+    "FFHQ_512",
+    "TEMPLATES",
+    "estimate_similarity",
+    "invert_affine",
+    "template",
+    "transform_points",
+    "warp_face",
+    "warp_to_frame",
+]
+
+# insightface utils/face_align.py: left eye, right eye, nose tip, left and right mouth corners for a 112x112 crop.
+ARCFACE_112 = np.array(
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
+    dtype=np.float64,
+)
+# The FFHQ-aligned 512x512 crop (facexlib / GFPGAN face template): the same five points, FFHQ framing.
+FFHQ_512 = np.array(
+    [
+        [192.98138, 239.94708],
+        [318.90277, 240.1936],
+        [256.63416, 314.01935],
+        [201.26117, 371.41043],
+        [313.08905, 371.15118],
+    ],
+    dtype=np.float64,
+)
+TEMPLATES = {"arcface": (ARCFACE_112, 112), "ffhq": (FFHQ_512, 512)}
+
+
+def template(name: str, size: int) -> np.ndarray:
+    """Five template points [5,2] float64 for a ``size`` x ``size`` crop.
+
+    ``arcface`` follows insightface's convention: sizes that are multiples of 112 scale the 112 template; other
+    sizes (e.g. 128, 256) scale it by size/128 and shift x by 8·size/128, as ``estimate_norm`` does.
+    ``ffhq`` scales the 512 template to any size.
+    """
+    if name not in TEMPLATES:
+        raise ValueError(f"unknown alignment template {name!r}; choose one of {sorted(TEMPLATES)}")
+    if size < 16:
+        raise ValueError(f"crop size must be >= 16, got {size}")
+    points, base = TEMPLATES[name]
+    if name == "arcface" and size % 112 != 0:
+        ratio = size / 128.0
+        return points * ratio + np.array([8.0 * ratio, 0.0])
+    return points * (size / base)
+
+
+def estimate_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares similarity (rotation, uniform scale, translation) mapping ``src`` to ``dst`` (Umeyama, 1991).
+
+    Args:
+        src, dst: [K,2] point sets, K >= 2, not all coincident.
+
+    Returns:
+        [2,3] float64 matrix M with dst ≈ src @ M[:, :2].T + M[:, 2].
+    """
+    src = np.asarray(src, dtype=np.float64)
+    dst = np.asarray(dst, dtype=np.float64)
+    if src.shape != dst.shape or src.ndim != 2 or src.shape[1] != 2 or src.shape[0] < 2:
+        raise ValueError(f"estimate_similarity needs two [K,2] point sets with K >= 2, got {src.shape}, {dst.shape}")
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    s0, d0 = src - mu_s, dst - mu_d
+    var_s = (s0**2).sum() / len(src)
+    if var_s <= 1e-12:
+        raise ValueError("estimate_similarity: source points are all at one place")
+    cov = d0.T @ s0 / len(src)
+    u, sig, vt = np.linalg.svd(cov)
+    d = np.ones(2)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        d[-1] = -1.0
+    rot = u @ np.diag(d) @ vt
+    scale = (sig * d).sum() / var_s
+    m = np.zeros((2, 3))
+    m[:, :2] = scale * rot
+    m[:, 2] = mu_d - scale * rot @ mu_s
+    return m
+
+
+def invert_affine(m: np.ndarray) -> np.ndarray:
+    """Inverse of a 2x3 affine matrix (float64 [2,3])."""
+    return cv2.invertAffineTransform(np.asarray(m, dtype=np.float64))
+
+
+def transform_points(points: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Apply a 2x3 affine matrix to [K,2] points; returns float64 [K,2]."""
+    points = np.asarray(points, dtype=np.float64)
+    return points @ m[:, :2].T + m[:, 2]
+
+
+def warp_face(
+    frame: np.ndarray, kps5: np.ndarray, name: str = "arcface", size: int = 112, border: int = cv2.BORDER_REPLICATE
+) -> tuple[np.ndarray, np.ndarray]:
+    """Crop an aligned face.
+
+    Args:
+        frame: HxWxC image (uint8 or float32).
+        kps5: [5,2] landmarks in frame pixels (eyes, nose, mouth corners; subject's left eye first as in insightface).
+        name: template name (``arcface`` or ``ffhq``); size: crop side in pixels.
+
+    Returns:
+        (crop [size,size,C] of frame's dtype, M [2,3] float64 frame → crop).
+    """
+    m = estimate_similarity(kps5, template(name, size))
+    crop = cv2.warpAffine(frame, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=border)
+    return crop, m
+
+
+def warp_to_frame(
+    crop: np.ndarray, m: np.ndarray, frame_size: tuple[int, int], interpolation: int = cv2.INTER_LINEAR
+) -> np.ndarray:
+    """Inverse-warp a crop (or a crop-sized mask) into frame coordinates.
+
+    Args:
+        crop: [s,s] or [s,s,C] array produced in the crop space of ``m``.
+        m: [2,3] frame → crop matrix (as returned by :func:`warp_face`).
+        frame_size: (height, width) of the frame.
+
+    Returns:
+        [H,W(,C)] array of crop's dtype; pixels the crop does not cover are 0.
+    """
+    h, w = frame_size
+    return cv2.warpAffine(
+        crop, invert_affine(m), (w, h), flags=interpolation, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+    )

@@ -1,0 +1,46 @@
+"""The face record every backend produces and every later stage (tracking, alignment, swapping) consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Face", "kps5_from_68"]
+
+
+@dataclass
+class Face:
+    """One detected face in frame pixel coordinates.
+
+    Attributes:
+        bbox: float64 [4] = (x0, y0, x1, y1).
+        score: detector confidence (backend-specific scale; higher is more certain).
+        landmarks: float64 [K,2] dense landmarks (68 for dlib, 106 for insightface's 2d106), or [5,2].
+        kps5: float64 [5,2] = image-left eye, image-right eye, nose tip, image-left and image-right mouth corner
+            (insightface's order; the input to the alignment templates).
+        embedding: float32 [D] identity descriptor (None until computed); see the backend's ``distance``.
+        track_id: identity across frames, set by the tracker (-1 before tracking).
+    """
+
+    bbox: np.ndarray
+    score: float
+    landmarks: np.ndarray
+    kps5: np.ndarray
+    embedding: np.ndarray | None = None
+    track_id: int = -1
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def size(self) -> float:
+        """Geometric mean of the box sides in pixels."""
+        return float(np.sqrt(max(self.bbox[2] - self.bbox[0], 0.0) * max(self.bbox[3] - self.bbox[1], 0.0)))
+
+
+def kps5_from_68(landmarks: np.ndarray) -> np.ndarray:
+    """Five alignment points [5,2] from the 68-point iBUG layout: eye centres (36-41, 42-47), nose tip (30) and the
+    mouth corners (48, 54)."""
+    pts = np.asarray(landmarks, dtype=np.float64)
+    if pts.shape != (68, 2):
+        raise ValueError(f"kps5_from_68 needs [68,2] landmarks, got {pts.shape}")
+    return np.stack([pts[36:42].mean(0), pts[42:48].mean(0), pts[30], pts[48], pts[54]])
