@@ -1,0 +1,32 @@
+"""Errors a user can fix, each with the exit code the command-line tools return for it."""
+
+from __future__ import annotations
+
+__all__ = ["EXIT_INPUT", "EXIT_USAGE", "InputError", "OutputError", "UsageError", "UserError"]
+
+EXIT_INPUT = 1  # an input could not be read or has no usable content
+EXIT_USAGE = 2  # the command line is wrong (bad option, unsupported extension, ...)
+
+
+class UserError(Exception):
+    """A problem the user can act on; ``str(err)`` is the one-line message and ``exit_code`` the status."""
+
+    exit_code = EXIT_INPUT
+
+
+class InputError(UserError):
+    """Missing, unreadable, empty or truncated input, or input without the content we need (a video stream, a face)."""
+
+    exit_code = EXIT_INPUT
+
+
+class OutputError(UserError):
+    """The output cannot be written (folder missing, no permission, disk full)."""
+
+    exit_code = EXIT_INPUT
+
+
+class UsageError(UserError):
+    """The command line is wrong."""
+
+    exit_code = EXIT_USAGE

@@ -1,0 +1,366 @@
+"""Video in and out with PyAV: threaded decoding, timestamp- and rotation-preserving encoding, audio kept.
+
+Frames travel as RGB uint8 arrays [H,W,3] in display orientation: the container's rotation is applied on read and
+re-applied as metadata on write, so the stored pixels keep their original orientation. Timestamps travel as the
+source's pts in the source time base, so variable frame rate survives a round trip.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+
+import av
+import numpy as np
+
+from realtime.io.errors import InputError, OutputError, UsageError
+from realtime.io.files import TempOutput
+
+__all__ = ["VIDEO_SUFFIXES", "DecodedFrame", "VideoInfo", "VideoReader", "VideoWriter", "probe"]
+
+VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"})
+_FORMAT_BY_SUFFIX = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
+# Audio codecs each output format takes as they are; anything else is transcoded.
+_COPYABLE_AUDIO: dict[str, set[str] | None] = {
+    "mp4": {"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"},
+    "mov": {"aac", "mp3", "alac", "ac3", "eac3", "pcm_s16le", "pcm_s24le", "pcm_f32le"},
+    "matroska": None,  # takes everything
+    "webm": {"opus", "vorbis"},
+    "avi": {"mp3", "ac3", "pcm_s16le"},
+}
+_TRANSCODE_AUDIO = {"webm": "libopus", "avi": "mp3"}  # default: aac
+_END = object()
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """The first video stream's properties; width/height are the display size (after rotation)."""
+
+    width: int
+    height: int
+    fps: Fraction
+    time_base: Fraction
+    frames: int  # the container's frame count (0 when unknown)
+    duration: float  # seconds (0.0 when unknown)
+    rotation: int  # display rotation, degrees counter-clockwise, one of 0, 90, 180, 270
+    has_audio: bool
+    codec: str
+
+
+@dataclass
+class DecodedFrame:
+    """One decoded frame: RGB uint8 [H,W,3] upright, its pts in the stream's time base, seconds, and its index."""
+
+    image: np.ndarray
+    pts: int
+    time: float
+    index: int
+
+
+def to_display(stored: np.ndarray, rotation: int) -> np.ndarray:
+    """Stored pixels → display orientation (rotate counter-clockwise by ``rotation`` degrees)."""
+    return np.ascontiguousarray(np.rot90(stored, k=(rotation // 90) % 4)) if rotation else stored
+
+
+def to_stored(display: np.ndarray, rotation: int) -> np.ndarray:
+    """Inverse of :func:`to_display`."""
+    return np.ascontiguousarray(np.rot90(display, k=-(rotation // 90) % 4)) if rotation else display
+
+
+def _open_input(path: str | os.PathLike[str]) -> av.container.InputContainer:
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"input not found: {p}")
+    if p.is_dir():
+        raise InputError(f"input is a folder, not a video: {p}")
+    if p.stat().st_size == 0:
+        raise InputError(f"input is empty (0 bytes): {p}")
+    try:
+        return av.open(str(p))
+    except (av.error.FFmpegError, OSError) as exc:
+        raise InputError(f"cannot read video {p}: {exc}") from exc
+
+
+class VideoReader:
+    """Decode the first video stream of ``path`` on a background thread into a bounded queue.
+
+    Iterating yields :class:`DecodedFrame` in presentation order. ``queue_size`` bounds the decoded frames held
+    in memory. Opening decodes the first frame (to learn the rotation and to fail early on truncated files).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], queue_size: int = 8) -> None:
+        self.path = Path(path)
+        self.container = _open_input(path)
+        videos = [s for s in self.container.streams if s.type == "video"]
+        if not videos:
+            self.container.close()
+            raise InputError(f"no video stream in {self.path}")
+        self.stream = videos[0]
+        self.stream.thread_type = "AUTO"
+        self._frames = self._decode()
+        try:
+            self._first = next(self._frames)
+        except (StopIteration, av.error.FFmpegError) as exc:
+            self.container.close()
+            raise InputError(f"no decodable video frame in {self.path} (truncated or corrupt)") from exc
+        rotation = round(getattr(self._first, "rotation", 0) or 0) % 360
+        rotation = (rotation + 45) // 90 * 90 % 360
+        stored_w, stored_h = self._first.width, self._first.height
+        width, height = (stored_h, stored_w) if rotation in (90, 270) else (stored_w, stored_h)
+        rate = self.stream.average_rate or self.stream.guessed_rate or Fraction(30)
+        duration = float(self.stream.duration * self.stream.time_base) if self.stream.duration else 0.0
+        if not duration and self.container.duration:
+            duration = self.container.duration / av.time_base
+        self.info = VideoInfo(
+            width=width,
+            height=height,
+            fps=Fraction(rate),
+            time_base=Fraction(self.stream.time_base),
+            frames=int(self.stream.frames or 0),
+            duration=duration,
+            rotation=rotation,
+            has_audio=any(s.type == "audio" for s in self.container.streams),
+            codec=self.stream.codec_context.name,
+        )
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=max(1, queue_size))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _decode(self) -> Iterator[av.VideoFrame]:
+        for packet in self.container.demux(self.stream):
+            yield from packet.decode()
+
+    def _produce(self) -> None:
+        index = 0
+        try:
+            for frame in itertools.chain([self._first], self._frames):  # the first frame was decoded at open
+                if self._stop.is_set():
+                    return
+                self._put(self._convert(frame, index))
+                index += 1
+        except av.error.FFmpegError as exc:
+            self._put(InputError(f"decoding {self.path} failed at frame {index}: {exc}"))
+        except BaseException as exc:  # hand every failure to the consumer thread
+            self._put(exc)
+        finally:
+            self._put(_END)
+
+    def _put(self, item: object) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _convert(self, frame: av.VideoFrame, index: int) -> DecodedFrame:
+        pts = frame.pts if frame.pts is not None else index
+        image = to_display(frame.to_ndarray(format="rgb24"), self.info.rotation)
+        return DecodedFrame(image=image, pts=int(pts), time=float(pts * self.info.time_base), index=index)
+
+    def __iter__(self) -> Iterator[DecodedFrame]:
+        if self._thread is not None:
+            raise RuntimeError("VideoReader can be iterated once")
+        self._thread = threading.Thread(target=self._produce, name="video-decode", daemon=True)
+        self._thread.start()
+        while True:
+            item = self._queue.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            assert isinstance(item, DecodedFrame)
+            yield item
+
+    def close(self) -> None:
+        """Stop the decoder thread and close the file."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.container.close()
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def probe(path: str | os.PathLike[str]) -> VideoInfo:
+    """A video's :class:`VideoInfo` (decodes one frame); raises InputError when it cannot be read."""
+    with VideoReader(path, queue_size=1) as reader:
+        return reader.info
+
+
+class VideoWriter:
+    """Encode display-oriented RGB frames to ``path`` with the source's timestamps, rotation and audio.
+
+    The file is written under a temporary name and renamed onto ``path`` by :meth:`close`; :meth:`abort` (or an
+    exception inside ``with``) deletes it. Audio from ``audio_source`` is copied when the output format accepts
+    its codec, transcoded otherwise, and interleaved with the video by time.
+
+    Args:
+        path: output file; its suffix picks the container (.mp4, .mov, .mkv, .webm, .avi).
+        info: the source's :class:`VideoInfo` (size, rate, time base, rotation).
+        audio_source: file whose first audio stream is carried over (None: no audio).
+        codec: video encoder (libx264 by default); crf, preset: its quality/speed settings.
+        metadata: container-level tags (e.g. a synthetic-media marker).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        info: VideoInfo,
+        *,
+        audio_source: str | os.PathLike[str] | None = None,
+        codec: str = "libx264",
+        crf: int = 18,
+        preset: str = "veryfast",
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        suffix = Path(path).suffix.lower()
+        if suffix not in _FORMAT_BY_SUFFIX:
+            raise UsageError(f"unsupported output video extension {suffix!r}; use one of {sorted(_FORMAT_BY_SUFFIX)}")
+        if codec not in av.codecs_available:
+            raise UsageError(f"video codec {codec!r} is not available in this PyAV build")
+        self.format = _FORMAT_BY_SUFFIX[suffix]
+        self.info = info
+        self._temp = TempOutput(path)
+        try:
+            self.container = av.open(str(self._temp.path), "w", format=self.format)
+        except (av.error.FFmpegError, OSError) as exc:
+            self._temp.__exit__(OutputError, None, None)
+            raise OutputError(f"cannot write {path}: {exc}") from exc
+        for key, value in (metadata or {}).items():
+            self.container.metadata[key] = value
+        stored_w, stored_h = (info.height, info.width) if info.rotation in (90, 270) else (info.width, info.height)
+        self.stream = self.container.add_stream(codec, rate=info.fps)
+        self.stream.width, self.stream.height = stored_w, stored_h
+        # 4:2:0 needs even sides; odd-sized videos keep their exact size in 4:4:4 instead of being cropped
+        self.stream.pix_fmt = "yuv420p" if stored_w % 2 == 0 and stored_h % 2 == 0 else "yuv444p"
+        self.stream.time_base = info.time_base
+        self.stream.codec_context.time_base = info.time_base
+        if codec in ("libx264", "libx265"):
+            self.stream.options = {"crf": str(crf), "preset": preset}
+        if info.rotation:
+            self.stream.set_display_rotation(info.rotation)
+        self._audio_in: av.container.InputContainer | None = None
+        self._audio_packets: Iterator[av.Packet] | None = None
+        self._pending: av.Packet | None = None
+        self._audio_out = None
+        self._transcode = False
+        if audio_source is not None:
+            self._setup_audio(audio_source)
+        self._closed = False
+
+    def _setup_audio(self, source: str | os.PathLike[str]) -> None:
+        container = av.open(str(source))
+        audios = [s for s in container.streams if s.type == "audio"]
+        if not audios:
+            container.close()
+            return
+        audio_in = audios[0]
+        allowed = _COPYABLE_AUDIO.get(self.format)
+        name = audio_in.codec_context.name
+        if allowed is None or name in allowed:
+            self._audio_out = self.container.add_stream_from_template(audio_in)
+        else:
+            self._transcode = True
+            self._audio_out = self.container.add_stream(
+                _TRANSCODE_AUDIO.get(self.format, "aac"), rate=audio_in.codec_context.sample_rate or 48000
+            )
+        self._audio_in, self._audio_stream_in = container, audio_in
+        self._audio_packets = iter(container.demux(audio_in))
+
+    def _mux_audio_until(self, seconds: float | None) -> None:
+        """Write source audio packets up to ``seconds`` (all remaining when None)."""
+        if self._audio_packets is None:
+            return
+        while True:
+            packet = self._pending or next(self._audio_packets, None)
+            self._pending = None
+            if packet is None:
+                self._audio_packets = None
+                return
+            if packet.dts is None and not self._transcode:
+                continue  # demuxer flush packet
+            t = float(packet.pts * packet.time_base) if packet.pts is not None else 0.0
+            if seconds is not None and t > seconds:
+                self._pending = packet
+                return
+            if self._transcode:
+                for frame in packet.decode():
+                    frame.pts = None
+                    for out in self._audio_out.encode(frame):
+                        self.container.mux(out)
+            else:
+                packet.stream = self._audio_out
+                self.container.mux(packet)
+
+    def write(self, image: np.ndarray, pts: int) -> None:
+        """Encode one display-oriented RGB uint8 [H,W,3] frame with presentation time ``pts`` (source time base)."""
+        if image.shape[:2] != (self.info.height, self.info.width):
+            raise ValueError(
+                f"frame is {image.shape[1]}x{image.shape[0]}, the video is {self.info.width}x{self.info.height}"
+            )
+        frame = av.VideoFrame.from_ndarray(to_stored(image, self.info.rotation), format="rgb24")
+        frame.pts = pts
+        frame.time_base = self.info.time_base
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+        self._mux_audio_until(float(pts * self.info.time_base) + 0.5)
+
+    def close(self) -> None:
+        """Flush the encoders, finish the file and rename it onto the target path."""
+        if self._closed:
+            return
+        try:
+            for packet in self.stream.encode(None):
+                self.container.mux(packet)
+            self._mux_audio_until(None)
+            if self._transcode and self._audio_out is not None:
+                for packet in self._audio_out.encode(None):
+                    self.container.mux(packet)
+            self.container.close()
+        except BaseException:
+            self.abort()
+            raise
+        self._close_audio_input()
+        self._closed = True
+        self._temp.__exit__(None, None, None)
+
+    def abort(self) -> None:
+        """Discard the partial file (the target path is left untouched)."""
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(av.error.FFmpegError, OSError, ValueError):
+            self.container.close()
+        self._close_audio_input()
+        self._temp.__exit__(RuntimeError, None, None)
+
+    def _close_audio_input(self) -> None:
+        if self._audio_in is not None:
+            self._audio_in.close()
+            self._audio_in = None
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

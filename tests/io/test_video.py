@@ -1,0 +1,111 @@
+"""realtime.io.video: timestamps, rotation, odd sizes and audio survive a decode/encode round trip; bad input fails
+with a clear error and no output file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from realtime.demo import ClipSpec, face_image, make_clip, render_frame
+from realtime.io.errors import InputError, OutputError, UsageError
+from realtime.io.video import VideoReader, VideoWriter, probe
+
+
+def _read_all(path: Path) -> list:  # type: ignore[type-arg]
+    with VideoReader(path) as reader:
+        return list(reader)
+
+
+def _roundtrip(src: Path, dst: Path) -> None:
+    with VideoReader(src) as reader, VideoWriter(dst, reader.info, audio_source=src, crf=12) as writer:
+        for frame in reader:
+            writer.write(frame.image, frame.pts)
+
+
+def _audio_seconds(path: Path) -> float:
+    with av.open(str(path)) as c:
+        (a,) = [s for s in c.streams if s.type == "audio"]
+        return sum(p.duration or 0 for p in c.demux(a)) * float(a.time_base)
+
+
+@pytest.mark.parametrize(
+    ("name", "spec"),
+    [
+        ("plain.mp4", ClipSpec(width=320, height=240, seconds=1.5)),
+        ("odd_vfr_rotated.mkv", ClipSpec(width=161, height=97, seconds=1.0, vfr=True, rotation=90)),
+        ("rotated_180.mov", ClipSpec(width=240, height=160, seconds=1.0, rotation=180)),
+    ],
+)
+def test_roundtrip_keeps_frames_timestamps_rotation_and_audio(tmp_path: Path, name: str, spec: ClipSpec) -> None:
+    src = make_clip(tmp_path / f"src_{name}", spec)
+    out = tmp_path / f"out_{name}"
+    _roundtrip(src, out)
+    info_in, info_out = probe(src), probe(out)
+    assert (info_out.width, info_out.height, info_out.rotation) == (spec.width, spec.height, spec.rotation)
+    assert info_out.fps == info_in.fps
+    frames_in, frames_out = _read_all(src), _read_all(out)
+    assert len(frames_out) == len(frames_in) == round(spec.seconds * spec.fps)
+    times_in = np.array([f.time for f in frames_in])
+    times_out = np.array([f.time for f in frames_out])
+    assert np.abs(times_out - times_in).max() < 1e-3  # variable frame rate included
+    expected = render_frame(face_image(spec.face), frames_in[3].time, spec)
+    error = np.abs(frames_out[3].image.astype(int) - expected.astype(int)).mean()
+    flipped = np.abs(frames_out[3].image[::-1, ::-1].astype(int) - expected.astype(int)).mean()
+    assert error < 8 and error < flipped / 3, (error, flipped)  # same content, upright (two lossy generations)
+    assert info_out.has_audio
+    assert abs(_audio_seconds(out) - _audio_seconds(src)) < 0.05
+    assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_audio_is_transcoded_when_the_container_cannot_take_it(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "src.mp4", ClipSpec(width=160, height=120, seconds=1.0))  # AAC audio
+    out = tmp_path / "out.avi"  # AVI takes MP3, AC-3 or PCM, not AAC
+    _roundtrip(src, out)
+    with av.open(str(out)) as c:
+        assert [s.codec_context.name for s in c.streams if s.type == "audio"] in (["mp3"], ["mp3float"])
+    assert abs(_audio_seconds(out) - _audio_seconds(src)) < 0.1
+    assert len(_read_all(out)) == 30
+
+
+def test_truncated_empty_missing_and_audio_only_inputs(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "src.mp4", ClipSpec(width=160, height=120, seconds=1.0))
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(src.read_bytes()[:1500])
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    audio_only = tmp_path / "tone.m4a"
+    with av.open(str(audio_only), "w") as c:
+        s = c.add_stream("aac", rate=48000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+        frame.sample_rate = 48000
+        for p in [*s.encode(frame), *s.encode(None)]:
+            c.mux(p)
+    cases = [
+        (tmp_path / "missing.mp4", "not found"),
+        (empty, "empty"),
+        (truncated, "cannot read|no decodable"),
+        (audio_only, "no video stream"),
+        (tmp_path, "folder"),
+    ]
+    for path, message in cases:
+        with pytest.raises(InputError, match=message):
+            probe(path)
+
+
+def test_writer_errors_and_abort_leave_nothing_behind(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "src.mp4", ClipSpec(width=160, height=120, seconds=0.5, audio=False))
+    info = probe(src)
+    with pytest.raises(UsageError, match="unsupported output video extension"):
+        VideoWriter(tmp_path / "out.gif", info)
+    with pytest.raises(OutputError, match="does not exist"):
+        VideoWriter(tmp_path / "no" / "such" / "out.mp4", info)
+    target = tmp_path / "out.mp4"
+    with pytest.raises(KeyboardInterrupt), VideoWriter(target, info) as writer:
+        writer.write(np.zeros((120, 160, 3), np.uint8), 0)
+        raise KeyboardInterrupt
+    assert not target.exists()
+    assert sorted(os.listdir(tmp_path)) == ["src.mp4"]
