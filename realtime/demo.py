@@ -58,6 +58,7 @@ class ClipSpec:
     vfr: bool = False
     rotation: int = 0  # display rotation metadata, degrees counter-clockwise
     crf: int = 16
+    noise: float = 2.0  # per-frame sensor noise (grey levels, std): real footage is never bit-identical when still
 
 
 def _camera(t: float, spec: ClipSpec) -> tuple[float, float, float]:
@@ -74,10 +75,15 @@ def render_frame(source: np.ndarray, t: float, spec: ClipSpec) -> np.ndarray:
     sh, sw = source.shape[:2]
     scale = zoom * min(w / sw, h / sh) * 0.9
     m = np.array([[scale, 0, w / 2 - scale * sw / 2 + dx * w], [0, scale, h / 2 - scale * sh / 2 + dy * h]])
-    frame = cv2.warpAffine(source, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+    # replicate the edge (a reflected border would mirror the face into a second one)
+    frame = cv2.warpAffine(source, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     l0, l1 = spec.light
     gain = 1.0 - spec.light_drop * float(np.clip((t - l0) / max(l1 - l0, 1e-6), 0, 1))
-    return np.clip(frame.astype(np.float32) * gain, 0, 255).astype(np.uint8)
+    out = frame.astype(np.float32) * gain
+    if spec.noise > 0:
+        rng = np.random.default_rng(round(t * 1e6))  # deterministic per timestamp
+        out += rng.normal(0.0, spec.noise, out.shape).astype(np.float32)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
 def _timestamps(spec: ClipSpec) -> list[int]:

@@ -42,7 +42,8 @@ class DlibAnalyzer:
     """Face detection, landmarks and identity descriptors with dlib (CPU).
 
     Args:
-        detect_size: longer side, in pixels, of the frame copy the HOG detector scans.
+        detect_size: longer side, in pixels, of the frame copy the HOG detector scans (small frames are enlarged at
+            most 1.5x towards it).
         upsample: HOG pyramid upsampling steps (1 finds faces half as large, at ~4x the cost).
         min_score: detections scoring below this are dropped (true faces score ~1-2; borderline windows ~0).
     """
@@ -59,9 +60,10 @@ class DlibAnalyzer:
     def detect(self, frame: np.ndarray) -> list[Face]:
         """Faces in an RGB uint8 frame [H,W,3], largest first, with landmarks and kps5 (no embedding yet)."""
         h, w = frame.shape[:2]
-        scale = min(1.0, self.detect_size / max(h, w))
+        # Shrink large frames to detect_size; enlarge small ones (up to 1.5x) so their faces clear HOG's 80 px window.
+        scale = min(1.5, self.detect_size / max(h, w))
         small = frame
-        if scale < 1:
+        if abs(scale - 1) > 1e-3:
             small = cv2.resize(frame, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
         rects, scores, _ = self._detector.run(small, self.upsample, 0.0)
         faces = []

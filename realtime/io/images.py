@@ -1,0 +1,40 @@
+"""Still images in and out (RGB uint8 in memory; written through a temporary file)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from realtime.io.errors import InputError, OutputError, UsageError
+from realtime.io.files import TempOutput
+
+__all__ = ["IMAGE_SUFFIXES", "read_image", "write_image"]
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+
+
+def read_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """RGB uint8 [H,W,3] from an image file; InputError when missing, empty or undecodable."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"image not found: {p}")
+    if p.stat().st_size == 0:
+        raise InputError(f"image is empty (0 bytes): {p}")
+    image = cv2.imread(str(p), cv2.IMREAD_COLOR)
+    if image is None:
+        raise InputError(f"cannot decode image: {p}")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def write_image(path: str | os.PathLike[str], image: np.ndarray, quality: int = 95) -> None:
+    """Write RGB uint8 [H,W,3] to ``path`` (format by suffix) via a temporary file renamed on success."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise UsageError(f"unsupported output image extension {suffix!r}; use one of {sorted(IMAGE_SUFFIXES)}")
+    with TempOutput(path) as temp:
+        params = [cv2.IMWRITE_JPEG_QUALITY, quality] if suffix in (".jpg", ".jpeg") else []
+        if not cv2.imwrite(str(temp), cv2.cvtColor(image, cv2.COLOR_RGB2BGR), params):
+            raise OutputError(f"cannot write image {path}")

@@ -1,0 +1,72 @@
+"""Load the source identity: one image, a folder of images, or a video of the source person."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from realtime.faces.types import Face
+from realtime.io.errors import InputError
+from realtime.io.images import IMAGE_SUFFIXES, read_image
+from realtime.io.video import VIDEO_SUFFIXES, VideoReader
+
+__all__ = ["SourceIdentity", "load_source"]
+
+
+@dataclass
+class SourceIdentity:
+    """The face to paste (``image`` RGB uint8 and its ``face``: the largest, most frontal one found), the mean
+    descriptor over every source face (``embedding``, the backend's metric space), and how many went into it."""
+
+    image: np.ndarray
+    face: Face
+    embedding: np.ndarray
+    count: int
+
+
+def _frontality(face: Face) -> float:
+    """Larger for bigger, more frontal faces: size times eye-nose symmetry."""
+    left, right, nose = face.kps5[0], face.kps5[1], face.kps5[2]
+    a, b = np.linalg.norm(nose - left), np.linalg.norm(nose - right)
+    return face.size * min(a, b) / max(a, b, 1e-6)
+
+
+def _source_images(path: Path, video_samples: int) -> list[np.ndarray]:
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise InputError(f"source folder has no images ({', '.join(sorted(IMAGE_SUFFIXES))}): {path}")
+        return [read_image(p) for p in files]
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return [read_image(path)]
+    if suffix in VIDEO_SUFFIXES:
+        with VideoReader(path) as reader:
+            frames = [f.image for f in reader]
+        step = max(1, len(frames) // video_samples)
+        return frames[::step][:video_samples]
+    if not path.exists():
+        raise InputError(f"source not found: {path}")
+    raise InputError(f"source must be an image, a folder of images or a video, got {path}")
+
+
+def load_source(path: str | Path, analyzer, video_samples: int = 8) -> SourceIdentity:  # type: ignore[no-untyped-def]
+    """Detect the source person's faces and build a :class:`SourceIdentity`; InputError when none is found."""
+    path = Path(path)
+    best: tuple[float, np.ndarray, Face] | None = None
+    embeddings = []
+    for image in _source_images(path, video_samples):
+        faces = analyzer.detect(image)
+        if not faces:
+            continue
+        face = faces[0]  # the largest face of each source image is the source person
+        embeddings.append(analyzer.embed(image, face).astype(np.float64))
+        score = _frontality(face)
+        if best is None or score > best[0]:
+            best = (score, image, face)
+    if best is None:
+        raise InputError(f"no face found in the source {path}")
+    mean = np.mean(embeddings, axis=0).astype(np.float32)
+    return SourceIdentity(image=best[1], face=best[2], embedding=mean, count=len(embeddings))

@@ -1,0 +1,215 @@
+"""``python -m realtime.swap INPUT OUTPUT --source FACE``: swap a face into a video or an image, offline.
+
+Examples:
+    python -m realtime.demo demo.mp4 && python -m realtime.swap demo.mp4 out.mp4 --source face.jpg
+    python -m realtime.swap in.mp4 out.mp4 --source faces/ --target-face largest --blend feather
+    python -m realtime.swap in.mov out.mov --source person.mp4 --target-face reference --reference them.jpg
+    python -m realtime.swap photo.jpg swapped.png --source face.jpg
+
+Exit status: 0 done (also when the input shows no face: the output is the input re-encoded, with a warning),
+1 an input or output problem, 2 a usage error, 130 interrupted. Nothing is left at OUTPUT unless it succeeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import queue
+import sys
+import threading
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from realtime.io.errors import InputError, UsageError, UserError
+from realtime.io.images import IMAGE_SUFFIXES, read_image, write_image
+from realtime.io.video import VIDEO_SUFFIXES, VideoReader, VideoWriter
+from realtime.pipeline import TARGET_MODES, FaceSwapPipeline, PipelineOptions
+
+PROG = "python -m realtime.swap"
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("input", type=Path, help="video (.mp4 .mov .mkv .webm .avi) or image (.jpg .png ...)")
+    parser.add_argument("output", type=Path, help="where to write the result (same kind as INPUT)")
+    parser.add_argument(
+        "--source", type=Path, required=True, help="image, folder of images or video of the source person"
+    )
+    target = parser.add_argument_group("which faces to replace")
+    target.add_argument("--target-face", choices=TARGET_MODES, default="all")
+    target.add_argument("--reference", type=Path, help="image of the person to replace (with --target-face reference)")
+    target.add_argument(
+        "--similarity",
+        type=float,
+        default=0.6,
+        help="descriptor distance under which a face is the reference person (default 0.6)",
+    )
+    analysis = parser.add_argument_group("face analysis")
+    analysis.add_argument(
+        "--detector",
+        choices=["auto", "dlib"],
+        default="auto",
+        help="auto: the embedded dlib models (insightface packs are not wired in yet)",
+    )
+    analysis.add_argument("--detect-every", type=int, default=5, help="full detection every N frames (default 5)")
+    analysis.add_argument(
+        "--smoothing", type=float, default=1.0, help="landmark smoothing strength; 0 disables (default 1.0)"
+    )
+    swap = parser.add_argument_group("swap and blend")
+    swap.add_argument("--swapper", choices=["auto", "classic"], default="auto")
+    swap.add_argument("--blend", choices=["poisson", "feather"], default="poisson")
+    encode = parser.add_argument_group("encoding")
+    encode.add_argument("--codec", default="libx264")
+    encode.add_argument("--crf", type=int, default=18)
+    encode.add_argument("--preset", default="veryfast")
+    parser.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda"],
+        default="auto",
+        help="where the blend runs (auto: CUDA when visible); face analysis runs on the CPU",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or notes (errors still print)")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
+    return parser
+
+
+def _note(args: argparse.Namespace, message: str) -> None:
+    if not args.quiet:
+        print(f"{PROG}: {message}", file=sys.stderr)
+
+
+def _check_args(args: argparse.Namespace) -> str:
+    """Validate the command line; returns 'video' or 'image'."""
+    suffix_in, suffix_out = args.input.suffix.lower(), args.output.suffix.lower()
+    kinds = {**dict.fromkeys(VIDEO_SUFFIXES, "video"), **dict.fromkeys(IMAGE_SUFFIXES, "image")}
+    if suffix_in not in kinds:
+        raise UsageError(f"unsupported input extension {suffix_in or '(none)'!r}")
+    if suffix_out not in kinds:
+        raise UsageError(f"unsupported output extension {suffix_out or '(none)'!r}")
+    if kinds[suffix_in] != kinds[suffix_out]:
+        raise UsageError(f"input is a {kinds[suffix_in]} but output is a {kinds[suffix_out]}")
+    if args.target_face == "reference" and args.reference is None:
+        raise UsageError("--target-face reference needs --reference IMAGE")
+    if args.detect_every < 1:
+        raise UsageError("--detect-every must be >= 1")
+    if args.smoothing < 0:
+        raise UsageError("--smoothing must be >= 0")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda but no CUDA GPU is visible")
+    if args.input.resolve() == args.output.resolve():
+        raise UsageError("output must differ from input")
+    if not args.input.exists():
+        raise InputError(f"input not found: {args.input}")
+    return kinds[suffix_in]
+
+
+def _make_pipeline(args: argparse.Namespace, kind: str) -> FaceSwapPipeline:
+    from realtime.faces.dlib_backend import DlibAnalyzer
+    from realtime.source import load_source
+    from realtime.swappers.classic import ClassicSwapper
+
+    analyzer = DlibAnalyzer()
+    _note(args, "face analysis: dlib (embedded default models); swapper: classic")
+    source = load_source(args.source, analyzer)
+    _note(args, f"source: {source.count} face(s) from {args.source}")
+    swapper = ClassicSwapper()
+    swapper.set_source(source.image, source.face)
+    reference = None
+    if args.target_face == "reference":
+        ref = load_source(args.reference, analyzer)
+        reference = ref.embedding
+    device = "cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu"
+    options = PipelineOptions(
+        target_face=args.target_face,
+        reference_embedding=reference,
+        similarity=args.similarity,
+        detect_every=args.detect_every,
+        smoothing=args.smoothing,
+        blend=args.blend,
+        device=device,
+    )
+    return FaceSwapPipeline(analyzer, swapper, options)
+
+
+def _swap_image(args: argparse.Namespace, pipeline: FaceSwapPipeline) -> int:
+    image = read_image(args.input)
+    out, stats = pipeline.process(image, 0.0)
+    if stats.swapped == 0:
+        _note(args, "warning: no face found in the input; writing it unchanged")
+    write_image(args.output, out)
+    return 0
+
+
+def _swap_video(args: argparse.Namespace, pipeline: FaceSwapPipeline) -> int:
+    with VideoReader(args.input) as reader:
+        info = reader.info
+        total = info.frames or None
+        frames_with_faces = 0
+        encode_queue: queue.Queue[object] = queue.Queue(maxsize=8)
+        failure: list[BaseException] = []
+
+        with VideoWriter(
+            args.output, info, audio_source=args.input, codec=args.codec, crf=args.crf, preset=args.preset
+        ) as writer:
+
+            def encode() -> None:
+                while (item := encode_queue.get()) is not None:
+                    if not failure:
+                        try:
+                            writer.write(*item)  # type: ignore[misc]
+                        except BaseException as exc:  # surfaced on the main thread
+                            failure.append(exc)
+
+            encoder = threading.Thread(target=encode, name="video-encode", daemon=True)
+            encoder.start()
+            try:
+                start = time.perf_counter()
+                with tqdm(total=total, unit="frame", disable=args.quiet, dynamic_ncols=True) as bar:
+                    for frame in reader:
+                        out, stats = pipeline.process(frame.image, frame.time)
+                        frames_with_faces += stats.swapped > 0
+                        encode_queue.put((out, frame.pts))
+                        if failure:
+                            raise failure[0]
+                        bar.update(1)
+                        bar.set_postfix(fps=f"{bar.n / max(time.perf_counter() - start, 1e-9):.1f}", faces=stats.faces)
+            finally:
+                encode_queue.put(None)
+                encoder.join()
+            if failure:
+                raise failure[0]
+    if frames_with_faces == 0:
+        _note(args, "warning: no face found in the input; the output is the input re-encoded")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        kind = _check_args(args)
+        pipeline = _make_pipeline(args, kind)
+        return _swap_image(args, pipeline) if kind == "image" else _swap_video(args, pipeline)
+    except UserError as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; no output written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as err:
+        if args.debug:
+            raise
+        print(f"{PROG}: internal error: {type(err).__name__}: {err} (rerun with --debug for details)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Swappers: the classic landmark warp (embedded default); neural backends follow."""
