@@ -8,6 +8,7 @@ It writes with PyAV directly (not with realtime.io), so tests of our reader and 
 
 Examples:
     python -m realtime.demo demo.mp4                      # 720p, 4 s, one face, with audio
+    python -m realtime.demo demo.mp4 --source-face face.jpg   # also write a source face (a person of t1.jpg)
     python -m realtime.demo group.mp4 --face group --seconds 2
     python -m realtime.demo odd.mp4 --size 641x359 --vfr --rotation 90
 """
@@ -24,21 +25,32 @@ import av
 import cv2
 import numpy as np
 
-__all__ = ["ClipSpec", "face_image", "make_clip", "render_frame"]
+__all__ = ["ClipSpec", "face_image", "make_clip", "render_frame", "write_source_face"]
 
 
 def face_image(name: str) -> np.ndarray:
-    """RGB uint8 picture of a face from an installed package: ``astronaut`` (skimage) or ``group`` (insightface)."""
+    """RGB uint8 picture from an installed package: ``astronaut`` (one face, skimage), ``group`` (six people,
+    insightface's t1.jpg) or ``trio`` (the left three of them)."""
     if name == "astronaut":
         from skimage import data
 
         return data.astronaut()
+    if name == "trio":
+        return np.ascontiguousarray(face_image("group")[100:500, :700])
     if name == "group":
         import insightface
 
         path = Path(insightface.__file__).parent / "data" / "images" / "t1.jpg"
         return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
-    raise ValueError(f"unknown face image {name!r}; choose astronaut or group")
+    raise ValueError(f"unknown face image {name!r}; choose astronaut, group or trio")
+
+
+def write_source_face(path: str | Path) -> Path:
+    """Write one person of insightface's t1.jpg (a 300x300 crop around a face) as an image to use as --source."""
+    crop = face_image("group")[150:450, 350:650]
+    if not cv2.imwrite(str(path), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR)):
+        raise OSError(f"cannot write {path}")
+    return Path(path)
 
 
 @dataclass(frozen=True)
@@ -157,13 +169,14 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m realtime.demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("output", help="clip to write (.mp4, .mov, .mkv)")
-    parser.add_argument("--face", choices=["astronaut", "group"], default="astronaut")
+    parser.add_argument("--face", choices=["astronaut", "group", "trio"], default="astronaut")
     parser.add_argument("--size", default="1280x720", help="WIDTHxHEIGHT (default 1280x720)")
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--vfr", action="store_true", help="variable frame rate")
     parser.add_argument("--rotation", type=int, choices=[0, 90, 180, 270], default=0)
     parser.add_argument("--no-audio", action="store_true")
+    parser.add_argument("--source-face", type=Path, help="also write a source face image (a person of t1.jpg) here")
     args = parser.parse_args(argv)
     try:
         width, height = (int(v) for v in args.size.lower().split("x"))
@@ -181,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         rotation=args.rotation,
     )
     print(make_clip(args.output, spec))
+    if args.source_face:
+        print(write_source_face(args.source_face))
     return 0
 
 

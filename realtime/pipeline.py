@@ -7,6 +7,8 @@ are re-fitted inside each track's predicted box (~2 ms a face), then smoothed by
 
 from __future__ import annotations
 
+import time
+from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,9 +73,12 @@ class FaceSwapPipeline:
         self.tracker = Tracker(min_cutoff=cutoff, beta=0.5)
         self.scene_cut = SceneCutDetector()
         self._frame_index = 0
+        self.stage_seconds: dict[str, float] = defaultdict(float)  # cumulative time per stage (for bench/)
+        self.faces_swapped = 0  # cumulative over all frames
 
     def process(self, frame: np.ndarray, t: float) -> tuple[np.ndarray, FrameStats]:
         """Swap faces in an RGB uint8 frame [H,W,3] taken at ``t`` seconds; returns (new frame, stats)."""
+        clock = time.perf_counter()
         cut = self.scene_cut(frame)
         if cut:
             self.tracker.reset()
@@ -83,20 +88,30 @@ class FaceSwapPipeline:
             if self.options.target_face == "reference":
                 self._embed_new(frame, faces)
             tracks = self.tracker.update_detections(faces, t)
+            clock = self._lap("detect", clock)
         else:
             tracks = self.tracker.live()
             for track in tracks:
                 face = self.analyzer.landmarks(frame, track.refit_box(), track.face.score)
                 self.tracker.update_landmarks(track, face, t)
+            clock = self._lap("landmarks", clock)
         self._frame_index += 1
         out = frame.copy()
         swapped = 0
         for track in self._select(tracks):
             result = self.swapper.swap(out, track.smoothed)
+            clock = self._lap("swap", clock)
             if result is not None:
                 paste(out, result, self.options.blend, device=self.options.device)
+                clock = self._lap("blend", clock)
                 swapped += 1
+        self.faces_swapped += swapped
         return out, FrameStats(detected=detect, faces=len(tracks), swapped=swapped, scene_cut=cut)
+
+    def _lap(self, stage: str, since: float) -> float:
+        now = time.perf_counter()
+        self.stage_seconds[stage] += now - since
+        return now
 
     def _embed_new(self, frame: np.ndarray, faces: list[Face]) -> None:
         """Descriptors for faces that do not continue a known track (the only ones reference mode must check)."""

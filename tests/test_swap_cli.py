@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime.demo import ClipSpec, face_image, make_clip
+from realtime.demo import ClipSpec, face_image, make_clip, write_source_face
 from realtime.faces.dlib_backend import DlibAnalyzer
 from realtime.io.video import VideoReader, VideoWriter, probe
 
@@ -34,9 +34,7 @@ def frames(path: Path) -> list[np.ndarray]:
 def work(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("swap")
     clip = make_clip(root / "clip.mp4", SPEC)
-    source = root / "source.jpg"
-    group = face_image("group")
-    cv2.imwrite(str(source), cv2.cvtColor(group[150:450, 350:650], cv2.COLOR_RGB2BGR))  # one person of t1.jpg
+    source = write_source_face(root / "source.jpg")  # one person of t1.jpg
     out = root / "out.mp4"
     result = run_swap(clip, out, "--source", source)
     assert result.returncode == 0, result.stderr

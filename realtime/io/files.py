@@ -12,6 +12,12 @@ from realtime.io.errors import OutputError
 __all__ = ["TempOutput"]
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 class TempOutput:
     """Context manager giving a temporary path next to ``target`` with the same suffix.
 
@@ -31,6 +37,8 @@ class TempOutput:
         fd, name = tempfile.mkstemp(prefix=f".{self.target.stem}.", suffix=f".partial{self.target.suffix}", dir=folder)
         os.close(fd)
         self.path = Path(name)
+        # mkstemp creates 0600 files; give the output the permissions any new file of the user's would get
+        os.chmod(self.path, 0o666 & ~_umask())
 
     def __enter__(self) -> Path:
         return self.path

@@ -109,3 +109,14 @@ def test_writer_errors_and_abort_leave_nothing_behind(tmp_path: Path) -> None:
         raise KeyboardInterrupt
     assert not target.exists()
     assert sorted(os.listdir(tmp_path)) == ["src.mp4"]
+
+
+def test_outputs_get_normal_file_permissions(tmp_path: Path) -> None:
+    from realtime.io.files import TempOutput
+
+    target = tmp_path / "out.bin"
+    with TempOutput(target) as temp:
+        temp.write_bytes(b"x")
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask
