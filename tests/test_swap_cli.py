@@ -16,6 +16,7 @@ import pytest
 from realtime.demo import ClipSpec, face_image, make_clip, write_source_face
 from realtime.faces.dlib_backend import DlibAnalyzer
 from realtime.io.video import VideoReader, VideoWriter, probe
+from tests.media import write_audio_only
 
 SPEC = ClipSpec(width=640, height=360, seconds=3.0, still=(1.0, 2.0), light=(2.0, 2.8))
 
@@ -145,13 +146,7 @@ def test_bad_inputs_exit_cleanly_and_leave_no_output(work: dict[str, Path], tmp_
     empty.write_bytes(b"")
     truncated = tmp_path / "truncated.mp4"
     truncated.write_bytes(clip.read_bytes()[:1500])
-    audio_only = tmp_path / "tone.mp4"
-    with av.open(str(audio_only), "w") as c:
-        s = c.add_stream("aac", rate=48000)
-        fr = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-        fr.sample_rate = 48000
-        for p in [*s.encode(fr), *s.encode(None)]:
-            c.mux(p)
+    audio_only = write_audio_only(tmp_path / "tone.mp4")
     no_face = tmp_path / "wall.jpg"
     cv2.imwrite(str(no_face), np.full((200, 200, 3), 128, np.uint8))
     out = tmp_path / "out.mp4"

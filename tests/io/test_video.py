@@ -13,6 +13,7 @@ import pytest
 from realtime.demo import ClipSpec, face_image, make_clip, render_frame
 from realtime.io.errors import InputError, OutputError, UsageError
 from realtime.io.video import VideoReader, VideoWriter, probe
+from tests.media import write_audio_only
 
 
 def _read_all(path: Path) -> list:  # type: ignore[type-arg]
@@ -77,13 +78,7 @@ def test_truncated_empty_missing_and_audio_only_inputs(tmp_path: Path) -> None:
     truncated.write_bytes(src.read_bytes()[:1500])
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")
-    audio_only = tmp_path / "tone.m4a"
-    with av.open(str(audio_only), "w") as c:
-        s = c.add_stream("aac", rate=48000)
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-        frame.sample_rate = 48000
-        for p in [*s.encode(frame), *s.encode(None)]:
-            c.mux(p)
+    audio_only = write_audio_only(tmp_path / "tone.m4a")
     cases = [
         (tmp_path / "missing.mp4", "not found"),
         (empty, "empty"),
