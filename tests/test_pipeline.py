@@ -1,0 +1,98 @@
+"""FaceSwapPipeline behaviour that needs no encoding: scene cuts, target selection, and Ctrl-C in the CLI."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from realtime.demo import ClipSpec, face_image, make_clip, render_frame, write_source_face
+from realtime.faces.dlib_backend import DlibAnalyzer
+from realtime.pipeline import FaceSwapPipeline, PipelineOptions
+from realtime.swappers.classic import ClassicSwapper
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> DlibAnalyzer:
+    return DlibAnalyzer()
+
+
+@pytest.fixture(scope="module")
+def swapper(analyzer: DlibAnalyzer) -> ClassicSwapper:
+    image = face_image("astronaut")  # a person who is not among the trio (write_source_face's man is)
+    swapper = ClassicSwapper()
+    swapper.set_source(image, analyzer.detect(image)[0])
+    return swapper
+
+
+def _changed_faces(analyzer: DlibAnalyzer, before: np.ndarray, after: np.ndarray) -> list[bool]:
+    """For each face of ``before`` (left to right): did the pipeline change it?"""
+    faces = sorted(analyzer.detect(before), key=lambda f: f.bbox[0])
+    out = []
+    for f in faces:
+        x0, y0, x1, y1 = f.bbox.astype(int)
+        out.append(float(np.abs(after[y0:y1, x0:x1].astype(int) - before[y0:y1, x0:x1].astype(int)).mean()) > 4)
+    return out
+
+
+def test_scene_cut_resets_tracking(analyzer: DlibAnalyzer, swapper: ClassicSwapper) -> None:
+    pipeline = FaceSwapPipeline(analyzer, swapper, PipelineOptions(detect_every=1000))  # only cuts force detection
+    one, three = ClipSpec(width=640, height=360), ClipSpec(width=640, height=360, face="trio")
+    frames = [render_frame(face_image("astronaut"), i / 30, one) for i in range(6)]
+    frames += [render_frame(face_image("trio"), i / 30, three) for i in range(6)]
+    stats = [pipeline.process(f, i / 30)[1] for i, f in enumerate(frames)]
+    assert [s.scene_cut for s in stats] == [False] * 6 + [True] + [False] * 5
+    assert stats[6].detected and not any(s.detected for s in stats[1:6] + stats[7:])
+    assert stats[5].faces == 1 and stats[6].faces >= 2  # the new scene's faces replace the old track
+    assert all(tr.track_id >= 1 for tr in pipeline.tracker.tracks)
+
+
+@pytest.mark.parametrize("mode", ["largest", "reference", "all"])
+def test_target_selection(mode: str, analyzer: DlibAnalyzer, swapper: ClassicSwapper) -> None:
+    frame = render_frame(face_image("trio"), 0.0, ClipSpec(width=1280, height=720, face="trio", noise=0))
+    faces = sorted(analyzer.detect(frame), key=lambda f: f.bbox[0])
+    assert len(faces) == 3
+    reference = None
+    if mode == "reference":  # the right-most person, seen in another picture of them (t1.jpg itself)
+        group = face_image("group")
+        candidates = sorted(analyzer.detect(group[100:500, :700].copy()), key=lambda f: f.bbox[0])
+        reference = analyzer.embed(group[100:500, :700].copy(), candidates[-1])
+    options = PipelineOptions(target_face=mode, reference_embedding=reference, min_score=0.0)
+    out, stats = FaceSwapPipeline(analyzer, swapper, options).process(frame, 0.0)
+    changed = _changed_faces(analyzer, frame, out)
+    assert stats.swapped == sum(changed)
+    if mode == "all":
+        assert changed == [True, True, True]
+    elif mode == "largest":
+        largest = int(np.argmax([f.size for f in faces]))
+        assert changed == [i == largest for i in range(3)]
+    else:
+        assert changed == [False, False, True]
+
+
+def test_ctrl_c_leaves_no_output(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "clip.mp4", ClipSpec(width=1280, height=720, seconds=8.0))
+    source = write_source_face(tmp_path / "face.jpg")
+    out = tmp_path / "out.mp4"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "realtime.swap", str(clip), str(out), "--source", str(source)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 120
+    while not list(tmp_path.glob(".out.*partial*")) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)  # wait until it is writing
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr.strip().splitlines()[-1]
+    assert "Traceback" not in stderr
+    assert not out.exists()
+    assert not list(tmp_path.glob(".out.*"))
