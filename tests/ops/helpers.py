@@ -36,3 +36,24 @@ def make_layout(t: torch.Tensor, layout: str) -> torch.Tensor:
         assert not view.is_contiguous()
         return view
     raise ValueError(layout)
+
+
+def assert_grads_match(
+    call,
+    inputs: tuple[torch.Tensor, ...],
+    names: tuple[str, ...],
+    layout: str,  # type: ignore[no-untyped-def]
+    what: str,
+) -> None:
+    """Backpropagate one fixed upstream gradient through ``call(*inputs, impl=...)`` for the extension and the
+    reference and compare every input's gradient (float32 tolerance). The first input gets ``layout``."""
+    grads = []
+    for impl in ("ext", "ref"):
+        leaves = [make_layout(inputs[0].clone(), layout).requires_grad_()]
+        leaves += [t.clone().requires_grad_() for t in inputs[1:]]
+        out = call(*leaves, impl=impl)
+        upstream = torch.linspace(-1, 1, out.numel(), device=out.device).reshape(out.shape)
+        (out * upstream).sum().backward()
+        grads.append([leaf.grad for leaf in leaves])
+    for name, got, want in zip(names, grads[0], grads[1], strict=True):
+        assert_close_rel(got, want, torch.float32, f"grad_{name} {what}")

@@ -9,7 +9,7 @@ import torch
 
 from realtime.ops import modulated_conv2d, modulated_conv2d_ref
 from tests.conftest import devices
-from tests.ops.helpers import assert_close_rel, make_layout
+from tests.ops.helpers import assert_close_rel, assert_grads_match, make_layout
 
 CASES = [  # (batch, in_channels, out_channels, H, W, kernel, padding, demodulate)
     (1, 4, 6, 9, 11, 3, 1, True),
@@ -56,17 +56,11 @@ def test_reference_is_stylegan2_semantics(gen):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(("case", "layout"), list(itertools.product(CASES[:4], LAYOUTS)))
 def test_backward_matches_reference(case, layout, device, gen):  # type: ignore[no-untyped-def]
     padding, demod = case[6], case[7]
-    x0, w0, s0 = _inputs(case, gen, device)
-    grads = []
-    for impl in ("ext", "ref"):
-        x = make_layout(x0.clone(), layout).requires_grad_()
-        w, s = w0.clone().requires_grad_(), s0.clone().requires_grad_()
-        out = modulated_conv2d(x, w, s, demodulate=demod, padding=padding, impl=impl)
-        upstream = torch.linspace(-1, 1, out.numel(), device=device).reshape(out.shape)
-        (out * upstream).sum().backward()
-        grads.append((x.grad, w.grad, s.grad))
-    for name, got, want in zip(("x", "weight", "styles"), grads[0], grads[1], strict=True):
-        assert_close_rel(got, want, torch.float32, f"grad_{name} {case} {layout}")
+
+    def call(x, w, s, impl):  # type: ignore[no-untyped-def]
+        return modulated_conv2d(x, w, s, demodulate=demod, padding=padding, impl=impl)
+
+    assert_grads_match(call, _inputs(case, gen, device), ("x", "weight", "styles"), layout, f"{case} {layout}")
 
 
 @pytest.mark.parametrize("device", devices())
