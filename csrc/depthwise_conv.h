@@ -51,15 +51,4 @@ inline void check_depthwise_grad(const at::Tensor& grad_out, const at::Tensor& x
               shape_str(grad_out));
 }
 
-// First and one-past-last output column ox whose input column ox*s - p + j*d lies in [0, size).
-inline void valid_output_range(int64_t size, int64_t out_size, int64_t s, int64_t p, int64_t offset, int64_t& lo,
-                               int64_t& hi) {
-  // need 0 <= ox*s - p + offset <= size - 1
-  const int64_t a = p - offset;  // ox*s >= a
-  lo = a <= 0 ? 0 : (a + s - 1) / s;
-  const int64_t b = size - 1 + p - offset;  // ox*s <= b
-  hi = b < 0 ? 0 : std::min(out_size, b / s + 1);
-  if (hi < lo) hi = lo;
-}
-
 }  // namespace realtime

@@ -1,8 +1,8 @@
 // CPU kernels of realtime::depthwise_conv2d. channels_last inputs run a kernel vectorised over channels (below);
-// NCHW inputs take one (image, channel) plane per task. Output rows are accumulated tap
-// by tap with contiguous vector loops: for stride s > 1 the input plane is first split into s column phases
-// (phase p holds columns p, p+s, p+2s, ...), so input column ox*s + shift becomes phase (shift mod s), index
-// ox + floor(shift / s) — contiguous in ox. Accumulation is in the op math type (float for half/bfloat16).
+// NCHW inputs take one (image, channel) plane per task, through a zero-padded copy of the plane split into stride
+// phases (phase p holds padded columns p, p+s, p+2s, ...). In that layout every tap of every output is a fixed
+// offset from the output row's origin, contiguous in ox and always inside the buffer, so the forward pass and both
+// gradients run bounds-free vector loops. Accumulation is in the op math type (float for half/bfloat16).
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
@@ -17,52 +17,6 @@
 namespace realtime {
 namespace {
 
-// Where tap column offset `shift` = j*dw - pw lands in the phase-split layout for stride s.
-struct TapColumn {
-  int64_t phase, base, lo, hi;  // input column = (ox + base) * s + phase, valid for ox in [lo, hi)
-};
-
-inline TapColumn tap_column(const DepthwiseGeometry& g, int64_t j) {
-  const int64_t shift = j * g.dw - g.pw;
-  TapColumn t{};
-  t.phase = ((shift % g.sw) + g.sw) % g.sw;
-  t.base = (shift - t.phase) / g.sw;
-  valid_output_range(g.w, g.wo, g.sw, g.pw, j * g.dw, t.lo, t.hi);
-  return t;
-}
-
-// Columns per phase row.
-inline int64_t phase_width(const DepthwiseGeometry& g) { return (g.w + g.sw - 1) / g.sw; }
-
-// out[(p * h + y) * pw + m] = in[y * w + m * s + p] (for stride 1 this is a plain copy).
-template <typename T>
-void split_phases(const T* in, T* out, const DepthwiseGeometry& g) {
-  const int64_t pw = phase_width(g);
-  for (int64_t p = 0; p < g.sw; ++p)
-    for (int64_t y = 0; y < g.h; ++y)
-      for (int64_t m = 0; m < pw; ++m) {
-        const int64_t x = m * g.sw + p;
-        out[(p * g.h + y) * pw + m] = x < g.w ? in[y * g.w + x] : T(0);
-      }
-}
-
-template <typename T>
-void merge_phases(const T* in, T* out, const DepthwiseGeometry& g) {
-  const int64_t pw = phase_width(g);
-  for (int64_t p = 0; p < g.sw; ++p)
-    for (int64_t y = 0; y < g.h; ++y)
-      for (int64_t m = 0; m * g.sw + p < g.w; ++m) out[y * g.w + m * g.sw + p] = in[(p * g.h + y) * pw + m];
-}
-
-// A plane in phase-split layout: the plane itself for stride 1, a per-thread copy otherwise.
-template <typename T>
-const T* phased_plane(const T* plane, std::vector<T>& buffer, const DepthwiseGeometry& g) {
-  if (g.sw == 1) return plane;
-  buffer.resize(g.sw * g.h * phase_width(g));
-  split_phases(plane, buffer.data(), g);
-  return buffer.data();
-}
-
 // Zero-padded, phase-split copy of a plane for the forward pass: padded column X = m * sw + p is stored at
 // out[(p * hp + Y) * pwid + m], with hp = h + 2ph and pwid = ceil((w + 2pw) / sw). Every tap of every output
 // then reads inside the buffer, so the inner loops need no bounds checks.
@@ -70,6 +24,18 @@ struct PaddedLayout {
   int64_t hp, pwid;
   explicit PaddedLayout(const DepthwiseGeometry& g) : hp(g.h + 2 * g.ph), pwid((g.w + 2 * g.pw + g.sw - 1) / g.sw) {}
   int64_t size(const DepthwiseGeometry& g) const { return g.sw * hp * pwid; }
+
+  // Offset of tap (i, j) from an output row's origin (row oy starts at oy * sh * pwid): row i*dh, phase
+  // (j*dw) % sw, column (j*dw) / sw.
+  std::vector<int64_t> tap_offsets(const DepthwiseGeometry& g) const {
+    std::vector<int64_t> offsets(g.kh * g.kw);
+    for (int64_t i = 0; i < g.kh; ++i)
+      for (int64_t j = 0; j < g.kw; ++j) {
+        const int64_t col = j * g.dw;
+        offsets[i * g.kw + j] = ((col % g.sw) * hp + i * g.dh) * pwid + col / g.sw;
+      }
+    return offsets;
+  }
 };
 
 template <typename scalar_t>
@@ -95,6 +61,22 @@ void pad_and_split(const scalar_t* in, scalar_t* out, const DepthwiseGeometry& g
       const scalar_t* src = in + y * g.w + x_first;
       scalar_t* dst = out + (p * L.hp + y + g.ph) * L.pwid + m_first;
       for (int64_t m = 0; m < count; ++m) dst[m] = src[m * g.sw];
+    }
+  }
+}
+
+// Inverse of pad_and_split: the interior of a padded, phase-split plane back to a plain [h, w] plane (whatever
+// landed in the padding is dropped).
+template <typename acc_t, typename scalar_t>
+void unpad_and_merge(const acc_t* in, scalar_t* out, const DepthwiseGeometry& g, const PaddedLayout& L) {
+  for (int64_t p = 0; p < g.sw; ++p) {
+    const int64_t m_first = p >= g.pw ? 0 : (g.pw - p + g.sw - 1) / g.sw;
+    const int64_t x_first = m_first * g.sw + p - g.pw;
+    const int64_t count = x_first < g.w ? std::min(L.pwid - m_first, (g.w - x_first + g.sw - 1) / g.sw) : 0;
+    for (int64_t y = 0; y < g.h; ++y) {
+      const acc_t* src = in + (p * L.hp + y + g.ph) * L.pwid + m_first;
+      scalar_t* dst = out + y * g.w + x_first;
+      for (int64_t m = 0; m < count; ++m) dst[m * g.sw] = static_cast<scalar_t>(src[m]);
     }
   }
 }
@@ -149,16 +131,10 @@ REALTIME_INLINE void forward_rows(const scalar_t* padded, const int64_t* tap_off
 template <typename scalar_t, typename acc_t>
 REALTIME_VECTOR_CLONES void forward_plane(const scalar_t* padded, const scalar_t* w_plane, acc_t bias,
                                           scalar_t* out, const DepthwiseGeometry& g, const PaddedLayout& L) {
-  // Offset of tap (i, j) from the output row's origin: row i*dh, phase (j*dw) % sw, column (j*dw) / sw.
   const int64_t taps = g.kh * g.kw;
-  std::vector<int64_t> tap_offsets(taps);
+  const std::vector<int64_t> tap_offsets = L.tap_offsets(g);
   std::vector<acc_t> weights(taps);
-  for (int64_t i = 0; i < g.kh; ++i)
-    for (int64_t j = 0; j < g.kw; ++j) {
-      const int64_t col = j * g.dw;
-      tap_offsets[i * g.kw + j] = ((col % g.sw) * L.hp + i * g.dh) * L.pwid + col / g.sw;
-      weights[i * g.kw + j] = static_cast<acc_t>(w_plane[i * g.kw + j]);
-    }
+  for (int64_t t = 0; t < taps; ++t) weights[t] = static_cast<acc_t>(w_plane[t]);
   switch (taps) {
     case 9: return forward_rows<9>(padded, tap_offsets.data(), weights.data(), bias, out, g, L);
     case 25: return forward_rows<25>(padded, tap_offsets.data(), weights.data(), bias, out, g, L);
@@ -167,42 +143,30 @@ REALTIME_VECTOR_CLONES void forward_plane(const scalar_t* padded, const scalar_t
   }
 }
 
-// Gradient of one input plane, accumulated in the phase-split layout `acc` (sw * h * phase_width cells).
+// Gradient of one input plane, scattered into a zeroed padded, phase-split accumulator `acc` (L.size(g) cells)
+// through the same tap offsets the forward pass reads.
 template <typename scalar_t, typename acc_t>
-REALTIME_VECTOR_CLONES void grad_input_plane(const scalar_t* grad_plane, const scalar_t* w_plane, acc_t* acc,
-                                             const TapColumn* taps, const DepthwiseGeometry& g) {
-  const int64_t pw = phase_width(g);
-  for (int64_t k = 0; k < g.sw * g.h * pw; ++k) acc[k] = 0;
+REALTIME_VECTOR_CLONES void grad_input_plane(const scalar_t* grad_plane, const acc_t* weights,
+                                             const int64_t* tap_offsets, acc_t* acc, const DepthwiseGeometry& g,
+                                             const PaddedLayout& L) {
+  std::fill(acc, acc + L.size(g), acc_t(0));
   for (int64_t oy = 0; oy < g.ho; ++oy) {
+    acc_t* origin = acc + oy * g.sh * L.pwid;
     const scalar_t* go_row = grad_plane + oy * g.wo;
-    for (int64_t i = 0; i < g.kh; ++i) {
-      const int64_t iy = oy * g.sh - g.ph + i * g.dh;
-      if (iy < 0 || iy >= g.h) continue;
-      for (int64_t j = 0; j < g.kw; ++j) {
-        const TapColumn& t = taps[j];
-        acc_t* dst = acc + (t.phase * g.h + iy) * pw + t.base;
-        vec::axpy(dst + t.lo, go_row + t.lo, static_cast<acc_t>(w_plane[i * g.kw + j]), t.hi - t.lo);
-      }
-    }
+    for (int64_t t = 0; t < g.kh * g.kw; ++t) vec::axpy(origin + tap_offsets[t], go_row, weights[t], g.wo);
   }
 }
 
-// Adds one plane's contribution to the kh*kw weight gradients of its channel.
+// Adds one plane's contribution to the kh*kw weight gradients of its channel, from the padded, phase-split input.
 template <typename scalar_t, typename acc_t>
-REALTIME_VECTOR_CLONES void grad_weight_plane(const scalar_t* grad_plane, const scalar_t* src, double* totals,
-                                              const TapColumn* taps, const DepthwiseGeometry& g) {
-  const int64_t pw = phase_width(g);
+REALTIME_VECTOR_CLONES void grad_weight_plane(const scalar_t* grad_plane, const scalar_t* padded,
+                                              const int64_t* tap_offsets, double* totals, const DepthwiseGeometry& g,
+                                              const PaddedLayout& L) {
   for (int64_t oy = 0; oy < g.ho; ++oy) {
+    const scalar_t* origin = padded + oy * g.sh * L.pwid;
     const scalar_t* go_row = grad_plane + oy * g.wo;
-    for (int64_t i = 0; i < g.kh; ++i) {
-      const int64_t iy = oy * g.sh - g.ph + i * g.dh;
-      if (iy < 0 || iy >= g.h) continue;
-      for (int64_t j = 0; j < g.kw; ++j) {
-        const TapColumn& t = taps[j];
-        const scalar_t* in_row = src + (t.phase * g.h + iy) * pw + t.base;
-        totals[i * g.kw + j] += static_cast<double>(vec::dot<acc_t>(go_row + t.lo, in_row + t.lo, t.hi - t.lo));
-      }
-    }
+    for (int64_t t = 0; t < g.kh * g.kw; ++t)
+      totals[t] += static_cast<double>(vec::dot<acc_t>(go_row, origin + tap_offsets[t], g.wo));
   }
 }
 
@@ -297,33 +261,29 @@ std::tuple<at::Tensor, at::Tensor> depthwise_backward_cpu(const at::Tensor& grad
     const scalar_t* gp = grad_out.const_data_ptr<scalar_t>();
     scalar_t* gxp = grad_x.mutable_data_ptr<scalar_t>();
     scalar_t* gwp = grad_w.mutable_data_ptr<scalar_t>();
-    const int64_t pw = phase_width(g);
-    std::vector<TapColumn> taps;
-    for (int64_t j = 0; j < g.kw; ++j) taps.push_back(tap_column(g, j));
-    // grad_x: scatter each output row back through the taps into a phase-split accumulator, then un-split.
+    const PaddedLayout layout(g);
+    const std::vector<int64_t> tap_offsets = layout.tap_offsets(g);
+    // grad_x: scatter each output row back through the taps, then keep the padded accumulator's interior.
     at::parallel_for(0, g.n * g.c, 1, [&](int64_t begin, int64_t end) {
-      std::vector<acc_t> acc(g.sw * g.h * pw), merged(g.h * g.w);
+      std::vector<acc_t> acc(layout.size(g)), weights(g.kh * g.kw);
       for (int64_t plane = begin; plane < end; ++plane) {
-        grad_input_plane(gp + plane * g.ho * g.wo, wp + (plane % g.c) * g.kh * g.kw, acc.data(), taps.data(), g);
-        const acc_t* plain = acc.data();
-        if (g.sw > 1) {
-          merge_phases(acc.data(), merged.data(), g);
-          plain = merged.data();
-        }
-        scalar_t* dst = gxp + plane * g.h * g.w;
-        for (int64_t k = 0; k < g.h * g.w; ++k) dst[k] = static_cast<scalar_t>(plain[k]);
+        const scalar_t* w_plane = wp + (plane % g.c) * g.kh * g.kw;
+        for (int64_t t = 0; t < g.kh * g.kw; ++t) weights[t] = static_cast<acc_t>(w_plane[t]);
+        grad_input_plane(gp + plane * g.ho * g.wo, weights.data(), tap_offsets.data(), acc.data(), g, layout);
+        unpad_and_merge(acc.data(), gxp + plane * g.h * g.w, g, layout);
       }
     });
     // grad_w: a channel per task; per-row dot products in acc_t, totals in double.
     at::parallel_for(0, g.c, 1, [&](int64_t begin, int64_t end) {
       std::vector<double> totals(g.kh * g.kw);
-      std::vector<scalar_t> phased;
+      std::vector<scalar_t> padded(layout.size(g));
       for (int64_t c = begin; c < end; ++c) {
         std::fill(totals.begin(), totals.end(), 0.0);
         for (int64_t n = 0; n < g.n; ++n) {
           const int64_t plane = n * g.c + c;
-          const scalar_t* src = phased_plane(xp + plane * g.h * g.w, phased, g);
-          grad_weight_plane<scalar_t, acc_t>(gp + plane * g.ho * g.wo, src, totals.data(), taps.data(), g);
+          pad_and_split(xp + plane * g.h * g.w, padded.data(), g, layout);
+          grad_weight_plane<scalar_t, acc_t>(gp + plane * g.ho * g.wo, padded.data(), tap_offsets.data(),
+                                             totals.data(), g, layout);
         }
         for (int64_t k = 0; k < g.kh * g.kw; ++k) gwp[c * g.kh * g.kw + k] = static_cast<scalar_t>(totals[k]);
       }

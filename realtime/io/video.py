@@ -279,7 +279,7 @@ class VideoWriter:
             self._audio_out = self.container.add_stream(
                 _TRANSCODE_AUDIO.get(self.format, "aac"), rate=audio_in.codec_context.sample_rate or 48000
             )
-        self._audio_in, self._audio_stream_in = container, audio_in
+        self._audio_in = container
         self._audio_packets = iter(container.demux(audio_in))
 
     def _mux_audio_until(self, seconds: float | None) -> None:
