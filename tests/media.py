@@ -17,3 +17,22 @@ def write_audio_only(path: Path) -> Path:
         for packet in [*stream.encode(frame), *stream.encode(None)]:
             container.mux(packet)
     return path
+
+
+def video_frames(path: Path) -> list[np.ndarray]:
+    """Every frame of a video, RGB uint8 [H,W,3], through realtime's reader."""
+    from realtime.io.video import VideoReader
+
+    with VideoReader(path) as reader:
+        return [f.image for f in reader]
+
+
+def reencoded_frames(path: Path, out: Path, crf: int = 18) -> list[np.ndarray]:
+    """The frames of ``path`` after a plain decode and re-encode with realtime's writer at ``crf``: the encoding
+    noise a swap's untouched background is compared with."""
+    from realtime.io.video import VideoReader, VideoWriter
+
+    with VideoReader(path) as reader, VideoWriter(out, reader.info, crf=crf) as writer:
+        for frame in reader:
+            writer.write(frame.image, frame.pts)
+    return video_frames(out)

@@ -15,8 +15,9 @@ import pytest
 
 from realtime.demo import ClipSpec, face_image, make_clip, write_source_face
 from realtime.faces.dlib_backend import DlibAnalyzer
-from realtime.io.video import VideoReader, VideoWriter, probe
-from tests.media import write_audio_only
+from realtime.io.video import probe
+from tests.media import reencoded_frames, write_audio_only
+from tests.media import video_frames as frames
 
 SPEC = ClipSpec(width=640, height=360, seconds=3.0, still=(1.0, 2.0), light=(2.0, 2.8))
 
@@ -24,11 +25,6 @@ SPEC = ClipSpec(width=640, height=360, seconds=3.0, still=(1.0, 2.0), light=(2.0
 def run_swap(*args: object) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-m", "realtime.swap", *map(str, args), "--quiet"]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
-
-
-def frames(path: Path) -> list[np.ndarray]:
-    with VideoReader(path) as reader:
-        return [f.image for f in reader]
 
 
 @pytest.fixture(scope="module")
@@ -56,11 +52,7 @@ def test_faces_change_and_background_does_not(work: dict[str, Path]) -> None:
     at the same settings does (the encoding noise)."""
     analyzer = DlibAnalyzer()
     before, after = frames(work["clip"]), frames(work["out"])
-    reencoded = work["root"] / "reencoded.mp4"
-    with VideoReader(work["clip"]) as reader, VideoWriter(reencoded, reader.info, crf=18) as writer:
-        for frame in reader:
-            writer.write(frame.image, frame.pts)
-    noise = frames(reencoded)
+    noise = reencoded_frames(work["clip"], work["root"] / "reencoded.mp4")
     for i in range(0, len(before), 10):
         faces = analyzer.detect(before[i])
         assert faces, f"frame {i}: the clip should show a face"
@@ -140,6 +132,18 @@ def test_no_face_in_target_is_not_an_error(work: dict[str, Path], tmp_path: Path
     assert len(frames(out)) == 15
 
 
+def unwritable_folder(tmp_path: Path) -> Path:
+    """A folder no file can be created in: a read-only one, or /proc when running as root (root ignores modes)."""
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        (folder / "probe").touch()
+    except PermissionError:
+        return folder
+    return Path("/proc")
+
+
 def test_bad_inputs_exit_cleanly_and_leave_no_output(work: dict[str, Path], tmp_path: Path) -> None:
     clip, source = work["clip"], work["source"]
     empty = tmp_path / "empty.mp4"
@@ -160,6 +164,8 @@ def test_bad_inputs_exit_cleanly_and_leave_no_output(work: dict[str, Path], tmp_
         ((clip, out, "--source", no_face), 1, "no face found in the source"),
         ((clip, out, "--source", tmp_path / "nobody.jpg"), 1, "not found"),
         ((clip, tmp_path / "no" / "dir" / "out.mp4", "--source", source), 1, "output folder does not exist"),
+        ((clip, source / "out.mp4", "--source", source), 1, "output folder is not a folder"),
+        ((clip, unwritable_folder(tmp_path) / "out.mp4", "--source", source), 1, "not writable|cannot create a file"),
         ((clip, out, "--source", source, "--target-face", "reference"), 2, "needs --reference"),
     ]
     for args, code, message in cases:

@@ -9,13 +9,28 @@ from types import TracebackType
 
 from realtime.io.errors import OutputError
 
-__all__ = ["TempOutput"]
+__all__ = ["TempOutput", "check_output_path"]
 
 
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def check_output_path(target: Path) -> Path:
+    """The folder ``target`` will be written in; OutputError when it is missing, not a folder or not writable, or
+    when ``target`` is itself a folder. Cheap, so commands call it before any work."""
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.exists():
+        raise OutputError(f"output folder does not exist: {folder}")
+    if not folder.is_dir():
+        raise OutputError(f"output folder is not a folder: {folder}")
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"output folder is not writable: {folder}")
+    if target.is_dir():
+        raise OutputError(f"output is a folder: {target}")
+    return folder
 
 
 class TempOutput:
@@ -27,14 +42,13 @@ class TempOutput:
 
     def __init__(self, target: str | os.PathLike[str]) -> None:
         self.target = Path(target)
-        folder = self.target.parent if str(self.target.parent) else Path(".")
-        if not folder.is_dir():
-            raise OutputError(f"output folder does not exist: {folder}")
-        if not os.access(folder, os.W_OK):
-            raise OutputError(f"output folder is not writable: {folder}")
-        if self.target.is_dir():
-            raise OutputError(f"output is a folder: {self.target}")
-        fd, name = tempfile.mkstemp(prefix=f".{self.target.stem}.", suffix=f".partial{self.target.suffix}", dir=folder)
+        folder = check_output_path(self.target)
+        try:
+            fd, name = tempfile.mkstemp(
+                prefix=f".{self.target.stem}.", suffix=f".partial{self.target.suffix}", dir=folder
+            )
+        except OSError as exc:  # permissions, read-only or special filesystems (root passes os.access checks)
+            raise OutputError(f"cannot create a file in {folder}: {exc.strerror or exc}") from exc
         os.close(fd)
         self.path = Path(name)
         # mkstemp creates 0600 files; give the output the permissions any new file of the user's would get
@@ -47,6 +61,10 @@ class TempOutput:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if exc_type is None:
-            os.replace(self.path, self.target)
+            try:
+                os.replace(self.path, self.target)
+            except OSError as err:
+                self.path.unlink(missing_ok=True)
+                raise OutputError(f"cannot write {self.target}: {err.strerror or err}") from err
         else:
             self.path.unlink(missing_ok=True)
