@@ -70,7 +70,10 @@ class FaceSwapPipeline:
         if self.options.target_face == "reference" and self.options.reference_embedding is None:
             raise ValueError("target_face='reference' needs a reference_embedding")
         cutoff = 0.0 if self.options.smoothing <= 0 else 1.0 / self.options.smoothing
-        self.tracker = Tracker(min_cutoff=cutoff, beta=0.5)
+        threshold = analyzer.same_person_distance
+        self.tracker = Tracker(
+            min_cutoff=cutoff, beta=0.5, same_person=lambda a, b: analyzer.distance(a, b) < threshold
+        )
         self.scene_cut = SceneCutDetector()
         self._frame_index = 0
         self.stage_seconds: dict[str, float] = defaultdict(float)  # cumulative time per stage (for bench/)
@@ -114,10 +117,18 @@ class FaceSwapPipeline:
         return now
 
     def _embed_new(self, frame: np.ndarray, faces: list[Face]) -> None:
-        """Descriptors for faces that do not continue a known track (the only ones reference mode must check)."""
+        """Descriptors for the faces reference mode must check: those that do not clearly continue one known track.
+        A face overlapping no track is new; one overlapping several tracks, or a track another face also
+        overlaps, is ambiguous (faces crossing) and the descriptors decide the match. ~90 ms a face with dlib, so
+        a face that plainly continues its track is not described again."""
         known = [tr for tr in self.tracker.tracks if tr.embedding is not None]
-        for face in faces:
-            if not any(box_iou(tr.face.bbox, face.bbox) >= self.tracker.iou_threshold for tr in known):
+        threshold = self.tracker.iou_threshold
+        overlaps = [[tr for tr in known if box_iou(tr.face.bbox, f.bbox) >= threshold] for f in faces]
+        for j, face in enumerate(faces):
+            shared = any(
+                tr in overlaps[k] for k in range(len(faces)) if k != j for tr in overlaps[j]
+            )  # one of its tracks is contested by another face
+            if len(overlaps[j]) != 1 or shared:
                 self.analyzer.embed(frame, face)
 
     def _select(self, tracks: list[Track]) -> list[Track]:

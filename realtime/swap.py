@@ -5,6 +5,7 @@ Examples:
     python -m realtime.swap in.mp4 out.mp4 --source faces/ --target-face largest --blend feather
     python -m realtime.swap in.mov out.mov --source person.mp4 --target-face reference --reference them.jpg
     python -m realtime.swap photo.jpg swapped.png --source face.jpg
+    python -m realtime.swap in.mp4 out.mp4 --source face.jpg --detector insightface --models-dir ~/models/buffalo_l
 
 Exit status: 0 done (also when the input shows no face: the output is the input re-encoded, with a warning),
 1 an input or output problem, 2 a usage error, 130 interrupted. Nothing is left at OUTPUT unless it succeeded.
@@ -22,7 +23,9 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from realtime.faces.backends import DETECTORS, create_analyzer
 from realtime.io.errors import InputError, UsageError, UserError
+from realtime.io.files import check_output_path
 from realtime.io.images import IMAGE_SUFFIXES, read_image, write_image
 from realtime.io.video import VIDEO_SUFFIXES, VideoReader, VideoWriter
 from realtime.pipeline import TARGET_MODES, FaceSwapPipeline, PipelineOptions
@@ -49,15 +52,21 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument(
         "--similarity",
         type=float,
-        default=0.6,
-        help="descriptor distance under which a face is the reference person (default 0.6)",
+        help="descriptor distance under which a face is the reference person "
+        "(default: the backend's operating point, 0.6 for both dlib's Euclidean and ArcFace's cosine distance)",
     )
     analysis = parser.add_argument_group("face analysis")
     analysis.add_argument(
         "--detector",
-        choices=["auto", "dlib"],
+        choices=DETECTORS,
         default="auto",
-        help="auto: the embedded dlib models (insightface packs are not wired in yet)",
+        help="auto: an insightface model pack when one is found (--models-dir or ~/.insightface/models), "
+        "else the embedded dlib models",
+    )
+    analysis.add_argument(
+        "--models-dir",
+        type=Path,
+        help="an insightface model pack (folder of .onnx files, e.g. buffalo_l/) or a folder of packs",
     )
     analysis.add_argument("--detect-every", type=int, default=5, help="full detection every N frames (default 5)")
     analysis.add_argument(
@@ -74,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--device",
         choices=["auto", "cpu", "cuda"],
         default="auto",
-        help="where the blend runs (auto: CUDA when visible); face analysis runs on the CPU",
+        help="where the blend runs (auto: CUDA when visible); insightface models also run there when onnxruntime "
+        "has CUDA, dlib always on the CPU",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar or notes (errors still print)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
@@ -98,6 +108,10 @@ def _check_args(args: argparse.Namespace) -> str:
         raise UsageError(f"input is a {kinds[suffix_in]} but output is a {kinds[suffix_out]}")
     if args.target_face == "reference" and args.reference is None:
         raise UsageError("--target-face reference needs --reference IMAGE")
+    if args.models_dir is not None and args.detector == "dlib":
+        raise UsageError("--models-dir names insightface models; it cannot be used with --detector dlib")
+    if args.similarity is not None and args.similarity <= 0:
+        raise UsageError("--similarity must be > 0")
     if args.detect_every < 1:
         raise UsageError("--detect-every must be >= 1")
     if args.smoothing < 0:
@@ -108,16 +122,26 @@ def _check_args(args: argparse.Namespace) -> str:
         raise UsageError("output must differ from input")
     if not args.input.exists():
         raise InputError(f"input not found: {args.input}")
+    check_output_path(args.output)
     return kinds[suffix_in]
 
 
+def _analysis_device(detector: str, device: str) -> str:
+    """insightface's sessions follow ``device`` when onnxruntime has CUDA; otherwise (and for dlib) the CPU."""
+    if device != "cuda" or detector == "dlib":
+        return "cpu"
+    import onnxruntime
+
+    return "cuda" if "CUDAExecutionProvider" in onnxruntime.get_available_providers() else "cpu"
+
+
 def _make_pipeline(args: argparse.Namespace, kind: str) -> FaceSwapPipeline:
-    from realtime.faces.dlib_backend import DlibAnalyzer
     from realtime.source import load_source
     from realtime.swappers.classic import ClassicSwapper
 
-    analyzer = DlibAnalyzer()
-    _note(args, "face analysis: dlib (embedded default models); swapper: classic")
+    device = "cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu"
+    analyzer = create_analyzer(args.detector, args.models_dir, device=_analysis_device(args.detector, device))
+    _note(args, f"face analysis: {analyzer.describe()}; swapper: classic; blend on {device}")
     source = load_source(args.source, analyzer)
     _note(args, f"source: {source.count} face(s) from {args.source}")
     swapper = ClassicSwapper()
@@ -126,11 +150,10 @@ def _make_pipeline(args: argparse.Namespace, kind: str) -> FaceSwapPipeline:
     if args.target_face == "reference":
         ref = load_source(args.reference, analyzer)
         reference = ref.embedding
-    device = "cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu"
     options = PipelineOptions(
         target_face=args.target_face,
         reference_embedding=reference,
-        similarity=args.similarity,
+        similarity=analyzer.same_person_distance if args.similarity is None else args.similarity,
         detect_every=args.detect_every,
         smoothing=args.smoothing,
         blend=args.blend,

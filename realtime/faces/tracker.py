@@ -1,8 +1,9 @@
-"""Face tracking across frames: identities by box overlap (and descriptors when known), smoothed landmarks,
+"""Face tracking across frames: identities by box overlap and, when known, identity descriptors; smoothed landmarks,
 full detection every N frames or when a track is lost, and a scene-cut detector that resets the filters."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -75,6 +76,9 @@ class Tracker:
             and out, and a Poisson blend propagates every flip across the face (visible shimmer).
         iou_threshold: minimum box overlap for a detection to continue a track.
         max_missed: detection rounds a track may go unmatched before it is dropped.
+        same_person: ``(embedding, embedding) -> bool`` from the analyzer; when both a track and a detection carry
+            an embedding, a pair judged to be different people is never matched however much the boxes overlap
+            (two faces crossing keep their identities), and same-person pairs are matched first.
     """
 
     def __init__(
@@ -84,9 +88,11 @@ class Tracker:
         iou_threshold: float = 0.3,
         max_missed: int = 1,
         deadband: float = 1.0,
+        same_person: Callable[[np.ndarray, np.ndarray], bool] | None = None,
     ) -> None:
         self.min_cutoff, self.beta, self.deadband = min_cutoff, beta, deadband
         self.iou_threshold, self.max_missed = iou_threshold, max_missed
+        self.same_person = same_person
         self.tracks: list[Track] = []
         self._next_id = 0
 
@@ -95,15 +101,20 @@ class Tracker:
         self.tracks = []
 
     def update_detections(self, faces: list[Face], t: float) -> list[Track]:
-        """Match a full detection to the tracks (greedy by IoU), start tracks for new faces, age the rest."""
+        """Match a full detection to the tracks (greedy by identity agreement, then IoU), start tracks for new
+        faces, age the rest."""
         unmatched = list(range(len(faces)))
-        pairs = sorted(
-            ((box_iou(track.face.bbox, faces[j].bbox), i, j) for i, track in enumerate(self.tracks) for j in unmatched),
-            reverse=True,
-        )
+        pairs = []
+        for i, track in enumerate(self.tracks):
+            for j, face in enumerate(faces):
+                iou = box_iou(track.face.bbox, face.bbox)
+                same = self._same_person(track, face)
+                if iou >= self.iou_threshold and same is not False:
+                    pairs.append((same is True, iou, i, j))
+        pairs.sort(reverse=True)
         used_tracks: set[int] = set()
-        for iou, i, j in pairs:
-            if iou < self.iou_threshold or i in used_tracks or j not in unmatched:
+        for _, _, i, j in pairs:
+            if i in used_tracks or j not in unmatched:
                 continue
             used_tracks.add(i)
             unmatched.remove(j)
@@ -116,6 +127,12 @@ class Tracker:
         for j in unmatched:
             self.tracks.append(self._start(faces[j], t))
         return self.live()
+
+    def _same_person(self, track: Track, face: Face) -> bool | None:
+        """Whether the descriptors agree; None when either is missing or no comparison was given."""
+        if self.same_person is None or track.embedding is None or face.embedding is None:
+            return None
+        return bool(self.same_person(track.embedding, face.embedding))
 
     def update_landmarks(self, track: Track, face: Face, t: float) -> None:
         """Continue ``track`` with landmarks re-fitted in this frame (between detections)."""
