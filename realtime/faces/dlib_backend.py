@@ -13,12 +13,9 @@ import cv2
 import numpy as np
 
 from realtime.faces.types import Face, kps5_from_68
+from realtime.io.errors import ModelsMissingError
 
-__all__ = ["DlibAnalyzer", "ModelsMissingError"]
-
-
-class ModelsMissingError(RuntimeError):
-    """A backend's model files or Python packages are not installed."""
+__all__ = ["DlibAnalyzer"]
 
 
 def _load_models():  # type: ignore[no-untyped-def]
@@ -56,6 +53,10 @@ class DlibAnalyzer:
     def __init__(self, detect_size: int = 960, upsample: int = 0, min_score: float = 0.1) -> None:
         self._dlib, self._detector, self._shape, self._encoder = _load_models()
         self.detect_size, self.upsample, self.min_score = detect_size, upsample, min_score
+
+    def describe(self) -> str:
+        """One line for the user: which models run."""
+        return "dlib (embedded default: HOG detector, 68-point landmarks, 128-d descriptor)"
 
     def detect(self, frame: np.ndarray) -> list[Face]:
         """Faces in an RGB uint8 frame [H,W,3], largest first, with landmarks and kps5 (no embedding yet)."""

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
-__all__ = ["Face", "kps5_from_68"]
+__all__ = ["Face", "FaceAnalyzer", "kps5_from_68"]
 
 
 @dataclass
@@ -44,3 +45,34 @@ def kps5_from_68(landmarks: np.ndarray) -> np.ndarray:
     if pts.shape != (68, 2):
         raise ValueError(f"kps5_from_68 needs [68,2] landmarks, got {pts.shape}")
     return np.stack([pts[36:42].mean(0), pts[42:48].mean(0), pts[30], pts[48], pts[54]])
+
+
+class FaceAnalyzer(Protocol):
+    """What every face-analysis backend provides (``realtime.faces.backends.create_analyzer`` builds one).
+
+    ``name`` identifies the backend; embeddings live in the backend's own metric space, compared only with its
+    ``distance``, and two faces are the same person when that distance is below ``same_person_distance``."""
+
+    name: str
+    embedding_dim: int
+    same_person_distance: float
+
+    def describe(self) -> str:
+        """One line saying which models run."""
+        ...
+
+    def detect(self, frame: np.ndarray) -> list[Face]:
+        """Faces in an RGB uint8 frame [H,W,3], largest first, with 68 landmarks and kps5."""
+        ...
+
+    def landmarks(self, frame: np.ndarray, bbox: np.ndarray, score: float = 0.0) -> Face:
+        """Re-fit the 68 landmarks inside ``bbox`` (x0, y0, x1, y1) of an RGB uint8 frame."""
+        ...
+
+    def embed(self, frame: np.ndarray, face: Face) -> np.ndarray:
+        """The identity descriptor of ``face`` (float32 [embedding_dim]), also stored on the face."""
+        ...
+
+    def distance(self, a: np.ndarray, b: np.ndarray) -> float:
+        """Distance between two descriptors (smaller is more alike)."""
+        ...

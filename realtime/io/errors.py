@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["EXIT_INPUT", "EXIT_USAGE", "InputError", "OutputError", "UsageError", "UserError"]
+__all__ = ["EXIT_INPUT", "EXIT_USAGE", "InputError", "ModelsMissingError", "OutputError", "UsageError", "UserError"]
 
 EXIT_INPUT = 1  # an input could not be read or has no usable content
 EXIT_USAGE = 2  # the command line is wrong (bad option, unsupported extension, ...)
@@ -16,6 +16,12 @@ class UserError(Exception):
 
 class InputError(UserError):
     """Missing, unreadable, empty or truncated input, or input without the content we need (a video stream, a face)."""
+
+    exit_code = EXIT_INPUT
+
+
+class ModelsMissingError(UserError):
+    """A backend's model files or Python packages are not installed (the message says what to install)."""
 
     exit_code = EXIT_INPUT
 

@@ -1,0 +1,122 @@
+"""python -m realtime.swap with the insightface backend, on a pack the test builds (tests/faces/insightface_pack.py).
+
+The pack's detector and landmark networks report one planted face: the astronaut's in a still clip. The source is
+another person warped to the same place, so the same pack finds both. Identity is judged with dlib's descriptor,
+independent of the backend under test."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from realtime.demo import ClipSpec, face_image, make_clip, render_frame
+from realtime.faces.dlib_backend import DlibAnalyzer
+from realtime.io.images import read_image, write_image
+from realtime.io.video import probe
+from tests.faces.insightface_pack import build_pack, plant, source_aligned_to
+from tests.media import reencoded_frames, video_frames
+
+# a square still clip (the camera never moves) with a lighting change and audio
+SPEC = ClipSpec(width=512, height=512, seconds=1.5, still=(0.0, 99.0), light=(0.5, 1.2))
+
+
+def run(*args: object, home: Path | None = None, quiet: bool = True) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, **({"HOME": str(home)} if home else {}))
+    cmd = [sys.executable, "-m", "realtime.swap", *map(str, args), *(["--quiet"] if quiet else [])]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False, env=env)
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    root = tmp_path_factory.mktemp("insightface_swap")
+    dlib = DlibAnalyzer()
+    frame = render_frame(face_image("astronaut"), 0.0, SPEC)
+    planted = plant(frame, dlib)
+    source = root / "source.png"
+    write_image(source, source_aligned_to(planted, dlib))
+    still = root / "still.png"
+    write_image(still, frame)
+    return {
+        "root": root,
+        "dlib": dlib,
+        "planted": planted,
+        "pack": build_pack(root / "models" / "buffalo_l", planted),
+        "source": source,
+        "still": still,
+        "clip": make_clip(root / "clip.mp4", SPEC),
+    }
+
+
+def _face_and_background(planted, before: np.ndarray, after: np.ndarray) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    x0, y0, x1, y1 = planted.bbox.astype(int)
+    diff = np.abs(after.astype(int) - before.astype(int)).mean(axis=2)
+    background = np.ones(diff.shape, bool)
+    background[max(y0 - 30, 0) : y1 + 30, max(x0 - 30, 0) : x1 + 30] = False
+    return float(diff[y0:y1, x0:x1].mean()), float(diff[background].mean())
+
+
+def _closer_to_source(dlib: DlibAnalyzer, source: np.ndarray, before: np.ndarray, after: np.ndarray) -> bool:
+    ref = dlib.embed(source, dlib.detect(source)[0])
+    d_before = dlib.distance(ref, dlib.embed(before, dlib.detect(before)[0]))
+    d_after = dlib.distance(ref, dlib.embed(after, dlib.detect(after)[0]))
+    return d_after < d_before
+
+
+def test_image_swap_with_a_named_pack(scene) -> None:  # type: ignore[no-untyped-def]
+    out = scene["root"] / "swapped.png"
+    result = run(scene["still"], out, "--source", scene["source"], "--detector", "insightface",
+                 "--models-dir", scene["pack"], quiet=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "face analysis: insightface pack buffalo_l" in result.stderr
+    before, after = read_image(scene["still"]), read_image(out)
+    inside, background = _face_and_background(scene["planted"], before, after)
+    assert inside > 6 and background == 0.0  # lossless PNG: nothing outside the face moves
+    assert _closer_to_source(scene["dlib"], read_image(scene["source"]), before, after)
+
+
+def test_video_swap_with_the_pack_found_automatically(scene) -> None:  # type: ignore[no-untyped-def]
+    """No --detector: the pack under ~/.insightface/models is picked up, and the run says so."""
+    home = scene["root"] / "home"
+    shutil.copytree(scene["pack"], home / ".insightface" / "models" / "buffalo_l")
+    out = scene["root"] / "swapped.mp4"
+    result = run(scene["clip"], out, "--source", scene["source"], home=home, quiet=False)
+    assert result.returncode == 0, result.stderr
+    assert "face analysis: insightface pack buffalo_l" in result.stderr
+    info_in, info_out = probe(scene["clip"]), probe(out)
+    assert info_out.has_audio and abs(info_out.duration - info_in.duration) < 0.1
+    pairs = list(zip(video_frames(scene["clip"]), video_frames(out), strict=True))
+    assert len(pairs) == round(SPEC.seconds * SPEC.fps)
+    noise = reencoded_frames(scene["clip"], scene["root"] / "reencoded.mp4")
+    for i, (before, after) in enumerate(pairs):
+        inside, background = _face_and_background(scene["planted"], before, after)
+        _, encoding_noise = _face_and_background(scene["planted"], before, noise[i])
+        assert inside > 6, f"frame {i}: face barely changed ({inside:.1f})"
+        assert background <= encoding_noise + 0.3, f"frame {i}: background {background:.2f} vs {encoding_noise:.2f}"
+    source = read_image(scene["source"])
+    assert all(_closer_to_source(scene["dlib"], source, *pairs[i]) for i in (0, len(pairs) // 2, len(pairs) - 1))
+
+
+def test_model_errors_exit_cleanly(scene, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    broken = tmp_path / "broken"
+    shutil.copytree(scene["pack"], broken)
+    (broken / "landmarks.onnx").write_bytes(b"not an onnx file")
+    out = tmp_path / "out.png"
+    cases = [
+        (("--detector", "insightface", "--models-dir", tmp_path / "none"), 1, "no insightface model pack"),
+        (("--models-dir", broken), 1, r"cannot load model .*landmarks\.onnx"),
+        (("--detector", "dlib", "--models-dir", scene["pack"]), 2, "cannot be used with --detector dlib"),
+    ]
+    for extra, code, message in cases:
+        result = run(scene["still"], out, "--source", scene["source"], *extra)
+        lines = [line for line in result.stderr.strip().splitlines() if line]
+        assert result.returncode == code, (extra, result.stderr)
+        assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+        assert not out.exists()
+        assert re.search(message, lines[0]), (message, lines[0])
