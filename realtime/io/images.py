@@ -10,10 +10,13 @@ import numpy as np
 
 from realtime.io.errors import InputError, OutputError, UsageError
 from realtime.io.files import TempOutput
+from realtime.io.metadata import image_save_options
 
 __all__ = ["IMAGE_SUFFIXES", "read_image", "write_image"]
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+_PIL_FORMAT = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".webp": "WEBP", ".tif": "TIFF"}
+_PIL_FORMAT[".tiff"] = "TIFF"
 
 
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
@@ -29,12 +32,19 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def write_image(path: str | os.PathLike[str], image: np.ndarray, quality: int = 95) -> None:
-    """Write RGB uint8 [H,W,3] to ``path`` (format by suffix) via a temporary file renamed on success."""
+def write_image(path: str | os.PathLike[str], image: np.ndarray, quality: int = 95, synthetic: bool = False) -> None:
+    """Write RGB uint8 [H,W,3] to ``path`` (format by suffix, JPEG at ``quality``, WebP lossless) via a temporary
+    file renamed on success; ``synthetic`` adds the synthetic-media tags of :mod:`realtime.io.metadata`."""
+    from PIL import Image
+
     suffix = Path(path).suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
         raise UsageError(f"unsupported output image extension {suffix!r}; use one of {sorted(IMAGE_SUFFIXES)}")
+    options = image_save_options(suffix, tags=synthetic)
+    if "quality" in options:
+        options["quality"] = quality
     with TempOutput(path) as temp:
-        params = [cv2.IMWRITE_JPEG_QUALITY, quality] if suffix in (".jpg", ".jpeg") else []
-        if not cv2.imwrite(str(temp), cv2.cvtColor(image, cv2.COLOR_RGB2BGR), params):
-            raise OutputError(f"cannot write image {path}")
+        try:
+            Image.fromarray(np.ascontiguousarray(image)).save(temp, format=_PIL_FORMAT[suffix], **options)
+        except OSError as exc:
+            raise OutputError(f"cannot write image {path}: {exc}") from exc

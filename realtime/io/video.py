@@ -237,7 +237,9 @@ class VideoWriter:
         self.info = info
         self._temp = TempOutput(path)
         try:
-            self.container = av.open(str(self._temp.path), "w", format=self.format)
+            # MP4/MOV keep free-form tags (such as the synthetic-media marker) only with use_metadata_tags
+            options = {"movflags": "use_metadata_tags"} if self.format in ("mp4", "mov") else {}
+            self.container = av.open(str(self._temp.path), "w", format=self.format, options=options)
         except (av.error.FFmpegError, OSError) as exc:
             self._temp.__exit__(OutputError, None, None)
             raise OutputError(f"cannot write {path}: {exc}") from exc
