@@ -28,6 +28,7 @@ from realtime.demo import ClipSpec, make_clip, write_source_face
 from realtime.io.video import VideoReader, VideoWriter
 from realtime.swap import _make_pipeline, _swap_video, build_parser
 
+STAGES = ("detect", "landmarks", "swap", "blend", "watermark")  # FaceSwapPipeline.stage_seconds keys
 CLIPS = [
     ("720p", 1280, 720, "astronaut", 1),
     ("720p", 1280, 720, "trio", 3),
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
                     "swapped_per_frame": result["faces_per_frame"],
                     "fps": result["fps"],
                     "floor_fps": floor,
-                    **{f"{k}_%": 100 * share.get(k, 0.0) for k in ("detect", "landmarks", "swap", "blend")},
+                    **{f"{k}_%": 100 * share.get(k, 0.0) for k in STAGES},
                     "other_%": 100 * result["other_share"],
                     "setup_s": result["setup_s"],
                     "ms_per_frame": {k: round(v, 2) for k, v in result["stage_ms_per_frame"].items()},
@@ -113,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             "landmarks_%",
             "swap_%",
             "blend_%",
+            "watermark_%",
             "other_%",
             "setup_s",
             "target",

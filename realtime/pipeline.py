@@ -1,4 +1,4 @@
-"""The per-frame face-swap pipeline: detect or track, smooth, swap, paste back.
+"""The per-frame face-swap pipeline: detect or track, smooth, swap, paste back, watermark.
 
 One :class:`FaceSwapPipeline` processes a stream of frames (video, camera or a single image). Full detection runs
 every ``detect_every`` frames, after a scene cut, or when no face is being tracked; in between, the 68 landmarks
@@ -16,6 +16,7 @@ import numpy as np
 from realtime.blend import paste
 from realtime.faces.tracker import SceneCutDetector, Track, Tracker, box_iou
 from realtime.faces.types import Face
+from realtime.watermark import Watermarker
 
 __all__ = ["TARGET_MODES", "FaceSwapPipeline", "PipelineOptions"]
 
@@ -41,6 +42,7 @@ class PipelineOptions:
     # the detector's recurring false hits (a badge, a pattern) ~0.1, so video uses 0.3; a single image keeps every
     # detection the analyzer returns (0.0), since it has no other frames to find a face in.
     min_score: float = 0.3
+    watermark_id: int = 0  # 32-bit id carried by the invisible mark every output frame gets (realtime.watermark)
 
 
 @dataclass
@@ -78,6 +80,7 @@ class FaceSwapPipeline:
         self._frame_index = 0
         self.stage_seconds: dict[str, float] = defaultdict(float)  # cumulative time per stage (for bench/)
         self.faces_swapped = 0  # cumulative over all frames
+        self.watermarker = Watermarker(self.options.watermark_id)
 
     def process(self, frame: np.ndarray, t: float) -> tuple[np.ndarray, FrameStats]:
         """Swap faces in an RGB uint8 frame [H,W,3] taken at ``t`` seconds; returns (new frame, stats)."""
@@ -109,6 +112,8 @@ class FaceSwapPipeline:
                 clock = self._lap("blend", clock)
                 swapped += 1
         self.faces_swapped += swapped
+        out = self.watermarker.embed(out)  # every frame, with or without faces: the whole output is synthetic
+        self._lap("watermark", clock)
         return out, FrameStats(detected=detect, faces=len(tracks), swapped=swapped, scene_cut=cut)
 
     def _lap(self, stage: str, since: float) -> float:

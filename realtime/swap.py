@@ -7,6 +7,8 @@ Examples:
     python -m realtime.swap photo.jpg swapped.png --source face.jpg
     python -m realtime.swap in.mp4 out.mp4 --source face.jpg --detector insightface --models-dir ~/models/buffalo_l
 
+Every output carries an invisible watermark and synthetic-media metadata (check with python -m realtime.verify).
+
 Exit status: 0 done (also when the input shows no face: the output is the input re-encoded, with a warning),
 1 an input or output problem, 2 a usage error, 130 interrupted. Nothing is left at OUTPUT unless it succeeded.
 """
@@ -27,8 +29,10 @@ from realtime.faces.backends import DETECTORS, create_analyzer
 from realtime.io.errors import InputError, UsageError, UserError
 from realtime.io.files import check_output_path
 from realtime.io.images import IMAGE_SUFFIXES, read_image, write_image
+from realtime.io.metadata import provenance_tags
 from realtime.io.video import VIDEO_SUFFIXES, VideoReader, VideoWriter
 from realtime.pipeline import TARGET_MODES, FaceSwapPipeline, PipelineOptions
+from realtime.watermark import COMPAT_MIN_SIDE, embed_compat
 
 PROG = "python -m realtime.swap"
 EXIT_INTERRUPTED = 130
@@ -75,6 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
     swap = parser.add_argument_group("swap and blend")
     swap.add_argument("--swapper", choices=["auto", "classic"], default="auto")
     swap.add_argument("--blend", choices=["poisson", "feather"], default="poisson")
+    provenance = parser.add_argument_group("provenance (always on: every output is watermarked and tagged)")
+    provenance.add_argument(
+        "--watermark-id",
+        type=_watermark_id,
+        default=0,
+        metavar="N",
+        help="a 32-bit number (decimal or 0x hex) carried in the invisible mark with the synthetic-media marker; "
+        "python -m realtime.verify reads it back (default 0)",
+    )
     encode = parser.add_argument_group("encoding")
     encode.add_argument("--codec", default="libx264")
     encode.add_argument("--crf", type=int, default=18)
@@ -89,6 +102,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quiet", action="store_true", help="no progress bar or notes (errors still print)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
     return parser
+
+
+def _watermark_id(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be in 0..4294967295, got {value}")
+    return value
 
 
 def _note(args: argparse.Namespace, message: str) -> None:
@@ -158,6 +181,7 @@ def _make_pipeline(args: argparse.Namespace, kind: str) -> FaceSwapPipeline:
         smoothing=args.smoothing,
         blend=args.blend,
         device=device,
+        watermark_id=args.watermark_id,
     )
     return FaceSwapPipeline(analyzer, swapper, options)
 
@@ -166,8 +190,15 @@ def _swap_image(args: argparse.Namespace, pipeline: FaceSwapPipeline) -> int:
     image = read_image(args.input)
     out, stats = pipeline.process(image, 0.0)
     if stats.swapped == 0:
-        _note(args, "warning: no face found in the input; writing it unchanged")
-    write_image(args.output, out)
+        _note(args, "warning: no face found in the input; writing it with the watermark only")
+    if min(out.shape[:2]) >= COMPAT_MIN_SIDE:
+        out = embed_compat(out, args.watermark_id)  # also readable by invisible-watermark's own decoder
+    else:
+        _note(
+            args,
+            f"image under {COMPAT_MIN_SIDE} px: it carries realtime's mark only (invisible-watermark's needs more)",
+        )
+    write_image(args.output, out, synthetic=True)
     return 0
 
 
@@ -180,7 +211,13 @@ def _swap_video(args: argparse.Namespace, pipeline: FaceSwapPipeline) -> int:
         failure: list[BaseException] = []
 
         with VideoWriter(
-            args.output, info, audio_source=args.input, codec=args.codec, crf=args.crf, preset=args.preset
+            args.output,
+            info,
+            audio_source=args.input,
+            codec=args.codec,
+            crf=args.crf,
+            preset=args.preset,
+            metadata=provenance_tags(),
         ) as writer:
 
             def encode() -> None:
@@ -210,7 +247,7 @@ def _swap_video(args: argparse.Namespace, pipeline: FaceSwapPipeline) -> int:
             if failure:
                 raise failure[0]
     if frames_with_faces == 0:
-        _note(args, "warning: no face found in the input; the output is the input re-encoded")
+        _note(args, "warning: no face found in the input; the output is the input re-encoded, watermarked")
     return 0
 
 

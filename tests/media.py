@@ -27,12 +27,15 @@ def video_frames(path: Path) -> list[np.ndarray]:
         return [f.image for f in reader]
 
 
-def reencoded_frames(path: Path, out: Path, crf: int = 18) -> list[np.ndarray]:
-    """The frames of ``path`` after a plain decode and re-encode with realtime's writer at ``crf``: the encoding
-    noise a swap's untouched background is compared with."""
+def reencoded_frames(path: Path, out: Path, crf: int = 18, watermark_id: int | None = 0) -> list[np.ndarray]:
+    """The frames of ``path`` after a decode, realtime's watermark (unless ``watermark_id`` is None) and a re-encode
+    with realtime's writer at ``crf``: what a swap's untouched background should look like, mark and encoding noise
+    included."""
     from realtime.io.video import VideoReader, VideoWriter
+    from realtime.watermark import Watermarker
 
+    marker = Watermarker(watermark_id) if watermark_id is not None else None
     with VideoReader(path) as reader, VideoWriter(out, reader.info, crf=crf) as writer:
         for frame in reader:
-            writer.write(frame.image, frame.pts)
+            writer.write(marker.embed(frame.image) if marker else frame.image, frame.pts)
     return video_frames(out)

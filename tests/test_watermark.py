@@ -1,0 +1,205 @@
+"""The provenance mark: payload coding, visibility, robustness of realtime.swap's outputs to re-encoding, scaling
+and chroma subsampling (from 2-second windows), no false positives on clean media, invisible-watermark's decoder
+on images, container/image metadata, and realtime.verify's exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from realtime.demo import ClipSpec, face_image, make_clip, render_frame, write_source_face
+from realtime.io.images import read_image, write_image
+from realtime.io.metadata import read_provenance
+from realtime.verify import verify_file
+from realtime.watermark import Watermarker, decode_payload, encode_payload
+from tests.media import video_frames
+
+SPEC = ClipSpec(width=640, height=360, seconds=3.0, still=(1.0, 2.0), light=(2.0, 2.8))
+WATERMARK_ID = 0xC0FFEE
+
+
+def run(module: str, *args: object) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", module, *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+
+
+def encode(frames: list[np.ndarray], path: Path, crf: int, scale: float = 1.0, pix_fmt: str = "yuv420p") -> Path:
+    """Re-encode frames with libx264 straight through PyAV (not realtime's writer)."""
+    h, w = frames[0].shape[:2]
+    w2, h2 = round(w * scale) // 2 * 2, round(h * scale) // 2 * 2
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(30))
+        stream.width, stream.height, stream.pix_fmt = w2, h2, pix_fmt
+        stream.options = {"crf": str(crf), "preset": "veryfast"}
+        for frame in frames:
+            image = frame if scale == 1.0 else cv2.resize(frame, (w2, h2), interpolation=cv2.INTER_AREA)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+@pytest.fixture(scope="module")
+def swapped(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("watermark")
+    clip, source = make_clip(root / "clip.mp4", SPEC), write_source_face(root / "source.jpg")
+    out = root / "swapped.mp4"
+    result = run("realtime.swap", clip, out, "--source", source, "--watermark-id", hex(WATERMARK_ID), "--quiet")
+    assert result.returncode == 0, result.stderr
+    return {"root": root, "clip": clip, "source": source, "out": out}
+
+
+def test_payload_round_trip_and_integrity() -> None:
+    for user_id in (0, 1, WATERMARK_ID, 2**32 - 1):
+        bits = encode_payload(user_id)
+        assert bits.shape == (64,) and decode_payload(bits) == user_id
+    bits = encode_payload(WATERMARK_ID)
+    for i in range(64):  # any single flipped bit is caught by the marker or the CRC
+        flipped = bits.copy()
+        flipped[i] = ~flipped[i]
+        assert decode_payload(flipped) is None
+    with pytest.raises(ValueError):
+        encode_payload(2**32)
+
+
+@pytest.mark.parametrize("size", [(360, 640), (720, 1280), (1080, 1920), (886, 1280)])
+def test_marked_frames_stay_above_38_db(size: tuple[int, int]) -> None:
+    h, w = size
+    marker = Watermarker(WATERMARK_ID)
+    for name in ("astronaut", "group"):
+        for t in (0.0, 1.7, 3.1):
+            frame = render_frame(face_image(name), t, ClipSpec(width=w, height=h))
+            marked = marker.embed(frame)
+            mse = np.mean((marked.astype(np.float64) - frame) ** 2)
+            assert 10 * np.log10(255**2 / mse) >= 38.0
+            assert np.abs(marked.astype(int) - frame).max() <= 8
+
+
+@pytest.mark.parametrize(
+    ("name", "crf", "scale", "pix_fmt"),
+    [("crf23", 23, 1.0, "yuv420p"), ("crf28", 28, 1.0, "yuv420p"), ("75%", 18, 0.75, "yuv420p"),
+     ("yuv420p", 18, 1.0, "yuv420p"), ("75% crf23", 23, 0.75, "yuv420p")],
+)  # fmt: skip
+def test_swap_output_survives_from_any_two_second_window(swapped, name, crf, scale, pix_fmt):  # type: ignore[no-untyped-def]
+    frames = video_frames(swapped["out"])
+    assert len(frames) == 90
+    for start in (0, 15, 30):  # 0.0, 0.5 and 1.0 s: each window 2 s long
+        window = encode(frames[start : start + 60], swapped["root"] / f"{name}-{start}.mp4", crf, scale, pix_fmt)
+        report = verify_file(window)
+        assert report.marked and report.watermark_id == WATERMARK_ID, (name, start, report)
+
+
+def test_the_cli_reads_the_swap_output_and_its_metadata(swapped) -> None:  # type: ignore[no-untyped-def]
+    crf28 = encode(video_frames(swapped["out"]), swapped["root"] / "crf28.mp4", 28)
+    result = run("realtime.verify", swapped["out"], crf28, "--quiet")
+    assert result.returncode == 0, result.stdout + result.stderr
+    result = run("realtime.verify", swapped["out"])
+    assert result.returncode == 0
+    assert f"marked, id {WATERMARK_ID}" in result.stdout and "synthetic (realtime " in result.stdout
+    result = run("realtime.verify", swapped["out"], swapped["clip"])  # one unmarked file: 3
+    assert result.returncode == 3 and "NOT marked" in result.stdout
+
+
+def _clean_media(root: Path) -> list[Path]:
+    """50 unmarked files: package images (as PNG and JPEG), crops, synthetic patterns and short clips."""
+    from skimage import data
+
+    images = [face_image("astronaut"), face_image("group"), face_image("trio")]
+    for name in ("brick", "camera", "chelsea", "clock", "coffee", "coins", "colorwheel", "grass", "gravel",
+                 "hubble_deep_field", "immunohistochemistry", "moon", "retina", "rocket"):  # fmt: skip
+        image = getattr(data, name)()
+        images.append(np.ascontiguousarray(np.dstack([image] * 3) if image.ndim == 2 else image[..., :3]))
+    rng = np.random.default_rng(7)
+    images += [rng.integers(0, 256, (300, 400, 3), dtype=np.uint8), np.full((256, 256, 3), 128, np.uint8)]
+    ramp = np.linspace(0, 255, 640, dtype=np.float32)
+    images.append(np.dstack([np.tile(ramp, (360, 1))] * 3).astype(np.uint8))
+    files = []
+    for i, image in enumerate(images):
+        for suffix in (".png", ".jpg"):
+            path = root / f"clean{i}{suffix}"
+            write_image(path, image)
+            files.append(path)
+    specs = [ClipSpec(width=320, height=240, seconds=1.0, face=f, audio=False) for f in ("astronaut", "group", "trio")]
+    specs += [ClipSpec(width=480, height=270, seconds=1.0, face="astronaut", audio=False, noise=0.0)]
+    specs += [ClipSpec(width=641, height=359, seconds=0.7, face="group", audio=False, vfr=True)]
+    specs += [ClipSpec(width=960, height=540, seconds=0.5, face="trio", audio=False)]
+    specs += [ClipSpec(width=320, height=240, seconds=0.5, face="group", audio=False, rotation=90)]
+    specs += [ClipSpec(width=640, height=360, seconds=1.0, face="astronaut", audio=False, light=(0.0, 1.0))]
+    specs += [ClipSpec(width=400, height=400, seconds=0.6, face="trio", audio=False, fps=25)]
+    specs += [ClipSpec(width=1280, height=720, seconds=0.3, face="astronaut", audio=False)]
+    for i, spec in enumerate(specs):
+        files.append(make_clip(root / f"clean{i}.mp4", spec))
+    return files[:50]
+
+
+def test_no_false_positives_on_clean_media(tmp_path: Path) -> None:
+    files = _clean_media(tmp_path)
+    assert len(files) == 50
+    for path in files:
+        report = verify_file(path)
+        assert not report.marked and report.watermark_id is None, report
+        assert report.metadata is None
+    result = run("realtime.verify", *files[:3], "--quiet")
+    assert result.returncode == 3
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+def test_image_outputs_are_read_by_invisible_watermark(swapped, suffix: str) -> None:  # type: ignore[no-untyped-def]
+    from imwatermark import WatermarkDecoder
+
+    target = swapped["root"] / "astronaut.png"
+    write_image(target, face_image("astronaut"))
+    out = swapped["root"] / f"swapped{suffix}"
+    result = run("realtime.swap", target, out, "--source", swapped["source"], "--watermark-id", "42", "--quiet")
+    assert result.returncode == 0, result.stderr
+    bgr = cv2.imread(str(out))
+    payload = WatermarkDecoder("bytes", 64).decode(bgr, "dwtDctSvd")
+    assert payload == np.packbits(encode_payload(42)).tobytes()
+    report = verify_file(out)
+    assert report.marked and report.watermark_id == 42 and report.compat_id == 42
+    assert report.metadata == read_provenance(out, "image") and report.metadata.startswith("synthetic (realtime")
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".webp", ".tif"])
+def test_image_formats_carry_the_synthetic_tag(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"tagged{suffix}"
+    write_image(path, face_image("astronaut"), synthetic=True)
+    assert read_provenance(path, "image").startswith("synthetic (realtime ")
+    assert read_image(path).shape == (512, 512, 3)
+
+
+def test_every_frame_is_marked_even_without_faces(tmp_path: Path, swapped) -> None:  # type: ignore[no-untyped-def]
+    blank = encode([np.full((240, 320, 3), 100 + i, np.uint8) for i in range(30)], tmp_path / "blank.mp4", 18)
+    out = tmp_path / "out.mkv"
+    result = run("realtime.swap", blank, out, "--source", swapped["source"], "--quiet")
+    assert result.returncode == 0, result.stderr
+    report = verify_file(out)
+    assert report.marked and report.watermark_id == 0 and report.metadata.startswith("synthetic")
+    for frame in video_frames(out)[::10]:  # each frame alone carries it (no faces, no compression to speak of)
+        single = tmp_path / "single.png"
+        write_image(single, frame)
+        assert verify_file(single).marked
+
+
+def test_bad_files_exit_1_with_one_line(tmp_path: Path, swapped) -> None:  # type: ignore[no-untyped-def]
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(swapped["out"].read_bytes()[:2000])
+    text = tmp_path / "notes.jpg"
+    text.write_text("not an image")
+    for bad in (tmp_path / "missing.mp4", empty, truncated, text, tmp_path / "notes.txt"):
+        result = run("realtime.verify", bad)
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert result.returncode == 1, (bad, result.stderr)
+        assert len(lines) == 1 and lines[0].startswith("python -m realtime.verify: error:"), result.stderr
+    result = run("realtime.verify", swapped["out"], tmp_path / "missing.mp4")
+    assert result.returncode == 1 and "marked" in result.stdout
