@@ -1,0 +1,116 @@
+"""Generator checkpoints: our format (config + weights) and the official SimSwap generator files.
+
+Everything a user hands in is opened with ``torch.load(weights_only=True)``, which cannot run code. A file that
+needs full unpickling (a whole pickled module, like SimSwap's ``arcface_checkpoint.tar``) is refused unless the
+caller passes ``trust_pickle=True`` (``--trust-pickle`` on the command line): unpickling runs code from the file.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from realtime.io.errors import InputError
+from realtime.io.files import TempOutput
+from realtime.models.generator import GeneratorConfig, SwapGenerator
+
+__all__ = ["FORMAT", "load_generator", "load_state", "save_generator"]
+
+FORMAT = "realtime-generator"
+FORMAT_VERSION = 1
+
+
+def save_generator(path: str | os.PathLike[str], model: SwapGenerator, **extra: Any) -> Path:
+    """Write ``model`` (config + weights, plus any ``extra`` plain data such as the training step) to ``path``
+    through a temporary file; loadable with ``weights_only=True``."""
+    payload = {"format": FORMAT, "version": FORMAT_VERSION, "config": model.config.to_dict()}
+    payload["state_dict"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    payload.update(extra)
+    with TempOutput(path) as temp:
+        torch.save(payload, temp)
+    return Path(path)
+
+
+def load_state(path: str | os.PathLike[str], trust_pickle: bool = False) -> Any:
+    """``torch.load`` of a user's file on the CPU, safely; InputError (one line) for missing, empty, truncated or
+    foreign files, and for pickled objects unless ``trust_pickle``. A trusted whole module becomes its state dict."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"model file not found: {p}")
+    if p.stat().st_size == 0:
+        raise InputError(f"model file is empty (0 bytes): {p}")
+    try:
+        state = torch.load(p, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "Unsupported global" not in str(exc):  # anything else is a damaged or foreign file, not an object
+            raise InputError(
+                f"cannot read model file {p}: not a PyTorch file or truncated ({_first_line(exc)})"
+            ) from exc
+        if not trust_pickle:
+            raise InputError(
+                f"{p} is a pickled Python object, not plain weights; loading it would run code from the file. "
+                "Pass --trust-pickle only if you trust where it came from"
+            ) from exc
+        state = torch.load(p, map_location="cpu", weights_only=False)
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        raise InputError(f"cannot read model file {p}: not a PyTorch file or truncated ({_first_line(exc)})") from exc
+    if isinstance(state, nn.Module):
+        state = state.state_dict()
+    return state
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
+def official_config(state: dict[str, torch.Tensor]) -> GeneratorConfig:
+    """The :class:`GeneratorConfig` an official SimSwap generator state dict was built with."""
+    blocks = {int(m.group(1)) for k in state if (m := re.match(r"BottleNeck\.(\d+)\.", k))}
+    stem = state["first_layer.1.weight"].shape[0]
+    big = "down0.0.weight" in state
+    return GeneratorConfig(
+        resolution=512 if big else 224,
+        id_blocks=len(blocks),
+        latent_dim=state["BottleNeck.0.style1.linear.weight"].shape[1],
+        width=stem * 2 if big else stem,
+        deep="down4.0.weight" in state,
+    )
+
+
+def load_generator(path: str | os.PathLike[str], trust_pickle: bool = False) -> SwapGenerator:
+    """A :class:`SwapGenerator` in eval mode from our checkpoint format or an official SimSwap generator file
+    (``latest_net_G.pth``, ``550000_net_G.pth``); InputError for anything else or for mismatched weights."""
+    state = load_state(path, trust_pickle)
+    if isinstance(state, dict) and state.get("format") == FORMAT:
+        if state.get("version") != FORMAT_VERSION:
+            raise InputError(f"{path}: checkpoint format version {state.get('version')} is not supported")
+        try:
+            config = GeneratorConfig(**state["config"])
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{path}: invalid generator config ({exc})") from exc
+        weights = state["state_dict"]
+    elif isinstance(state, dict) and "first_layer.1.weight" in state and "BottleNeck.0.style1.linear.weight" in state:
+        weights = {k.removeprefix("module."): v for k, v in state.items()}
+        config = official_config(weights)
+    else:
+        raise InputError(f"{path} is not a generator checkpoint (neither realtime's format nor SimSwap's)")
+    model = SwapGenerator(config)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(weights))
+    unexpected = sorted(set(weights) - set(expected))
+    wrong = [k for k in expected if k in weights and tuple(weights[k].shape) != tuple(expected[k].shape)]
+    if missing or unexpected or wrong:
+        detail = "; ".join(
+            f"{what}: {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
+            for what, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
+            if keys
+        )
+        raise InputError(f"{path} does not match the generator it describes ({detail})")
+    model.load_state_dict(weights)
+    return model.eval()

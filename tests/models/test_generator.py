@@ -1,0 +1,145 @@
+"""The swap generator: extension vs reference ops, shapes and range, the official SimSwap parameter layout, our
+checkpoint format, and clear errors for bad model files."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from realtime.io.errors import InputError
+from realtime.models import GeneratorConfig, SwapGenerator, set_ops_impl
+from realtime.models.checkpoint import load_generator, save_generator
+from realtime.ops import extension_loaded
+from tests.conftest import devices
+
+SMALL = {"width": 8, "id_blocks": 2}
+
+
+def official_layout(resolution: int, blocks: int = 9) -> dict[str, tuple[int, ...]]:
+    """Parameter names and shapes of SimSwap's Generator_Adain_Upsample (models/fs_networks.py at 224,
+    models/fs_networks_512.py at 512; latent 512, deep=False), written out from its architecture."""
+    layout: dict[str, tuple[int, ...]] = {}
+
+    def conv(name: str, cout: int, cin: int, k: int) -> None:
+        layout[f"{name}.weight"], layout[f"{name}.bias"] = (cout, cin, k, k), (cout,)
+
+    def bn(name: str, c: int) -> None:
+        for field in ("weight", "bias", "running_mean", "running_var"):
+            layout[f"{name}.{field}"] = (c,)
+        layout[f"{name}.num_batches_tracked"] = ()
+
+    stem = 32 if resolution == 512 else 64
+    conv("first_layer.1", stem, 3, 7)
+    bn("first_layer.2", stem)
+    downs = [("down0", 32, 64)] * (resolution == 512) + [("down1", 64, 128), ("down2", 128, 256), ("down3", 256, 512)]
+    for name, cin, cout in downs:
+        conv(f"{name}.0", cout, cin, 3)
+        bn(f"{name}.1", cout)
+    for i in range(blocks):
+        for j in (1, 2):
+            conv(f"BottleNeck.{i}.conv{j}.1", 512, 512, 3)
+            layout[f"BottleNeck.{i}.style{j}.linear.weight"] = (1024, 512)
+            layout[f"BottleNeck.{i}.style{j}.linear.bias"] = (1024,)
+    ups = [("up3", 512, 256), ("up2", 256, 128), ("up1", 128, 64)] + [("up0", 64, 32)] * (resolution == 512)
+    for name, cin, cout in ups:
+        conv(f"{name}.1", cout, cin, 3)
+        bn(f"{name}.2", cout)
+    conv("last_layer.1", 3, stem, 7)
+    return layout
+
+
+def random_official_state(resolution: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
+    return {
+        k: torch.randn(shape, generator=gen) * 0.05 if shape else torch.tensor(0)
+        for k, shape in official_layout(resolution).items()
+    }
+
+
+@pytest.mark.parametrize("resolution", [224, 512])
+def test_default_config_has_the_official_layout(resolution: int) -> None:
+    model = SwapGenerator(GeneratorConfig(resolution=resolution))
+    ours = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    assert ours == official_layout(resolution)
+
+
+@pytest.mark.parametrize("device", devices())
+@pytest.mark.parametrize(
+    ("block", "conv"), [("adain", "separable"), ("modulated", "standard"), ("modulated", "separable")]
+)
+def test_extension_ops_match_reference_ops(block: str, conv: str, device: str, gen: torch.Generator) -> None:
+    if not extension_loaded():
+        pytest.skip("the compiled extension is not built")
+    model = SwapGenerator(GeneratorConfig(resolution=224, block=block, conv=conv, **SMALL)).eval().to(device)
+    target = torch.rand(2, 3, 224, 224, generator=gen).to(device)
+    identity = torch.nn.functional.normalize(torch.randn(2, 512, generator=gen), dim=1).to(device)
+    with torch.no_grad():
+        ext = set_ops_impl(model, "ext")(target, identity)
+        ref = set_ops_impl(model, "ref")(target, identity)
+    rel = ((ext - ref).abs().max() / ref.abs().max()).item()
+    assert rel <= 1e-4, rel
+
+
+@pytest.mark.parametrize("resolution", [224, 256, 512])
+def test_shapes_range_and_identity_dependence(resolution: int, gen: torch.Generator) -> None:
+    model = SwapGenerator(GeneratorConfig(resolution=resolution, block="modulated", **SMALL)).eval()
+    target = torch.rand(2, 3, resolution, resolution, generator=gen)
+    a, b = torch.randn(2, 512, generator=gen), torch.randn(2, 512, generator=gen)
+    with torch.no_grad():
+        out_a, out_b = model(target, a), model(target, b)
+    assert out_a.shape == target.shape and out_a.min() >= 0 and out_a.max() <= 1
+    assert (out_a - out_b).abs().max() > 1e-4  # the identity reaches the output
+
+
+def test_checkpoint_round_trip(tmp_path, gen: torch.Generator) -> None:  # type: ignore[no-untyped-def]
+    model = SwapGenerator(GeneratorConfig(resolution=256, block="modulated", conv="separable", **SMALL)).eval()
+    path = save_generator(tmp_path / "g.pt", model, step=123)
+    loaded = load_generator(path)
+    assert loaded.config == model.config and not loaded.training
+    target, identity = torch.rand(1, 3, 256, 256, generator=gen), torch.randn(1, 512, generator=gen)
+    with torch.no_grad():
+        assert torch.equal(loaded(target, identity), model(target, identity))
+    assert torch.load(path, weights_only=True)["step"] == 123
+
+
+@pytest.mark.parametrize("resolution", [224, 512])
+def test_official_generator_files_load(tmp_path, resolution: int, gen: torch.Generator) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "latest_net_G.pth"
+    torch.save(random_official_state(resolution, gen), path)
+    model = load_generator(path)
+    assert model.config == GeneratorConfig(resolution=resolution)
+    with torch.no_grad():
+        out = model(torch.rand(1, 3, resolution, resolution, generator=gen), torch.randn(1, 512, generator=gen))
+    assert out.shape == (1, 3, resolution, resolution)
+
+
+def test_bad_model_files_are_clear_input_errors(tmp_path, gen: torch.Generator) -> None:  # type: ignore[no-untyped-def]
+    good = save_generator(tmp_path / "good.pt", SwapGenerator(GeneratorConfig(**SMALL)))
+    empty = tmp_path / "empty.pt"
+    empty.write_bytes(b"")
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(good.read_bytes()[:5000])
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"\x00not a checkpoint" * 10)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"fc.weight": torch.zeros(3, 3)}, foreign)
+    mismatched = tmp_path / "mismatched.pth"
+    state = random_official_state(224, gen)
+    state["up1.1.weight"] = torch.zeros(64, 128, 5, 5)
+    del state["last_layer.1.bias"]
+    torch.save(state, mismatched)
+    cases = [
+        (tmp_path / "missing.pt", "not found"),
+        (empty, "empty"),
+        (truncated, "truncated"),
+        (garbage, "not a PyTorch file"),
+        (foreign, "not a generator checkpoint"),
+        (mismatched, r"missing: last_layer.1.bias; wrong shape: up1.1.weight"),
+    ]
+    for path, message in cases:
+        with pytest.raises(InputError, match=message):
+            load_generator(path)
+    whole = tmp_path / "whole_module.tar"
+    torch.save(SwapGenerator(GeneratorConfig(**SMALL)), whole)  # a whole module: loading it means unpickling code
+    with pytest.raises(InputError, match=r"pickled Python object.*--trust-pickle"):
+        load_generator(whole)
+    assert load_generator(whole, trust_pickle=True).config == GeneratorConfig(**SMALL)
