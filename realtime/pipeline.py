@@ -60,7 +60,8 @@ class FaceSwapPipeline:
 
     Args:
         analyzer: a face-analysis backend (``detect``, ``landmarks``, ``embed``, ``distance``).
-        swapper: a swapper with ``swap(frame, landmarks) -> SwapResult | None`` and its source already set.
+        swapper: a swapper with ``swap_many(frame, [landmarks, ...]) -> [SwapResult | None, ...]`` (all faces of a
+            frame at once, so neural swappers batch them) and its source already set.
         options: :class:`PipelineOptions`.
     """
 
@@ -104,13 +105,13 @@ class FaceSwapPipeline:
         self._frame_index += 1
         out = frame.copy()
         swapped = 0
-        for track in self._select(tracks):
-            result = self.swapper.swap(out, track.smoothed)
-            clock = self._lap("swap", clock)
+        results = self.swapper.swap_many(out, [track.smoothed for track in self._select(tracks)])
+        clock = self._lap("swap", clock)
+        for result in results:
             if result is not None:
                 paste(out, result, self.options.blend, device=self.options.device)
-                clock = self._lap("blend", clock)
                 swapped += 1
+        clock = self._lap("blend", clock)
         self.faces_swapped += swapped
         out = self.watermarker.embed(out)  # every frame, with or without faces: the whole output is synthetic
         self._lap("watermark", clock)

@@ -5,6 +5,7 @@ Examples:
     python -m realtime.swap in.mp4 out.mp4 --source faces/ --target-face largest --blend feather
     python -m realtime.swap in.mov out.mov --source person.mp4 --target-face reference --reference them.jpg
     python -m realtime.swap photo.jpg swapped.png --source face.jpg
+    python -m realtime.swap in.mp4 out.mp4 --source face.jpg --model latest_net_G.pth --identity-model w600k_r50.onnx
     python -m realtime.swap in.mp4 out.mp4 --source face.jpg --detector insightface --models-dir ~/models/buffalo_l
 
 Every output carries an invisible watermark and synthetic-media metadata (check with python -m realtime.verify).
@@ -77,7 +78,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--smoothing", type=float, default=1.0, help="landmark smoothing strength; 0 disables (default 1.0)"
     )
     swap = parser.add_argument_group("swap and blend")
-    swap.add_argument("--swapper", choices=["auto", "classic"], default="auto")
+    swap.add_argument(
+        "--swapper",
+        choices=["auto", "classic", "simswap"],
+        default="auto",
+        help="classic: landmark warp, no weights; simswap: a SimSwap-style generator (--model, --identity-model); "
+        "auto: simswap when --model is given, classic otherwise",
+    )
+    swap.add_argument("--model", type=Path, help="generator checkpoint: realtime's format or SimSwap's *_net_G.pth")
+    swap.add_argument(
+        "--identity-model",
+        type=Path,
+        help="the ArcFace the generator was trained with: insightface recognition .onnx or arcface_torch .pth",
+    )
+    swap.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="allow model files that are pickled Python objects (loading them runs code from the file)",
+    )
     swap.add_argument("--blend", choices=["poisson", "feather"], default="poisson")
     provenance = parser.add_argument_group("provenance (always on: every output is watermarked and tagged)")
     provenance.add_argument(
@@ -131,6 +149,12 @@ def _check_args(args: argparse.Namespace) -> str:
         raise UsageError(f"input is a {kinds[suffix_in]} but output is a {kinds[suffix_out]}")
     if args.target_face == "reference" and args.reference is None:
         raise UsageError("--target-face reference needs --reference IMAGE")
+    if args.swapper == "classic" and (args.model or args.identity_model):
+        raise UsageError("--model and --identity-model are for neural swappers; drop them or use --swapper simswap")
+    if args.swapper == "simswap" and args.model is None:
+        raise UsageError("--swapper simswap needs --model GENERATOR")
+    if args.model is not None and args.identity_model is None:
+        raise UsageError("a generator needs the identity model it was trained with: --identity-model ARCFACE")
     if args.models_dir is not None and args.detector == "dlib":
         raise UsageError("--models-dir names insightface models; it cannot be used with --detector dlib")
     if args.similarity is not None and args.similarity <= 0:
@@ -158,16 +182,33 @@ def _analysis_device(detector: str, device: str) -> str:
     return "cuda" if "CUDAExecutionProvider" in onnxruntime.get_available_providers() else "cpu"
 
 
+def _make_swapper(args: argparse.Namespace, device: str):  # type: ignore[no-untyped-def]
+    """The classic swapper, or the neural one when a generator is given (see --swapper)."""
+    if args.model is None:
+        from realtime.swappers.classic import ClassicSwapper
+
+        _note(args, "swapper: classic (landmark warp)")
+        return ClassicSwapper()
+    from realtime.models.arcface import load_arcface
+    from realtime.models.checkpoint import load_generator
+    from realtime.swappers.neural import NeuralSwapper
+
+    generator = load_generator(args.model, trust_pickle=args.trust_pickle)
+    encoder = load_arcface(args.identity_model, trust_pickle=args.trust_pickle)
+    cfg = generator.config
+    _note(args, f"swapper: simswap ({cfg.resolution}px, {cfg.block} blocks, {cfg.conv} convs) from {args.model}")
+    return NeuralSwapper(generator, encoder, device=device)
+
+
 def _make_pipeline(args: argparse.Namespace, kind: str) -> FaceSwapPipeline:
     from realtime.source import load_source
-    from realtime.swappers.classic import ClassicSwapper
 
     device = "cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu"
     analyzer = create_analyzer(args.detector, args.models_dir, device=_analysis_device(args.detector, device))
-    _note(args, f"face analysis: {analyzer.describe()}; swapper: classic; blend on {device}")
+    _note(args, f"face analysis: {analyzer.describe()}; blend on {device}")
+    swapper = _make_swapper(args, device)  # before the source, so a bad model file fails fast
     source = load_source(args.source, analyzer)
     _note(args, f"source: {source.count} face(s) from {args.source}")
-    swapper = ClassicSwapper()
     swapper.set_source(source.image, source.face)
     reference = None
     if args.target_face == "reference":

@@ -17,9 +17,9 @@ import numpy as np
 from realtime.faces.types import Face
 from realtime.io.errors import InputError
 
-__all__ = ["ClassicSwapper", "SwapResult"]
+__all__ = ["HULL", "ClassicSwapper", "SwapResult", "hull_box"]
 
-_HULL = list(range(0, 17)) + list(range(26, 16, -1))  # jaw line, then the eyebrows right to left
+HULL = list(range(0, 17)) + list(range(26, 16, -1))  # jaw line, then the eyebrows right to left
 _INNER_MOUTH = list(range(60, 68))
 
 
@@ -33,6 +33,17 @@ class SwapResult:
     box: tuple[int, int, int, int]
     face: np.ndarray
     mask: np.ndarray
+
+
+def hull_box(landmarks: np.ndarray, frame_size: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """The frame region (x0, y0, x1, y1) a swap of the face with [68,2] ``landmarks`` may touch: the landmark hull's
+    bounding box plus a 2-3 px margin, clipped to the (height, width) frame; None when under 8 px a side."""
+    h, w = frame_size
+    hull = landmarks[HULL]
+    x0, y0 = np.floor(hull.min(0)).astype(int) - 2
+    x1, y1 = np.ceil(hull.max(0)).astype(int) + 3
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    return None if x1 - x0 < 8 or y1 - y0 < 8 else (int(x0), int(y0), int(x1), int(y1))
 
 
 def _triangulate(points: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -79,17 +90,18 @@ class ClassicSwapper:
         self._points = face.landmarks.astype(np.float64)
         self._triangles = _triangulate(self._points, image.shape[:2])
 
+    def swap_many(self, frame: np.ndarray, faces: list[np.ndarray]) -> list[SwapResult | None]:
+        """:meth:`swap` for each face ([68,2] landmarks) of a frame."""
+        return [self.swap(frame, landmarks) for landmarks in faces]
+
     def swap(self, frame: np.ndarray, landmarks: np.ndarray) -> SwapResult | None:
         """Warp the source onto a target's [68,2] landmarks in an RGB uint8 frame; None if the face is off-frame."""
         if self._source is None or self._points is None or self._triangles is None:
             raise RuntimeError("ClassicSwapper.swap called before set_source")
-        h, w = frame.shape[:2]
-        hull = landmarks[_HULL]
-        x0, y0 = np.floor(hull.min(0)).astype(int) - 2
-        x1, y1 = np.ceil(hull.max(0)).astype(int) + 3
-        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
-        if x1 - x0 < 8 or y1 - y0 < 8:
+        box = hull_box(landmarks, frame.shape[:2])
+        if box is None:
             return None
+        x0, y0, x1, y1 = box
         local = landmarks - [x0, y0]
         index = np.full((y1 - y0, x1 - x0), -1, dtype=np.int32)
         for k, tri in enumerate(self._triangles):
@@ -110,7 +122,7 @@ class ClassicSwapper:
         map_y[ys, xs] = m[:, 1, 0] * xs + m[:, 1, 1] * ys + m[:, 1, 2]
         warped = cv2.remap(self._source, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
         mask = np.zeros(index.shape, np.uint8)
-        cv2.fillConvexPoly(mask, np.round(local[_HULL]).astype(np.int32), 1)
+        cv2.fillConvexPoly(mask, np.round(local[HULL]).astype(np.int32), 1)
         mask &= inside.astype(np.uint8)
         if _mouth_open(landmarks):
             cv2.fillPoly(mask, [np.round(local[_INNER_MOUTH]).astype(np.int32)], 0)
