@@ -96,7 +96,7 @@ class InsightFaceAnalyzer:
     def __init__(self, pack: str | Path, det_size: int = 640, det_thresh: float = 0.5, device: str = "cpu") -> None:
         import onnxruntime
 
-        self.pack = Path(pack)
+        self.pack, self.device = Path(pack), device
         providers = ["CPUExecutionProvider"]
         if device == "cuda":
             if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
@@ -113,7 +113,7 @@ class InsightFaceAnalyzer:
 
     def describe(self) -> str:
         """One line for the user: the pack and its files."""
-        return f"insightface pack {self.pack.name} ({', '.join(self.files.values())}) at {self.pack}"
+        return f"insightface pack {self.pack.name} ({', '.join(self.files.values())}) at {self.pack}, on {self.device}"
 
     def detect(self, frame: np.ndarray) -> list[Face]:
         """Faces in an RGB uint8 frame [H,W,3], largest first, with 68 landmarks and kps5 (no embedding yet).
