@@ -6,6 +6,7 @@ Examples:
     python -m realtime.swap in.mov out.mov --source person.mp4 --target-face reference --reference them.jpg
     python -m realtime.swap photo.jpg swapped.png --source face.jpg
     python -m realtime.swap in.mp4 out.mp4 --source face.jpg --model latest_net_G.pth --identity-model w600k_r50.onnx
+    python -m realtime.swap in.mp4 out.mp4 --source face.jpg --model inswapper_128.onnx --identity-model w600k_r50.onnx
     python -m realtime.swap in.mp4 out.mp4 --source face.jpg --detector insightface --models-dir ~/models/buffalo_l
 
 Every output carries an invisible watermark and synthetic-media metadata (check with python -m realtime.verify).
@@ -80,12 +81,15 @@ def build_parser() -> argparse.ArgumentParser:
     swap = parser.add_argument_group("swap and blend")
     swap.add_argument(
         "--swapper",
-        choices=["auto", "classic", "simswap"],
+        choices=["auto", "classic", "simswap", "inswapper"],
         default="auto",
-        help="classic: landmark warp, no weights; simswap: a SimSwap-style generator (--model, --identity-model); "
-        "auto: simswap when --model is given, classic otherwise",
+        help="classic: landmark warp, no weights; simswap: a SimSwap-style generator; inswapper: insightface's "
+        "inswapper_128.onnx (both need --model and --identity-model); auto: inswapper for an .onnx --model, "
+        "simswap for another --model, classic without one",
     )
-    swap.add_argument("--model", type=Path, help="generator checkpoint: realtime's format or SimSwap's *_net_G.pth")
+    swap.add_argument(
+        "--model", type=Path, help="realtime or SimSwap generator checkpoint (*_net_G.pth), or inswapper_128.onnx"
+    )
     swap.add_argument(
         "--identity-model",
         type=Path,
@@ -150,9 +154,9 @@ def _check_args(args: argparse.Namespace) -> str:
     if args.target_face == "reference" and args.reference is None:
         raise UsageError("--target-face reference needs --reference IMAGE")
     if args.swapper == "classic" and (args.model or args.identity_model):
-        raise UsageError("--model and --identity-model are for neural swappers; drop them or use --swapper simswap")
-    if args.swapper == "simswap" and args.model is None:
-        raise UsageError("--swapper simswap needs --model GENERATOR")
+        raise UsageError("--model and --identity-model are for neural swappers; drop them or pick one with --swapper")
+    if args.swapper in ("simswap", "inswapper") and args.model is None:
+        raise UsageError(f"--swapper {args.swapper} needs --model")
     if args.model is not None and args.identity_model is None:
         raise UsageError("a generator needs the identity model it was trained with: --identity-model ARCFACE")
     if args.models_dir is not None and args.detector == "dlib":
@@ -183,21 +187,28 @@ def _analysis_device(detector: str, device: str) -> str:
 
 
 def _make_swapper(args: argparse.Namespace, device: str):  # type: ignore[no-untyped-def]
-    """The classic swapper, or the neural one when a generator is given (see --swapper)."""
+    """The classic swapper, or a neural one when a model is given (see --swapper)."""
     if args.model is None:
         from realtime.swappers.classic import ClassicSwapper
 
         _note(args, "swapper: classic (landmark warp)")
         return ClassicSwapper()
     from realtime.models.arcface import load_arcface
-    from realtime.models.checkpoint import load_generator
-    from realtime.swappers.neural import NeuralSwapper
+    from realtime.swappers.neural import GeneratorEngine, InswapperEngine, NeuralSwapper
 
-    generator = load_generator(args.model, trust_pickle=args.trust_pickle)
-    encoder = load_arcface(args.identity_model, trust_pickle=args.trust_pickle)
-    cfg = generator.config
-    _note(args, f"swapper: simswap ({cfg.resolution}px, {cfg.block} blocks, {cfg.conv} convs) from {args.model}")
-    return NeuralSwapper(generator, encoder, device=device)
+    kind = args.swapper if args.swapper != "auto" else "inswapper" if args.model.suffix == ".onnx" else "simswap"
+    if kind == "inswapper":
+        engine = InswapperEngine(args.model, device)
+        _note(args, f"swapper: inswapper (128px) from {args.model}")
+    else:
+        from realtime.models.checkpoint import load_generator
+
+        generator = load_generator(args.model, trust_pickle=args.trust_pickle)
+        engine = GeneratorEngine(generator, device)
+        cfg = generator.config
+        _note(args, f"swapper: simswap ({cfg.resolution}px, {cfg.block} blocks, {cfg.conv} convs) from {args.model}")
+    encoder = load_arcface(args.identity_model, trust_pickle=args.trust_pickle).to(device)
+    return NeuralSwapper(engine, encoder)
 
 
 def _make_pipeline(args: argparse.Namespace, kind: str) -> FaceSwapPipeline:

@@ -1,11 +1,19 @@
-"""The neural swapper: a SimSwap-style generator (ours or an official checkpoint) driven by an ArcFace identity.
+"""Neural swappers: a SimSwap-style generator (ours or an official checkpoint) or insightface's inswapper ONNX,
+each driven by the source's ArcFace identity.
 
-Each target face is cropped with the generator's template (ArcFace's 5 points scaled to the crop at 224/256,
-FFHQ's at 512, as SimSwap crops), all faces of a frame go through the generator as one batch, and each result is
-warped back into the frame with the landmark hull as its mask.
+:class:`NeuralSwapper` crops every target face with the engine's template (ArcFace's 5 points scaled to the crop at
+128/224/256, FFHQ's at 512, as SimSwap and inswapper crop), runs all faces of a frame through the engine, and warps
+each result back into the frame with the landmark hull as its mask. The engines only map crops to crops:
+
+- :class:`GeneratorEngine`: torch, one batch per frame; float16 and channels_last on CUDA;
+- :class:`InswapperEngine`: onnxruntime; the identity goes through the model's embedding map (its last
+  initializer) and is renormalised, as insightface does.
 """
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -13,62 +21,139 @@ import torch
 
 from realtime.faces.align import invert_affine, warp_face
 from realtime.faces.types import Face, kps5_from_68
+from realtime.io.errors import InputError
 from realtime.models.arcface import ArcFaceEncoder
 from realtime.models.generator import SwapGenerator
 from realtime.swappers.classic import HULL, SwapResult, hull_box
 
-__all__ = ["NeuralSwapper"]
+__all__ = ["GeneratorEngine", "InswapperEngine", "NeuralSwapper"]
+
+
+class GeneratorEngine:
+    """Crops [N,S,S,3] uint8 RGB + identity -> swapped crops [N,S,S,3] float32 in [0,255], with a SwapGenerator."""
+
+    name = "simswap"
+
+    def __init__(self, generator: SwapGenerator, device: str = "cpu") -> None:
+        self.device = torch.device(device)
+        half = self.device.type == "cuda"
+        self.dtype = torch.float16 if half else torch.float32
+        self.memory_format = torch.channels_last if half else torch.contiguous_format
+        self.generator = generator.eval().to(self.device, self.dtype, memory_format=self.memory_format)
+        self.size = generator.config.resolution
+        self.template = "ffhq" if self.size == 512 else "arcface"
+        self._identity: torch.Tensor | None = None
+
+    def set_identity(self, embedding: np.ndarray) -> None:
+        """The source's L2-normalised ArcFace embedding, float [D]."""
+        self._identity = torch.from_numpy(np.asarray(embedding, np.float32))[None].to(self.device, self.dtype)
+
+    @torch.no_grad()
+    def run(self, crops: np.ndarray) -> np.ndarray:
+        assert self._identity is not None
+        batch = torch.from_numpy(crops).permute(0, 3, 1, 2).to(self.device, self.dtype) / 255
+        batch = batch.contiguous(memory_format=self.memory_format)
+        out = self.generator(batch, self._identity.expand(len(crops), -1))
+        return (out.float().clamp(0, 1) * 255).permute(0, 2, 3, 1).cpu().numpy()
+
+
+class InswapperEngine:
+    """The same contract with insightface's ``inswapper_128.onnx`` (or any model of its inputs and outputs:
+    target [1,3,128,128] RGB in [0,1], source [1,512], output [1,3,128,128] in [0,1], embedding map [512,512] as
+    the last initializer)."""
+
+    name = "inswapper"
+    template = "arcface"
+
+    def __init__(self, path: str | os.PathLike[str], device: str = "cpu") -> None:
+        import onnx
+        import onnxruntime
+        from onnx import numpy_helper
+
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"model file not found: {path}")
+        try:
+            graph = onnx.load(str(path)).graph
+            options = onnxruntime.SessionOptions()
+            options.log_severity_level = 3  # the published model carries its embedding map as an unused initializer
+            self.session = onnxruntime.InferenceSession(str(path), options, providers=_providers(device))
+        except Exception as exc:  # protobuf DecodeError, onnxruntime's Fail/InvalidGraph, ...
+            raise InputError(f"cannot load ONNX model {path}: {(str(exc).splitlines() or ['?'])[0][:200]}") from exc
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        emap = numpy_helper.to_array(graph.initializer[-1]) if graph.initializer else None
+        shapes_ok = (
+            len(inputs) == 2
+            and len(outputs) == 1
+            and list(inputs[0].shape[1:]) == [3, 128, 128]
+            and inputs[1].shape[-1] == 512
+            and emap is not None
+            and emap.shape == (512, 512)
+        )
+        if not shapes_ok:
+            raise InputError(f"{path} is not an inswapper model (target 1x3x128x128 + source 1x512 in, one image out)")
+        self.emap = emap.astype(np.float32)
+        self.names = [inputs[0].name, inputs[1].name]
+        self.size = 128
+        self._latent: np.ndarray | None = None
+
+    def set_identity(self, embedding: np.ndarray) -> None:
+        latent = np.asarray(embedding, np.float32).reshape(1, -1) @ self.emap
+        self._latent = latent / np.linalg.norm(latent)
+
+    def run(self, crops: np.ndarray) -> np.ndarray:
+        assert self._latent is not None
+        out = []
+        for crop in crops:  # the published model has a fixed batch of one
+            blob = (crop.astype(np.float32) / 255.0).transpose(2, 0, 1)[None]
+            pred = self.session.run(None, {self.names[0]: blob, self.names[1]: self._latent})[0][0]
+            out.append(np.clip(pred.transpose(1, 2, 0) * 255.0, 0, 255))
+        return np.stack(out).astype(np.float32)
+
+
+def _providers(device: str) -> list[str]:
+    import onnxruntime
+
+    if device == "cuda" and "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
 
 
 class NeuralSwapper:
     """Call :meth:`set_source` once, then :meth:`swap_many` per frame.
 
     Args:
-        generator: the swap generator (eval mode); its ``config.resolution`` is the crop size.
-        encoder: the ArcFace encoder the generator was trained with.
-        device: where both run; float16 and channels_last are used on CUDA.
+        engine: a :class:`GeneratorEngine` or :class:`InswapperEngine`.
+        encoder: the ArcFace encoder the engine's model was trained with.
     """
 
-    name = "simswap"
-
-    def __init__(self, generator: SwapGenerator, encoder: ArcFaceEncoder, device: str = "cpu") -> None:
-        self.device = torch.device(device)
-        half = self.device.type == "cuda"
-        self.dtype = torch.float16 if half else torch.float32
-        fmt = torch.channels_last if half else torch.contiguous_format
-        self.generator = generator.eval().to(self.device, self.dtype, memory_format=fmt)
-        self.encoder = encoder.eval().to(self.device)
-        self.size = generator.config.resolution
-        self.template = "ffhq" if self.size == 512 else "arcface"
-        self.identity: torch.Tensor | None = None
+    def __init__(self, engine: GeneratorEngine | InswapperEngine, encoder: ArcFaceEncoder) -> None:
+        self.engine, self.encoder = engine, encoder.eval()
+        self.name = engine.name
+        self._ready = False
 
     @torch.no_grad()
     def set_source(self, image: np.ndarray, face: Face) -> None:
         """Use ``face`` of the RGB uint8 ``image`` as the identity (its ArcFace embedding)."""
         crop, _ = warp_face(image, face.kps5, "arcface", 112)
-        x = torch.from_numpy(crop).permute(2, 0, 1)[None].to(self.device, torch.float32) / 255
-        self.identity = self.encoder(x).to(self.dtype)
+        x = torch.from_numpy(crop).permute(2, 0, 1)[None].float() / 255
+        device = next(self.encoder.parameters()).device
+        self.engine.set_identity(self.encoder(x.to(device))[0].cpu().numpy())
+        self._ready = True
 
     def swap(self, frame: np.ndarray, landmarks: np.ndarray) -> SwapResult | None:
         """One face: see :meth:`swap_many`."""
         return self.swap_many(frame, [landmarks])[0]
 
-    @torch.no_grad()
     def swap_many(self, frame: np.ndarray, faces: list[np.ndarray]) -> list[SwapResult | None]:
-        """Swap every face ([68,2] landmarks each) of an RGB uint8 frame in one generator batch; None for faces
-        whose hull is off-frame."""
-        if self.identity is None:
+        """Swap every face ([68,2] landmarks each) of an RGB uint8 frame; None for faces whose hull is off-frame."""
+        if not self._ready:
             raise RuntimeError("NeuralSwapper.swap_many called before set_source")
         if not faces:
             return []
-        crops, matrices = zip(
-            *(warp_face(frame, kps5_from_68(lm), self.template, self.size) for lm in faces), strict=True
-        )
-        batch = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).to(self.device, self.dtype) / 255
-        if self.dtype == torch.float16:
-            batch = batch.contiguous(memory_format=torch.channels_last)
-        out = self.generator(batch, self.identity.expand(len(faces), -1))
-        swapped = (out.float().clamp(0, 1) * 255).permute(0, 2, 3, 1).cpu().numpy()
+        size, template = self.engine.size, self.engine.template
+        crops, matrices = zip(*(warp_face(frame, kps5_from_68(lm), template, size) for lm in faces), strict=True)
+        swapped = self.engine.run(np.stack(crops))
         return [self._place(frame, lm, face, m) for lm, face, m in zip(faces, swapped, matrices, strict=True)]
 
     def _place(self, frame: np.ndarray, landmarks: np.ndarray, face: np.ndarray, m: np.ndarray) -> SwapResult | None:
@@ -77,10 +162,9 @@ class NeuralSwapper:
         if box is None:
             return None
         x0, y0, x1, y1 = box
-        hull = landmarks[HULL]
         back = invert_affine(m)
         back[:, 2] -= [x0, y0]  # crop -> box-local coordinates
         region = cv2.warpAffine(face, back, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-        cv2.fillConvexPoly(mask, np.round(hull - [x0, y0]).astype(np.int32), 1)
-        return SwapResult(box=(int(x0), int(y0), int(x1), int(y1)), face=region, mask=mask.astype(np.float32))
+        cv2.fillConvexPoly(mask, np.round(landmarks[HULL] - [x0, y0]).astype(np.int32), 1)
+        return SwapResult(box=box, face=region, mask=mask.astype(np.float32))
