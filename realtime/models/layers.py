@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from realtime.ops import depthwise_conv2d, modulated_conv2d
+from realtime.ops.modulated_conv import modulated_conv2d_traceable
 
 __all__ = [
     "ApplyStyle",
@@ -88,7 +89,10 @@ class ModulatedConv2d(nn.Module):
             padding = 0
         else:
             padding = self.pad
-        y = modulated_conv2d(x, self.weight, styles, demodulate=self.demodulate, padding=padding, impl=self.impl)
+        if torch.onnx.is_in_onnx_export():  # a graph with a dynamic batch: see modulated_conv2d_traceable
+            y = modulated_conv2d_traceable(x, self.weight, styles, self.demodulate, padding)
+        else:
+            y = modulated_conv2d(x, self.weight, styles, demodulate=self.demodulate, padding=padding, impl=self.impl)
         return y + self.bias.view(1, -1, 1, 1)
 
 

@@ -101,6 +101,25 @@ def _reference(
     return out.reshape(n, o, out.shape[2], out.shape[3]).contiguous(memory_format=output_layout(x))
 
 
+def modulated_conv2d_traceable(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    styles: torch.Tensor,
+    demodulate: bool = True,
+    padding: int = 0,
+    eps: float = 1e-8,
+) -> torch.Tensor:
+    """The same operation as :func:`modulated_conv2d_ref`, written as scale - shared conv - rescale so that it
+    traces with a symbolic batch size (the reference's grouped convolution fixes ``groups`` to the batch). Used for
+    ONNX export; same shapes and dtypes as :func:`modulated_conv2d`."""
+    y = F.conv2d(x * styles[:, :, None, None].to(x.dtype), weight, padding=padding)
+    if demodulate:
+        acc = torch.float64 if x.dtype == torch.float64 else torch.float32
+        norm = (weight.to(acc).square().sum(dim=(2, 3))[None] * styles.to(acc).square()[:, None, :]).sum(dim=2)
+        y = y * (norm + eps).rsqrt().to(x.dtype)[:, :, None, None]
+    return y
+
+
 if extension_loaded():
 
     @torch.library.register_fake("realtime::modulated_conv2d")

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from realtime.ops import modulated_conv2d, modulated_conv2d_ref
+from realtime.ops.modulated_conv import modulated_conv2d_traceable
 from tests.conftest import devices
 from tests.ops.helpers import assert_close_rel, assert_grads_match, make_layout
 
@@ -50,6 +51,17 @@ def test_reference_is_stylegan2_semantics(gen):  # type: ignore[no-untyped-def]
         w = w / (w.square().sum(dim=(1, 2, 3), keepdim=True) + 1e-8).sqrt()
         expected = torch.nn.functional.conv2d(x[i : i + 1], w, padding=1)
         assert_close_rel(out[i : i + 1], expected, torch.float64, f"sample {i}")
+
+
+@pytest.mark.parametrize("demodulate", [True, False])
+def test_traceable_form_matches_reference(demodulate, gen):  # type: ignore[no-untyped-def]
+    """The scale-conv-rescale form used for ONNX export computes the same thing as the reference."""
+    for case in CASES:
+        x, weight, styles = _inputs(case, gen, "cpu", torch.float32)
+        padding = weight.shape[-1] // 2
+        expected = modulated_conv2d_ref(x, weight, styles, demodulate=demodulate, padding=padding)
+        got = modulated_conv2d_traceable(x, weight, styles, demodulate=demodulate, padding=padding)
+        assert_close_rel(got, expected, torch.float32, str(case))
 
 
 @pytest.mark.parametrize("device", devices())
