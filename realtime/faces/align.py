@@ -11,8 +11,11 @@ import numpy as np
 
 __all__ = [
     "ARCFACE_112",
+    "CROPS",
     "FFHQ_512",
+    "SIMSWAP_POSES_112",
     "TEMPLATES",
+    "alignment_matrix",
     "estimate_similarity",
     "invert_affine",
     "template",
@@ -38,6 +41,19 @@ FFHQ_512 = np.array(
     dtype=np.float64,
 )
 TEMPLATES = {"arcface": (ARCFACE_112, 112), "ffhq": (FFHQ_512, 512)}
+# SimSwap's 224 crop ("newarc", insightface_func/utils/face_align_ffhqandnewarc.py): five pose-specific templates
+# for 112 px, from left profile to right profile; a face is aligned to whichever fits it best.
+SIMSWAP_POSES_112 = np.array(
+    [
+        [[51.642, 50.115], [57.617, 49.990], [35.740, 69.007], [51.157, 89.050], [57.025, 89.702]],
+        [[45.031, 50.118], [65.568, 50.872], [39.677, 68.111], [45.177, 86.190], [64.246, 86.758]],
+        [[39.730, 51.138], [72.270, 51.138], [56.000, 68.493], [42.463, 87.010], [69.537, 87.010]],
+        [[46.845, 50.872], [67.382, 50.118], [72.737, 68.111], [48.167, 86.758], [67.236, 86.190]],
+        [[54.796, 49.990], [60.771, 50.115], [76.673, 69.007], [55.388, 89.702], [61.257, 89.050]],
+    ],
+    dtype=np.float64,
+)
+CROPS = ("arcface", "ffhq", "simswap")
 
 
 def template(name: str, size: int) -> np.ndarray:
@@ -108,14 +124,31 @@ def warp_face(
     Args:
         frame: HxWxC image (uint8 or float32).
         kps5: [5,2] landmarks in frame pixels (eyes, nose, mouth corners; subject's left eye first as in insightface).
-        name: template name (``arcface`` or ``ffhq``); size: crop side in pixels.
+        name: crop name (``arcface``, ``ffhq`` or ``simswap``, see :func:`alignment_matrix`); size: crop side.
 
     Returns:
         (crop [size,size,C] of frame's dtype, M [2,3] float64 frame → crop).
     """
-    m = estimate_similarity(kps5, template(name, size))
+    m = alignment_matrix(kps5, name, size)
     crop = cv2.warpAffine(frame, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=border)
     return crop, m
+
+
+def alignment_matrix(kps5: np.ndarray, name: str, size: int) -> np.ndarray:
+    """[2,3] float64 frame -> crop matrix aligning five points to crop ``name`` (one of ``CROPS``) at ``size``.
+
+    ``arcface`` and ``ffhq`` fit their single template; ``simswap`` fits each of SimSwap's five pose templates
+    (scaled by size/112) and keeps the one with the smallest summed point distance, as SimSwap does."""
+    if name != "simswap":
+        return estimate_similarity(kps5, template(name, size))
+    best: tuple[float, np.ndarray] | None = None
+    for pose in SIMSWAP_POSES_112 * (size / 112.0):
+        m = estimate_similarity(kps5, pose)
+        error = float(np.linalg.norm(transform_points(kps5, m) - pose, axis=1).sum())
+        if best is None or error < best[0]:
+            best = (error, m)
+    assert best is not None
+    return best[1]
 
 
 def warp_to_frame(

@@ -204,6 +204,8 @@ def load_arcface(path: str | os.PathLike[str], arch: str | None = None, trust_pi
         arch = arch or _arch_of_onnx(path)
         return ArcFaceEncoder(load_onnx_weights(IResNet(ARCFACE_ARCHS[arch]), path))
     state = load_state(path, trust_pickle)
+    if isinstance(state, nn.Module):
+        state = state.state_dict()
     if not isinstance(state, dict) or "fc.weight" not in state:
         raise InputError(f"{path} is not an arcface_torch iresnet state dict")
     state = {k.removeprefix("module."): v for k, v in state.items()}

@@ -39,7 +39,7 @@ def save_generator(path: str | os.PathLike[str], model: SwapGenerator, **extra: 
 
 def load_state(path: str | os.PathLike[str], trust_pickle: bool = False) -> Any:
     """``torch.load`` of a user's file on the CPU, safely; InputError (one line) for missing, empty, truncated or
-    foreign files, and for pickled objects unless ``trust_pickle``. A trusted whole module becomes its state dict."""
+    foreign files, and for pickled objects unless ``trust_pickle`` (then the object itself, e.g. a whole module)."""
     p = Path(path)
     if not p.is_file():
         raise InputError(f"model file not found: {p}")
@@ -60,8 +60,6 @@ def load_state(path: str | os.PathLike[str], trust_pickle: bool = False) -> Any:
         state = torch.load(p, map_location="cpu", weights_only=False)
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
         raise InputError(f"cannot read model file {p}: not a PyTorch file or truncated ({_first_line(exc)})") from exc
-    if isinstance(state, nn.Module):
-        state = state.state_dict()
     return state
 
 
@@ -70,7 +68,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def official_config(state: dict[str, torch.Tensor]) -> GeneratorConfig:
-    """The :class:`GeneratorConfig` an official SimSwap generator state dict was built with."""
+    """The :class:`GeneratorConfig` an official SimSwap generator state dict was built with, and its crop."""
     blocks = {int(m.group(1)) for k in state if (m := re.match(r"BottleNeck\.(\d+)\.", k))}
     stem = state["first_layer.1.weight"].shape[0]
     big = "down0.0.weight" in state
@@ -80,6 +78,7 @@ def official_config(state: dict[str, torch.Tensor]) -> GeneratorConfig:
         latent_dim=state["BottleNeck.0.style1.linear.weight"].shape[1],
         width=stem * 2 if big else stem,
         deep="down4.0.weight" in state,
+        crop="ffhq" if big else "simswap",  # SimSwap's own crops: FFHQ at 512, its pose templates at 224
     )
 
 
@@ -87,6 +86,10 @@ def load_generator(path: str | os.PathLike[str], trust_pickle: bool = False) -> 
     """A :class:`SwapGenerator` in eval mode from our checkpoint format or an official SimSwap generator file
     (``latest_net_G.pth``, ``550000_net_G.pth``); InputError for anything else or for mismatched weights."""
     state = load_state(path, trust_pickle)
+    if isinstance(state, SwapGenerator):  # a trusted pickle of our own module keeps its config
+        return state.eval()
+    if isinstance(state, nn.Module):
+        state = state.state_dict()
     if isinstance(state, dict) and state.get("format") == FORMAT:
         if state.get("version") != FORMAT_VERSION:
             raise InputError(f"{path}: checkpoint format version {state.get('version')} is not supported")

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from realtime.faces.align import CROPS
 from realtime.models.layers import (
     CONV_KINDS,
     ApplyStyle,
@@ -46,6 +47,7 @@ class GeneratorConfig:
     latent_dim: int = 512
     width: int = 64
     deep: bool = False
+    crop: str = "auto"  # face crop the model works on: arcface, ffhq or simswap (auto: ffhq at 512, else arcface)
 
     def __post_init__(self) -> None:
         if self.resolution not in RESOLUTIONS:
@@ -54,11 +56,20 @@ class GeneratorConfig:
             raise ValueError(f"block must be one of {BLOCK_KINDS}, got {self.block!r}")
         if self.conv not in CONV_KINDS:
             raise ValueError(f"conv must be one of {CONV_KINDS}, got {self.conv!r}")
+        if self.crop not in ("auto", *CROPS):
+            raise ValueError(f"crop must be auto or one of {CROPS}, got {self.crop!r}")
         if self.id_blocks < 0 or self.width < 2 or self.width % 2 or self.latent_dim < 1:
             raise ValueError(f"invalid generator size: {self}")
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+    @property
+    def crop_name(self) -> str:
+        """The alignment crop (see :func:`realtime.faces.align.alignment_matrix`) with ``auto`` resolved."""
+        if self.crop != "auto":
+            return self.crop
+        return "ffhq" if self.resolution == 512 else "arcface"
 
 
 class AdaINBlock(nn.Module):

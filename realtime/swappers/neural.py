@@ -41,7 +41,7 @@ class GeneratorEngine:
         self.memory_format = torch.channels_last if half else torch.contiguous_format
         self.generator = generator.eval().to(self.device, self.dtype, memory_format=self.memory_format)
         self.size = generator.config.resolution
-        self.template = "ffhq" if self.size == 512 else "arcface"
+        self.template = generator.config.crop_name
         self._identity: torch.Tensor | None = None
 
     def set_identity(self, embedding: np.ndarray) -> None:

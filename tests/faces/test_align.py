@@ -73,3 +73,15 @@ def test_degenerate_points_are_rejected() -> None:
         estimate_similarity(np.ones((5, 2)), np.zeros((5, 2)))
     with pytest.raises(ValueError, match=r"\[K,2\]"):
         estimate_similarity(np.ones((5, 3)), np.zeros((5, 3)))
+
+
+def test_simswap_crop_picks_the_best_fitting_pose_template() -> None:
+    """Points lying on one of SimSwap's pose templates (moved by a similarity) map back onto exactly that one."""
+    from realtime.faces.align import SIMSWAP_POSES_112, alignment_matrix, transform_points
+
+    angle, scale, shift = 0.3, 2.7, np.array([140.0, 65.0])
+    rot = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    for i, pose in enumerate(SIMSWAP_POSES_112):
+        kps = (pose * 2) @ rot.T + shift  # a face whose points match pose i at 224
+        m = alignment_matrix(kps, "simswap", 224)
+        assert np.allclose(transform_points(kps, m), pose * 2, atol=1e-6), i

@@ -109,7 +109,8 @@ def test_official_generator_files_load(tmp_path, resolution: int, gen: torch.Gen
     path = tmp_path / "latest_net_G.pth"
     torch.save(random_official_state(resolution, gen), path)
     model = load_generator(path)
-    assert model.config == GeneratorConfig(resolution=resolution)
+    crop = "ffhq" if resolution == 512 else "simswap"  # SimSwap's own crops
+    assert model.config == GeneratorConfig(resolution=resolution, crop=crop)
     with torch.no_grad():
         out = model(torch.rand(1, 3, resolution, resolution, generator=gen), torch.randn(1, 512, generator=gen))
     assert out.shape == (1, 3, resolution, resolution)
