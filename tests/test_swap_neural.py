@@ -146,6 +146,21 @@ def test_inswapper_runs_end_to_end(models: dict[str, Path]) -> None:
     assert verify_file(out).marked
 
 
+def test_trusted_pickles_run(models: dict[str, Path], tmp_path: Path) -> None:
+    """--trust-pickle: a whole pickled generator and a whole pickled identity network (SimSwap's arcface file is
+    one) are used as they are."""
+    generator = tmp_path / "whole_generator.pth"
+    torch.save(SwapGenerator(GeneratorConfig(width=8, id_blocks=1)), generator)
+    identity = tmp_path / "arcface_checkpoint.tar"
+    network = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, 2), torch.nn.AdaptiveAvgPool2d(8), torch.nn.Flatten())
+    torch.save(torch.nn.Sequential(network, torch.nn.Linear(256, 512)), identity)
+    out = tmp_path / "out.mp4"
+    result = run(models["clip"], out, "--source", models["source"], "--model", generator, "--identity-model",
+                 identity, "--trust-pickle", "--quiet")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert verify_file(out).marked
+
+
 def test_model_mistakes_are_clear(models: dict[str, Path], tmp_path: Path) -> None:
     truncated = tmp_path / "truncated.pt"
     truncated.write_bytes(models["generator"].read_bytes()[:4000])
@@ -159,6 +174,7 @@ def test_model_mistakes_are_clear(models: dict[str, Path], tmp_path: Path) -> No
         (("--swapper", "classic", "--model", models["generator"]), 2, "for neural swappers"),
         (("--model", truncated, "--identity-model", models["arcface"]), 1, "truncated"),
         (("--model", pickled, "--identity-model", models["arcface"]), 1, "pickled Python object"),
+        (("--model", models["generator"], "--identity-model", pickled), 1, "pickled Python object"),
         (("--model", models["generator"], "--identity-model", models["generator"]), 1, "not an arcface_torch"),
         (
             ("--swapper", "inswapper", "--model", models["arcface"], "--identity-model", models["arcface"]),

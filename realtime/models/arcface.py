@@ -19,7 +19,7 @@ from torch import nn
 
 from realtime.io.errors import InputError
 
-__all__ = ["ARCFACE_ARCHS", "ArcFaceEncoder", "IResNet", "load_arcface", "load_onnx_weights"]
+__all__ = ["ARCFACE_ARCHS", "ArcFaceEncoder", "IResNet", "SimSwapIdentity", "load_arcface", "load_onnx_weights"]
 
 ARCFACE_ARCHS = {"r18": (2, 2, 2, 2), "r34": (3, 4, 6, 3), "r50": (3, 4, 14, 3), "r100": (3, 13, 30, 3)}
 INPUT_SIZE = 112
@@ -78,14 +78,41 @@ class IResNet(nn.Module):
 
 class ArcFaceEncoder(nn.Module):
     """Identity embeddings from ArcFace-aligned crops: faces [N,3,112,112] RGB float in [0,1] -> L2-normalised
-    [N,num_features] float (cosine similarity is the dot product)."""
+    [N,num_features] float (cosine similarity is the dot product). ``crop`` is the alignment it expects."""
 
-    def __init__(self, backbone: IResNet) -> None:
+    crop = ("arcface", 112)
+
+    def __init__(self, backbone: nn.Module) -> None:
         super().__init__()
         self.backbone = backbone.eval()
 
     def forward(self, faces: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.backbone(faces * 2.0 - 1.0), dim=1)
+
+    @torch.no_grad()
+    def embed(self, image: np.ndarray, kps5: np.ndarray) -> np.ndarray:
+        """The embedding (float32 [D], unit length) of the face with five points ``kps5`` in an RGB uint8 image."""
+        from realtime.faces.align import warp_face
+
+        name, size = self.crop
+        crop, _ = warp_face(image, kps5, name, size)
+        device = next(self.parameters()).device
+        x = torch.from_numpy(crop).permute(2, 0, 1)[None].float().div(255).to(device)
+        return self(x)[0].float().cpu().numpy()
+
+
+class SimSwapIdentity(ArcFaceEncoder):
+    """A trusted, whole identity network used as it is, with SimSwap's preprocessing: its 224 pose-template crop,
+    ImageNet normalisation, nearest resize to 112 (as SimSwap's test scripts feed ``arcface_checkpoint.tar``)."""
+
+    crop = ("simswap", 224)
+    MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+    def forward(self, faces: torch.Tensor) -> torch.Tensor:
+        mean = faces.new_tensor(self.MEAN).view(1, 3, 1, 1)
+        std = faces.new_tensor(self.STD).view(1, 3, 1, 1)
+        x = F.interpolate((faces - mean) / std, size=(112, 112))
+        return F.normalize(self.backbone(x), dim=1)
 
 
 def _events(model: IResNet) -> list[tuple[str, nn.Module]]:
@@ -193,8 +220,10 @@ def _arch_of_onnx(path: Path) -> str:
 
 
 def load_arcface(path: str | os.PathLike[str], arch: str | None = None, trust_pickle: bool = False) -> ArcFaceEncoder:
-    """An :class:`ArcFaceEncoder` from an insightface recognition ``.onnx`` or an arcface_torch ``.pth`` state dict.
-    ``arch`` (r18/r34/r50/r100) is inferred when None. InputError for unreadable or mismatched files."""
+    """An :class:`ArcFaceEncoder` from an insightface recognition ``.onnx`` or an arcface_torch ``.pth`` state dict
+    (``arch`` r18/r34/r50/r100 inferred when None), or, with ``trust_pickle``, a :class:`SimSwapIdentity` around a
+    whole pickled network such as SimSwap's ``arcface_checkpoint.tar``. InputError for unreadable or mismatched
+    files."""
     from realtime.models.checkpoint import load_state
 
     path = Path(path)
@@ -204,8 +233,10 @@ def load_arcface(path: str | os.PathLike[str], arch: str | None = None, trust_pi
         arch = arch or _arch_of_onnx(path)
         return ArcFaceEncoder(load_onnx_weights(IResNet(ARCFACE_ARCHS[arch]), path))
     state = load_state(path, trust_pickle)
+    if isinstance(state, IResNet):  # objects are only reachable with trust_pickle: the user vouched for the file
+        return ArcFaceEncoder(state)
     if isinstance(state, nn.Module):
-        state = state.state_dict()
+        return SimSwapIdentity(state)
     if not isinstance(state, dict) or "fc.weight" not in state:
         raise InputError(f"{path} is not an arcface_torch iresnet state dict")
     state = {k.removeprefix("module."): v for k, v in state.items()}

@@ -132,13 +132,9 @@ class NeuralSwapper:
         self.name = engine.name
         self._ready = False
 
-    @torch.no_grad()
     def set_source(self, image: np.ndarray, face: Face) -> None:
-        """Use ``face`` of the RGB uint8 ``image`` as the identity (its ArcFace embedding)."""
-        crop, _ = warp_face(image, face.kps5, "arcface", 112)
-        x = torch.from_numpy(crop).permute(2, 0, 1)[None].float() / 255
-        device = next(self.encoder.parameters()).device
-        self.engine.set_identity(self.encoder(x.to(device))[0].cpu().numpy())
+        """Use ``face`` of the RGB uint8 ``image`` as the identity (its embedding, on the encoder's own crop)."""
+        self.engine.set_identity(self.encoder.embed(image, face.kps5))
         self._ready = True
 
     def swap(self, frame: np.ndarray, landmarks: np.ndarray) -> SwapResult | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -13,7 +14,7 @@ from realtime.demo import face_image
 from realtime.faces.align import warp_face
 from realtime.faces.dlib_backend import DlibAnalyzer
 from realtime.io.errors import InputError
-from realtime.models.arcface import ArcFaceEncoder, IResNet, load_arcface, load_onnx_weights
+from realtime.models.arcface import ArcFaceEncoder, IResNet, SimSwapIdentity, load_arcface, load_onnx_weights
 
 TINY = (1, 1, 1, 1)  # one block per stage: an r-something small enough to export in a test
 
@@ -102,3 +103,26 @@ def test_bad_identity_models(tmp_path: Path, gen) -> None:  # type: ignore[no-un
         load_arcface(good, arch="r18")
     with pytest.raises(InputError, match="not an arcface_torch"):
         load_arcface(other)
+
+
+def test_a_trusted_whole_network_runs_with_simswap_preprocessing(tmp_path: Path, gen) -> None:  # type: ignore[no-untyped-def]
+    """Like SimSwap's arcface_checkpoint.tar: a pickled module, refused unless trusted, then used as it is."""
+    network = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, stride=2), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(4), torch.nn.Flatten(),
+        torch.nn.Linear(128, 64),
+    ).eval()  # fmt: skip
+    path = tmp_path / "arcface_checkpoint.tar"
+    torch.save(network, path)
+    with pytest.raises(InputError, match="--trust-pickle"):
+        load_arcface(path)
+    encoder = load_arcface(path, trust_pickle=True)
+    assert isinstance(encoder, SimSwapIdentity)
+    image = face_image("astronaut")
+    face = DlibAnalyzer().detect(image)[0]
+    embedding = encoder.embed(image, face.kps5)
+    crop, _ = warp_face(image, face.kps5, "simswap", 224)  # SimSwap: 224 pose-template crop, ImageNet, 112
+    x = (torch.from_numpy(crop).permute(2, 0, 1)[None].float() / 255 - torch.tensor([0.485, 0.456, 0.406]).view(
+        1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)  # fmt: skip
+    with torch.no_grad():
+        expected = torch.nn.functional.normalize(network(torch.nn.functional.interpolate(x, size=(112, 112))), dim=1)
+    assert embedding.shape == (64,) and np.allclose(embedding, expected[0].numpy(), atol=1e-6)
