@@ -15,7 +15,6 @@ Examples:
 
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import dataclass
 from fractions import Fraction
@@ -24,6 +23,8 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+
+from realtime.cli import doc_parser
 
 __all__ = ["ClipSpec", "face_image", "make_clip", "render_frame", "write_source_face"]
 
@@ -165,9 +166,7 @@ def _write_tone(container: av.container.OutputContainer, audio: av.audio.stream.
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m realtime.demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = doc_parser("python -m realtime.demo", __doc__ or "")
     parser.add_argument("output", help="clip to write (.mp4, .mov, .mkv)")
     parser.add_argument("--face", choices=["astronaut", "group", "trio"], default="astronaut")
     parser.add_argument("--size", default="1280x720", help="WIDTHxHEIGHT (default 1280x720)")

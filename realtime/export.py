@@ -15,7 +15,6 @@ Exit status: 0 written and checked, 1 an input/output problem or a failed check,
 
 from __future__ import annotations
 
-import argparse
 import sys
 import warnings
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from realtime.cli import doc_parser
 from realtime.io.errors import InputError, UsageError, UserError
 from realtime.io.files import TempOutput, check_output_path
 from realtime.models.checkpoint import load_generator
@@ -67,12 +67,7 @@ def check_onnx(model: SwapGenerator, path: Path, batch: int = 2, seed: int = 0) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 2)[2],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = doc_parser(PROG, __doc__ or "")
     parser.add_argument("model", type=Path, help="generator checkpoint (realtime's format or SimSwap's *_net_G.pth)")
     parser.add_argument("output", type=Path, help="the .onnx file to write")
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")

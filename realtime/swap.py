@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from realtime.cli import doc_parser
 from realtime.faces.backends import DETECTORS, create_analyzer
 from realtime.io.errors import InputError, UsageError, UserError
 from realtime.io.files import check_output_path
@@ -41,12 +42,7 @@ EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = doc_parser(PROG, __doc__ or "")
     parser.add_argument("input", type=Path, help="video (.mp4 .mov .mkv .webm .avi) or image (.jpg .png ...)")
     parser.add_argument("output", type=Path, help="where to write the result (same kind as INPUT)")
     parser.add_argument(

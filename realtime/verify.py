@@ -16,7 +16,6 @@ Exit status: 0 every file is marked, 3 some file is not, 1 some file cannot be r
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from dataclasses import asdict, dataclass
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from realtime.cli import doc_parser
 from realtime.io.errors import InputError, UserError
 from realtime.io.images import IMAGE_SUFFIXES, read_image
 from realtime.io.metadata import read_provenance
@@ -89,12 +89,7 @@ def verify_file(path: Path, max_frames: int = 150, quiet: bool = True) -> Report
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 2)[2],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = doc_parser(PROG, __doc__ or "")
     parser.add_argument("files", nargs="+", type=Path, help="images and videos to check")
     parser.add_argument("--max-frames", type=int, default=150, help="video frames read, spread over the video")
     parser.add_argument("--json", action="store_true", help="one JSON object per file instead of text")
