@@ -5,6 +5,7 @@ their PyTorch references (ref), plus parameters and GFLOPs per face, at 224 and 
 Examples:
     python bench/generator.py                 # saves bench/results/generator-<date>.json
     python bench/generator.py --sizes 224 --no-save
+    python bench/generator.py --compile       # adds torch.compile'd timings (ext ops), minutes more
 
 CPU in float32; on CUDA (when visible) also float16 with channels_last.
 """
@@ -35,16 +36,20 @@ def gflops(model: SwapGenerator) -> float:
     return counter.get_total_flops() / 1e9
 
 
-def time_forward(model: SwapGenerator, device: str, dtype: torch.dtype, impl: str, repeats: int) -> float:
+def time_forward(
+    model: SwapGenerator, device: str, dtype: torch.dtype, impl: str, repeats: int, compile: bool = False
+) -> float:
+    """Median ms of one face's forward pass (after a warm-up, which is also when torch.compile compiles)."""
     r = model.config.resolution
     fmt = torch.channels_last if dtype == torch.float16 else torch.contiguous_format
     model = set_ops_impl(model, impl).to(device, dtype, memory_format=fmt)
+    forward = torch.compile(model, fullgraph=True) if compile else model
     target = torch.rand(1, 3, r, r, device=device, dtype=dtype).contiguous(memory_format=fmt)
     identity = torch.nn.functional.normalize(torch.randn(1, 512, device=device), dim=1).to(dtype)
 
     def step() -> None:
         with torch.no_grad():
-            model(target, identity)
+            forward(target, identity)
 
     return median_ms(step, device, warmup=1, repeats=repeats, min_seconds=0.0)
 
@@ -53,6 +58,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[224, 512])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile(fullgraph=True), ext ops")
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args()
     targets = [("cpu", torch.float32)]
@@ -70,11 +76,15 @@ def main() -> None:
                        "device": device, "dtype": str(dtype).removeprefix("torch.")}  # fmt: skip
                 row["ext_ms"] = time_forward(model, device, dtype, "ext", args.repeats) if custom else None
                 row["ref_ms"] = time_forward(model, device, dtype, "ref", args.repeats)
+                if args.compile:
+                    row["compiled_ms"] = time_forward(model, device, dtype, "auto", args.repeats, compile=True)
                 rows.append(row)
                 print(
-                    f"  {size} {block}/{conv} {device} {row['dtype']}: ext {row['ext_ms']} ref {row['ref_ms']:.1f} ms"
+                    f"  {size} {block}/{conv} {device} {row['dtype']}: ext {row['ext_ms']} ref {row['ref_ms']:.1f} "
+                    f"compiled {row.get('compiled_ms')} ms"
                 )
-    print_table(rows, ["size", "block", "conv", "params_M", "gflops", "device", "dtype", "ext_ms", "ref_ms"])
+    columns = ["size", "block", "conv", "params_M", "gflops", "device", "dtype", "ext_ms", "ref_ms"]
+    print_table(rows, columns + (["compiled_ms"] if args.compile else []))
     if not torch.cuda.is_available():
         print("CUDA: not measured (no GPU visible to this run)")
     if not args.no_save:

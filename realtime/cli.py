@@ -1,10 +1,18 @@
-"""What every command-line entry point shares: an argument parser whose help text is the module's docstring."""
+"""What every command-line entry point shares: an argument parser whose help text is the module's docstring, and
+one way of turning errors into a one-line message and an exit status."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
 
-__all__ = ["doc_parser"]
+from realtime.io.errors import UserError
+
+__all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "doc_parser", "run_cli", "user_message"]
+
+EXIT_INTERNAL = 1
+EXIT_INTERRUPTED = 130
 
 
 def doc_parser(prog: str, doc: str) -> argparse.ArgumentParser:
@@ -17,3 +25,34 @@ def doc_parser(prog: str, doc: str) -> argparse.ArgumentParser:
         epilog=(marker + tail).strip() or None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+
+
+def user_message(err: UserError) -> str:
+    """The one-line message of a UserError, also when a DataLoader worker raised it (torch re-raises it in the main
+    process with the worker's whole traceback as the message; its last line is the original error)."""
+    text = str(err).strip()
+    if text.startswith("Caught ") and "\n" in text:
+        last = text.splitlines()[-1]
+        return last.split(": ", 1)[1] if ": " in last else last
+    return text
+
+
+def run_cli(
+    prog: str, body: Callable[[], int], debug: bool = False, interrupted: str = "interrupted; no output written"
+) -> int:
+    """Run ``body`` and return its exit status; a UserError prints ``prog: error: <one line>`` and returns its
+    ``exit_code``, Ctrl-C prints ``interrupted`` and returns 130, and any other exception prints one line and returns
+    1 (or propagates with ``debug``, for the traceback)."""
+    try:
+        return body()
+    except UserError as err:
+        print(f"{prog}: error: {user_message(err)}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print(f"{prog}: {interrupted}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as err:
+        if debug:
+            raise
+        print(f"{prog}: internal error: {type(err).__name__}: {err} (rerun with --debug for details)", file=sys.stderr)
+        return EXIT_INTERNAL

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from realtime.cli import doc_parser
-from realtime.io.errors import InputError, UsageError, UserError
+from realtime.cli import doc_parser, run_cli
+from realtime.io.errors import InputError, UsageError
 from realtime.io.files import TempOutput, check_output_path
 from realtime.models.checkpoint import load_generator
 from realtime.models.generator import SwapGenerator
@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trust-pickle", action="store_true", help="allow a pickled-object checkpoint (runs code)")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
     args = parser.parse_args(argv)
-    try:
+
+    def body() -> int:
         if args.output.suffix.lower() != ".onnx":
             raise UsageError(f"output must end in .onnx, got {args.output.name!r}")
         check_output_path(args.output)
@@ -92,12 +93,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"opset {args.opset}); onnxruntime vs torch max |diff| {error:.2e}"
             )
         return 0
-    except UserError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return err.exit_code
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; no output written", file=sys.stderr)
-        return 130
+
+    return run_cli(PROG, body)
 
 
 if __name__ == "__main__":

@@ -27,18 +27,18 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from realtime.cli import doc_parser
+from realtime.cli import doc_parser, run_cli
 from realtime.faces.backends import DETECTORS, create_analyzer
-from realtime.io.errors import InputError, UsageError, UserError
+from realtime.io.errors import InputError, UsageError
 from realtime.io.files import check_output_path
 from realtime.io.images import IMAGE_SUFFIXES, read_image, write_image
 from realtime.io.metadata import provenance_tags
 from realtime.io.video import VIDEO_SUFFIXES, VideoReader, VideoWriter
 from realtime.pipeline import TARGET_MODES, FaceSwapPipeline, PipelineOptions
+from realtime.swappers.factory import add_swapper_arguments, check_swapper_args, make_swapper
 from realtime.watermark import COMPAT_MIN_SIDE, embed_compat
 
 PROG = "python -m realtime.swap"
-EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,27 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--smoothing", type=float, default=1.0, help="landmark smoothing strength; 0 disables (default 1.0)"
     )
     swap = parser.add_argument_group("swap and blend")
-    swap.add_argument(
-        "--swapper",
-        choices=["auto", "classic", "simswap", "inswapper"],
-        default="auto",
-        help="classic: landmark warp, no weights; simswap: a SimSwap-style generator; inswapper: insightface's "
-        "inswapper_128.onnx (both need --model and --identity-model); auto: inswapper for an .onnx --model, "
-        "simswap for another --model, classic without one",
-    )
-    swap.add_argument(
-        "--model", type=Path, help="realtime or SimSwap generator checkpoint (*_net_G.pth), or inswapper_128.onnx"
-    )
-    swap.add_argument(
-        "--identity-model",
-        type=Path,
-        help="the ArcFace the generator was trained with: insightface recognition .onnx or arcface_torch .pth",
-    )
-    swap.add_argument(
-        "--trust-pickle",
-        action="store_true",
-        help="allow model files that are pickled Python objects (loading them runs code from the file)",
-    )
+    add_swapper_arguments(swap)
     swap.add_argument("--blend", choices=["poisson", "feather"], default="poisson")
     provenance = parser.add_argument_group("provenance (always on: every output is watermarked and tagged)")
     provenance.add_argument(
@@ -149,12 +129,7 @@ def _check_args(args: argparse.Namespace) -> str:
         raise UsageError(f"input is a {kinds[suffix_in]} but output is a {kinds[suffix_out]}")
     if args.target_face == "reference" and args.reference is None:
         raise UsageError("--target-face reference needs --reference IMAGE")
-    if args.swapper == "classic" and (args.model or args.identity_model):
-        raise UsageError("--model and --identity-model are for neural swappers; drop them or pick one with --swapper")
-    if args.swapper in ("simswap", "inswapper") and args.model is None:
-        raise UsageError(f"--swapper {args.swapper} needs --model")
-    if args.model is not None and args.identity_model is None:
-        raise UsageError("a generator needs the identity model it was trained with: --identity-model ARCFACE")
+    check_swapper_args(args)
     if args.models_dir is not None and args.detector == "dlib":
         raise UsageError("--models-dir names insightface models; it cannot be used with --detector dlib")
     if args.similarity is not None and args.similarity <= 0:
@@ -182,38 +157,14 @@ def _analysis_device(detector: str, device: str) -> str:
     return "cuda" if "CUDAExecutionProvider" in onnxruntime.get_available_providers() else "cpu"
 
 
-def _make_swapper(args: argparse.Namespace, device: str):  # type: ignore[no-untyped-def]
-    """The classic swapper, or a neural one when a model is given (see --swapper)."""
-    if args.model is None:
-        from realtime.swappers.classic import ClassicSwapper
-
-        _note(args, "swapper: classic (landmark warp)")
-        return ClassicSwapper()
-    from realtime.models.arcface import load_arcface
-    from realtime.swappers.neural import GeneratorEngine, InswapperEngine, NeuralSwapper
-
-    kind = args.swapper if args.swapper != "auto" else "inswapper" if args.model.suffix == ".onnx" else "simswap"
-    if kind == "inswapper":
-        engine = InswapperEngine(args.model, device)
-        _note(args, f"swapper: inswapper (128px) from {args.model}")
-    else:
-        from realtime.models.checkpoint import load_generator
-
-        generator = load_generator(args.model, trust_pickle=args.trust_pickle)
-        engine = GeneratorEngine(generator, device)
-        cfg = generator.config
-        _note(args, f"swapper: simswap ({cfg.resolution}px, {cfg.block} blocks, {cfg.conv} convs) from {args.model}")
-    encoder = load_arcface(args.identity_model, trust_pickle=args.trust_pickle).to(device)
-    return NeuralSwapper(engine, encoder)
-
-
 def _make_pipeline(args: argparse.Namespace, kind: str) -> FaceSwapPipeline:
     from realtime.source import load_source
 
     device = "cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu"
     analyzer = create_analyzer(args.detector, args.models_dir, device=_analysis_device(args.detector, device))
     _note(args, f"face analysis: {analyzer.describe()}; blend on {device}")
-    swapper = _make_swapper(args, device)  # before the source, so a bad model file fails fast
+    # before the source, so a bad model file fails fast
+    swapper = make_swapper(args, device, lambda line: _note(args, line))
     source = load_source(args.source, analyzer)
     _note(args, f"source: {source.count} face(s) from {args.source}")
     swapper.set_source(source.image, source.face)
@@ -300,23 +251,14 @@ def _swap_video(args: argparse.Namespace, pipeline: FaceSwapPipeline) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
+    args = build_parser().parse_args(argv)
+
+    def body() -> int:
         kind = _check_args(args)
         pipeline = _make_pipeline(args, kind)
         return _swap_image(args, pipeline) if kind == "image" else _swap_video(args, pipeline)
-    except UserError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return err.exit_code
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; no output written", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except Exception as err:
-        if args.debug:
-            raise
-        print(f"{PROG}: internal error: {type(err).__name__}: {err} (rerun with --debug for details)", file=sys.stderr)
-        return 1
+
+    return run_cli(PROG, body, debug=args.debug)
 
 
 if __name__ == "__main__":

@@ -90,7 +90,8 @@ class DlibAnalyzer:
         shape = face.extra.get("dlib_shape")
         if shape is None:
             shape = self.landmarks(frame, face.bbox).extra["dlib_shape"]
-        face.embedding = np.asarray(self._encoder.compute_face_descriptor(frame, shape), dtype=np.float32)
+        descriptor = self._encoder.compute_face_descriptor(np.ascontiguousarray(frame), shape)  # dlib needs C order
+        face.embedding = np.asarray(descriptor, dtype=np.float32)
         return face.embedding
 
     def distance(self, a: np.ndarray, b: np.ndarray) -> float:

@@ -5,7 +5,8 @@ each driven by the source's ArcFace identity.
 128/224/256, FFHQ's at 512, as SimSwap and inswapper crop), runs all faces of a frame through the engine, and warps
 each result back into the frame with the landmark hull as its mask. The engines only map crops to crops:
 
-- :class:`GeneratorEngine`: torch, one batch per frame; float16 and channels_last on CUDA;
+- :class:`GeneratorEngine`: torch, one batch per frame; float16 and channels_last on CUDA; optionally
+  ``torch.compile``-d (the custom ops have fake kernels, so the whole generator is one graph);
 - :class:`InswapperEngine`: onnxruntime; the identity goes through the model's embedding map (its last
   initializer) and is renormalised, as insightface does.
 """
@@ -21,7 +22,7 @@ import torch
 
 from realtime.faces.align import invert_affine, warp_face
 from realtime.faces.types import Face, kps5_from_68
-from realtime.io.errors import InputError
+from realtime.io.errors import InputError, UserError
 from realtime.models.arcface import ArcFaceEncoder
 from realtime.models.generator import SwapGenerator
 from realtime.swappers.classic import HULL, SwapResult, hull_box
@@ -30,16 +31,25 @@ __all__ = ["GeneratorEngine", "InswapperEngine", "NeuralSwapper"]
 
 
 class GeneratorEngine:
-    """Crops [N,S,S,3] uint8 RGB + identity -> swapped crops [N,S,S,3] float32 in [0,255], with a SwapGenerator."""
+    """Crops [N,S,S,3] uint8 RGB + identity -> swapped crops [N,S,S,3] float32 in [0,255], with a SwapGenerator.
+
+    Args:
+        generator: the model; moved to ``device``, in float16 and channels_last there when it is CUDA.
+        device: "cpu" or "cuda".
+        compile: run it through ``torch.compile(fullgraph=True)``. The first batch of each new size compiles
+            (tens of seconds on a CPU); a compiler failure is a :class:`UserError` naming the cause.
+    """
 
     name = "simswap"
 
-    def __init__(self, generator: SwapGenerator, device: str = "cpu") -> None:
+    def __init__(self, generator: SwapGenerator, device: str = "cpu", compile: bool = False) -> None:
         self.device = torch.device(device)
         half = self.device.type == "cuda"
         self.dtype = torch.float16 if half else torch.float32
         self.memory_format = torch.channels_last if half else torch.contiguous_format
         self.generator = generator.eval().to(self.device, self.dtype, memory_format=self.memory_format)
+        self.compiled = compile
+        self._forward = torch.compile(self.generator, fullgraph=True) if compile else self.generator
         self.size = generator.config.resolution
         self.template = generator.config.crop_name
         self._identity: torch.Tensor | None = None
@@ -53,7 +63,11 @@ class GeneratorEngine:
         assert self._identity is not None
         batch = torch.from_numpy(crops).permute(0, 3, 1, 2).to(self.device, self.dtype) / 255
         batch = batch.contiguous(memory_format=self.memory_format)
-        out = self.generator(batch, self._identity.expand(len(crops), -1))
+        try:
+            out = self._forward(batch, self._identity.expand(len(crops), -1))
+        except torch._dynamo.exc.TorchDynamoException as exc:  # compiler missing or failing: say so, never hide it
+            first = (str(exc).strip().splitlines() or ["?"])[0][:200]
+            raise UserError(f"torch.compile failed ({type(exc).__name__}: {first}); run without --compile") from exc
         return (out.float().clamp(0, 1) * 255).permute(0, 2, 3, 1).cpu().numpy()
 
 
