@@ -93,7 +93,7 @@ class ModulatedConv2d(nn.Module):
             y = modulated_conv2d_traceable(x, self.weight, styles, self.demodulate, padding)
         else:
             y = modulated_conv2d(x, self.weight, styles, demodulate=self.demodulate, padding=padding, impl=self.impl)
-        return y + self.bias.view(1, -1, 1, 1)
+        return y + self.bias.to(y.dtype).view(1, -1, 1, 1)  # y is in autocast's dtype under autocast
 
 
 class DepthwiseConv2d(nn.Module):

@@ -14,7 +14,15 @@ from typing import Any
 
 import torch
 
-__all__ = ["LOAD_ERROR", "ExtensionMissingError", "build_info", "choose_impl", "ext_op", "extension_loaded"]
+__all__ = [
+    "LOAD_ERROR",
+    "ExtensionMissingError",
+    "autocast_dtype",
+    "build_info",
+    "choose_impl",
+    "ext_op",
+    "extension_loaded",
+]
 
 _IMPLS = ("auto", "ext", "ref")
 
@@ -87,3 +95,15 @@ def choose_impl(impl: str, op_name: str, like: torch.Tensor) -> str:
 def ext_op(name: str) -> Callable[..., Any]:
     """The ``torch.ops.realtime.<name>`` overload packet (only valid when the extension is loaded)."""
     return getattr(torch.ops.realtime, name)
+
+
+def autocast_dtype(x: torch.Tensor) -> torch.dtype | None:
+    """Autocast's lower-precision dtype when autocast is on for ``x``'s device, else None.
+
+    The custom ops are not on autocast's op lists, and their kernels call ATen ops that autocast would otherwise
+    recast mid-kernel; so each public op casts its floating inputs to this dtype and runs with autocast off, the way
+    ``F.conv2d`` behaves under autocast."""
+    device = x.device.type
+    if device not in ("cpu", "cuda") or not torch.is_autocast_enabled(device):
+        return None
+    return torch.get_autocast_dtype(device)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from realtime.ops._dispatch import choose_impl, ext_op, extension_loaded
+from realtime.ops._dispatch import autocast_dtype, choose_impl, ext_op, extension_loaded
 from realtime.ops._layout import output_layout
 
 __all__ = ["depthwise_conv2d", "depthwise_conv2d_ref"]
@@ -59,8 +59,15 @@ def depthwise_conv2d(
         impl: "auto" (extension when loaded), "ext" or "ref".
 
     Returns:
-        [N,C,H',W'] with H' = (H + 2·pad − dil·(kH−1) − 1) // stride + 1 (likewise W').
+        [N,C,H',W'] with H' = (H + 2·pad − dil·(kH−1) − 1) // stride + 1 (likewise W'); x's dtype (autocast's
+        under autocast).
     """
+    dtype = autocast_dtype(x)
+    if dtype is not None:
+        with torch.autocast(x.device.type, enabled=False):
+            bias = None if bias is None else bias.to(dtype)
+            return depthwise_conv2d(x.to(dtype), weight.to(dtype), bias, stride=stride, padding=padding,
+                                    dilation=dilation, impl=impl)  # fmt: skip
     stride, padding, dilation = _pair(stride, "stride"), _pair(padding, "padding"), _pair(dilation, "dilation")
     _check(x, weight, bias)
     if choose_impl(impl, "depthwise_conv2d", x) == "ref":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from realtime.ops._dispatch import choose_impl, ext_op, extension_loaded
+from realtime.ops._dispatch import autocast_dtype, choose_impl, ext_op, extension_loaded
 from realtime.ops._layout import output_layout
 
 __all__ = ["modulated_conv2d", "modulated_conv2d_ref"]
@@ -64,8 +64,13 @@ def modulated_conv2d(
         impl: "auto" (extension when loaded), "ext" or "ref".
 
     Returns:
-        [N,O,H+2p−kH+1,W+2p−kW+1], x's dtype. Half inputs accumulate in float32.
+        [N,O,H+2p−kH+1,W+2p−kW+1], x's dtype (autocast's under autocast). Half inputs accumulate in float32.
     """
+    dtype = autocast_dtype(x)
+    if dtype is not None:
+        with torch.autocast(x.device.type, enabled=False):
+            return modulated_conv2d(x.to(dtype), weight.to(dtype), styles.to(dtype), demodulate=demodulate,
+                                    padding=padding, eps=eps, impl=impl)  # fmt: skip
     _check(x, weight, styles, padding, eps)
     if choose_impl(impl, "modulated_conv2d", x) == "ref":
         return _reference(x, weight, styles, demodulate, padding, eps)
