@@ -28,9 +28,16 @@ FORMAT_VERSION = 1
 
 def save_generator(path: str | os.PathLike[str], model: SwapGenerator, **extra: Any) -> Path:
     """Write ``model`` (config + weights, plus any ``extra`` plain data such as the training step) to ``path``
-    through a temporary file; loadable with ``weights_only=True``."""
-    payload = {"format": FORMAT, "version": FORMAT_VERSION, "config": model.config.to_dict()}
-    payload["state_dict"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    through a temporary file; loadable with ``weights_only=True``. A generator in progressive training is saved as
+    the model it currently is: its active identity blocks only."""
+    active = model.active_id_blocks
+    config = dict(model.config.to_dict(), id_blocks=active)
+    payload = {"format": FORMAT, "version": FORMAT_VERSION, "config": config}
+    payload["state_dict"] = {
+        k: v.detach().cpu()
+        for k, v in model.state_dict().items()
+        if not (k.startswith("BottleNeck.") and int(k.split(".")[1]) >= active)
+    }
     payload.update(extra)
     with TempOutput(path) as temp:
         torch.save(payload, temp)

@@ -147,6 +147,9 @@ class SwapGenerator(nn.Module):
         if big:
             self.up0 = _up(conv, w, stem)
         self.last_layer = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(stem, 3, 7), nn.Tanh())
+        # Progressive training runs only the first k identity blocks; inference always runs all of them
+        # (save_generator drops the inactive ones from the file).
+        self.active_id_blocks = cfg.id_blocks
 
     @property
     def stages(self) -> tuple[list[str], list[str]]:
@@ -161,7 +164,7 @@ class SwapGenerator(nn.Module):
         x = self.first_layer(target)
         for name in down:
             x = getattr(self, name)(x)
-        for block in self.BottleNeck:
+        for block in self.BottleNeck[: self.active_id_blocks]:
             x = block(x, identity)
         for name in up:
             x = getattr(self, name)(x)

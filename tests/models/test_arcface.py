@@ -6,6 +6,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -14,7 +15,14 @@ from realtime.demo import face_image
 from realtime.faces.align import warp_face
 from realtime.faces.dlib_backend import DlibAnalyzer
 from realtime.io.errors import InputError
-from realtime.models.arcface import ArcFaceEncoder, IResNet, SimSwapIdentity, load_arcface, load_onnx_weights
+from realtime.models.arcface import (
+    ArcFaceEncoder,
+    IResNet,
+    SimSwapIdentity,
+    load_arcface,
+    load_onnx_weights,
+    warp_crops,
+)
 
 TINY = (1, 1, 1, 1)  # one block per stage: an r-something small enough to export in a test
 
@@ -126,3 +134,31 @@ def test_a_trusted_whole_network_runs_with_simswap_preprocessing(tmp_path: Path,
     with torch.no_grad():
         expected = torch.nn.functional.normalize(network(torch.nn.functional.interpolate(x, size=(112, 112))), dim=1)
     assert embedding.shape == (64,) and np.allclose(embedding, expected[0].numpy(), atol=1e-6)
+
+
+def test_warp_crops_is_cv2_warp_affine() -> None:
+    image = face_image("astronaut")[:256, 128:384]
+    m = cv2.getRotationMatrix2D((120.0, 130.0), 17.0, 0.6)
+    m[:, 2] += [-20.0, 5.0]
+    expected = cv2.warpAffine(image.astype(np.float32), m, (160, 160), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_CONSTANT)  # fmt: skip
+    batch = torch.from_numpy(image).permute(2, 0, 1)[None].float()
+    got = warp_crops(batch, m, 160)[0].permute(1, 2, 0).numpy()
+    inner = (slice(8, -8), slice(8, -8))  # cv2 and grid_sample differ only in how they blend the border
+    assert np.abs(got[inner] - expected[inner]).max() < 0.5
+
+
+def test_embed_crops_of_other_framings_match_the_encoders_own_crop(gen: torch.Generator) -> None:
+    """Training embeds its 224 ArcFace crops and 512 FFHQ crops in a differentiable way; the result equals the
+    embedding of the encoder's own 112 crop of the same face."""
+    encoder = ArcFaceEncoder(randomised(IResNet((1, 1, 1, 1)), gen)).eval()
+    image = face_image("astronaut")
+    face = DlibAnalyzer().detect(image)[0]
+    own = encoder.embed(image, face.kps5)
+    for crop, size in (("arcface", 224), ("ffhq", 512)):
+        aligned, _ = warp_face(image, face.kps5, crop, size)
+        faces = torch.from_numpy(aligned).permute(2, 0, 1)[None].float().div(255).requires_grad_(True)
+        embedding = encoder.embed_crops(faces, crop)
+        embedding.sum().backward()
+        assert faces.grad is not None and faces.grad.abs().sum() > 0
+        assert float(embedding[0].detach() @ torch.from_numpy(own)) > 0.99, crop

@@ -81,6 +81,29 @@ def test_extension_ops_match_reference_ops(block: str, conv: str, device: str, g
     assert rel <= 1e-4, rel
 
 
+@pytest.mark.parametrize(("block", "conv"), [("modulated", "separable"), ("modulated", "standard")])
+def test_autocast_runs_the_custom_ops_in_low_precision(block: str, conv: str, gen: torch.Generator) -> None:
+    """Under autocast (bf16 here; fp16/bf16 on CUDA in training) the custom ops run in autocast's dtype like
+    nn.Conv2d, extension and reference agree, and every parameter gets a float32 gradient."""
+    model = SwapGenerator(GeneratorConfig(resolution=224, block=block, conv=conv, **SMALL)).train()
+    model = model.to(memory_format=torch.channels_last)
+    target = torch.rand(2, 3, 224, 224, generator=gen).contiguous(memory_format=torch.channels_last)
+    identity = torch.nn.functional.normalize(torch.randn(2, 512, generator=gen), dim=1)
+    with torch.no_grad():
+        full = set_ops_impl(model, "ref")(target, identity)
+    outputs = {}
+    for impl in ("ext", "ref") if extension_loaded() else ("ref",):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            outputs[impl] = set_ops_impl(model, impl)(target, identity)
+        assert outputs[impl].dtype == torch.bfloat16
+        model.zero_grad()
+        outputs[impl].float().square().mean().backward()
+        assert all(p.grad is not None and p.grad.dtype == torch.float32 for p in model.parameters())
+        assert (outputs[impl].float() - full).abs().max() < 0.1  # bf16 keeps 8 bits of mantissa
+    if len(outputs) == 2:
+        assert (outputs["ext"].float() - outputs["ref"].float()).abs().max() < 0.05
+
+
 @pytest.mark.parametrize("resolution", [224, 256, 512])
 def test_shapes_range_and_identity_dependence(resolution: int, gen: torch.Generator) -> None:
     # batch statistics (training mode): an untrained net's eval-mode activations can saturate the tanh everywhere
@@ -102,6 +125,16 @@ def test_checkpoint_round_trip(tmp_path, gen: torch.Generator) -> None:  # type:
     with torch.no_grad():
         assert torch.equal(loaded(target, identity), model(target, identity))
     assert torch.load(path, weights_only=True)["step"] == 123
+
+
+def test_a_generator_in_progressive_training_saves_its_active_blocks(tmp_path, gen: torch.Generator) -> None:  # type: ignore[no-untyped-def]
+    model = SwapGenerator(GeneratorConfig(block="modulated", **{**SMALL, "id_blocks": 4})).eval()
+    model.active_id_blocks = 2
+    loaded = load_generator(save_generator(tmp_path / "g.pt", model))
+    assert loaded.config.id_blocks == 2 and len(loaded.BottleNeck) == 2
+    target, identity = torch.rand(1, 3, 224, 224, generator=gen), torch.randn(1, 512, generator=gen)
+    with torch.no_grad():
+        assert torch.equal(loaded(target, identity), model(target, identity))
 
 
 @pytest.mark.parametrize("resolution", [224, 512])
