@@ -1,0 +1,52 @@
+"""A tiny training setup shared by the training tests: identity photos of the package faces, prepared into aligned
+crops with landmarks, a random-weight ArcFace r18, and the options of a tiny generator and discriminator."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from realtime.faces.dlib_backend import DlibAnalyzer
+from realtime.models.arcface import ARCFACE_ARCHS, IResNet
+from training.prepare import prepare
+from training.sample_data import write_identity_photos
+
+# width 8, two identity blocks, a width-8 two-scale discriminator, batch 4: a fraction of a second per step here
+TINY = ("--width", "8", "--id-blocks", "2", "--d-width", "8", "--batch", "4", "--workers", "0", "--quiet")
+
+
+@pytest.fixture(scope="session")
+def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_identity_photos(tmp_path_factory.mktemp("photos"))
+
+
+@pytest.fixture(scope="session")
+def dataset(photos: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("data")
+    counts = prepare(photos, root, DlibAnalyzer(), quiet=True)
+    assert counts["written"] == 21, counts
+    return root
+
+
+@pytest.fixture(scope="session")
+def arcface(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("arcface") / "backbone.pth"
+    torch.manual_seed(0)
+    torch.save(IResNet(ARCFACE_ARCHS["r18"]).state_dict(), path)
+    return path
+
+
+def run_module(module: str, *args: object, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", module, *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False, env=env)
+
+
+def train(dataset: Path, arcface: Path, out: Path, *extra: object) -> subprocess.CompletedProcess[str]:
+    """python -m training.train on the tiny setup; asserts success."""
+    result = run_module("training.train", "--data", dataset, "--identity-model", arcface, "--out", out, *TINY, *extra)
+    assert result.returncode == 0, result.stderr
+    return result
