@@ -22,7 +22,7 @@ from realtime.models.layers import CONV_KINDS
 __all__ = ["AMP_MODES", "MASK_MODES", "TrainConfig", "add_config_arguments", "config_from_args"]
 
 AMP_MODES = ("none", "bf16", "fp16")
-MASK_MODES = ("none", "landmarks")
+MASK_MODES = ("none", "landmarks", "parsing")
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class TrainConfig:
     d_scales: int = 2
     d_width: int = 64
     # research options
-    mask: str = "none"  # landmarks: keep the background out of the discriminator's input
+    mask: str = "none"  # landmarks or parsing: keep the background out of the discriminator's input
     mask_start: int = 10_000  # steps without the mask, so the generator learns the background first
     mask_ramp: int = 10_000  # steps over which the mask fades in
     progressive_every: int = 0  # > 0: start with one identity block and add one every N steps
@@ -113,7 +113,8 @@ _HELP = {
     "out": "run folder (checkpoints/, previews/, log.csv, tensorboard/)",
     "identity_model": "frozen ArcFace for the identity loss (.onnx or arcface_torch .pth)",
     "crop": "template the crops are aligned with (python -m training.prepare writes it)",
-    "mask": "landmarks: mask the background out of the discriminator's input (needs prepare's landmarks)",
+    "mask": "mask the background out of the discriminator's input with the landmark hull or a parsing model's mask "
+    "(python -m training.prepare writes both)",
     "progressive_every": "start with one identity block, add one every N steps (earlier blocks frozen)",
     "amp": "mixed precision (autocast; fp16 adds loss scaling); meant for CUDA, also runs on the CPU",
     "same_every": "every N-th step is a same-identity step with the reconstruction loss",

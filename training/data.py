@@ -3,8 +3,8 @@
 ``root/<identity>/*.jpg|png``; every image is a crop aligned with one template (ArcFace's by default, as
 ``python -m training.prepare`` writes them); any size, resized to the training resolution. Each sample is a target
 crop plus another image of the same person (the source of a same-identity step; cross-identity steps take a batch
-neighbour's source instead, see :mod:`training.loop`). ``landmarks.npz`` in an identity folder (written by prepare)
-gives 68 landmarks per image for the discriminator mask.
+neighbour's source instead, see :mod:`training.loop`). Written by prepare in each identity folder: ``landmarks.npz``
+(68 landmarks per image, for ``--mask landmarks``) and, with a parsing model, ``masks.npz`` (``--mask parsing``).
 
 Sampling is a pure function of (seed, step, rank): a resumed run sees exactly the batches the uninterrupted run would
 have seen, with any number of DataLoader workers.
@@ -24,6 +24,7 @@ from torch.utils.data import Dataset, Sampler
 from realtime.io.errors import InputError
 from realtime.io.images import read_image
 from realtime.swappers.classic import HULL
+from training.parsing import MASKS_FILE
 
 __all__ = ["IMAGE_SUFFIXES", "LANDMARKS_FILE", "IdentityFolders", "PairDataset", "StepBatchSampler", "face_mask"]
 
@@ -88,6 +89,18 @@ class IdentityFolders:
             raise DataError(f"no landmarks for {missing[0]} in {missing[0].parent / LANDMARKS_FILE}")
         return np.stack([table[p] for p in self.paths]).astype(np.float32)
 
+    def check_parsed_masks(self) -> None:
+        """DataError naming the first identity folder or image without a parsing mask in its masks.npz."""
+        for name in self.names:
+            file = self.root / name / MASKS_FILE
+            if not file.is_file():
+                raise DataError(f"--mask parsing needs {file}; write it with training.prepare --parsing-model")
+            with np.load(file) as archive:
+                have = set(archive.files)
+            for path in self.paths:
+                if path.parent.name == name and path.name not in have:
+                    raise DataError(f"no parsing mask for {path} in {file}")
+
 
 def face_mask(landmarks: np.ndarray, size: int, image_size: int) -> np.ndarray:
     """Soft face mask [size,size] float32 in [0,1]: the hull of the 68 landmarks (given in an ``image_size`` crop)
@@ -107,15 +120,22 @@ def face_mask(landmarks: np.ndarray, size: int, image_size: int) -> np.ndarray:
 
 class PairDataset(Dataset):
     """Item ``(index, seed)`` -> {"target": [3,R,R], "source": [3,R,R] (another image of the same identity),
-    "label": identity index, "mask": [1,R,R] (ones without landmarks)}, images float32 RGB in [0,1].
+    "label": identity index, "mask": [1,R,R] (the target's face mask; ones without one)}, float32 in [0,1].
 
     ``augment``: independent horizontal flips and mild brightness/contrast jitter for target and source (the
-    aligned templates are near-symmetric, so a flipped crop is still aligned)."""
+    aligned templates are near-symmetric, so a flipped crop is still aligned). Masks come from ``landmarks``
+    ([num_images,68,2], see :meth:`IdentityFolders.landmarks`) or, with ``parsed_masks``, from masks.npz."""
 
     def __init__(
-        self, folders: IdentityFolders, resolution: int, augment: bool = True, landmarks: np.ndarray | None = None
+        self,
+        folders: IdentityFolders,
+        resolution: int,
+        augment: bool = True,
+        landmarks: np.ndarray | None = None,
+        parsed_masks: bool = False,
     ) -> None:
         self.folders, self.resolution, self.augment, self.landmarks = folders, resolution, augment, landmarks
+        self.parsed_masks = parsed_masks
         self.by_label = [np.flatnonzero(folders.labels == k) for k in range(len(folders.names))]
 
     def __len__(self) -> int:
@@ -145,6 +165,14 @@ class PairDataset(Dataset):
         x = np.clip((x - 0.5) * contrast + 0.5 + brightness, 0.0, 1.0)
         return x, mask
 
+    def _parsed_mask(self, index: int) -> np.ndarray:
+        path = self.folders.paths[index]
+        with np.load(path.parent / MASKS_FILE) as archive:
+            mask = archive[path.name]
+        r = self.resolution
+        mask = cv2.resize(mask, (r, r), interpolation=cv2.INTER_AREA if mask.shape[0] > r else cv2.INTER_LINEAR)
+        return cv2.GaussianBlur(mask, (0, 0), max(1, r // 64)).astype(np.float32) / 255.0  # soft edge, as landmarks
+
     def __getitem__(self, item: tuple[int, int]) -> dict[str, torch.Tensor]:
         index, seed = item
         rng = np.random.default_rng(seed)
@@ -157,6 +185,8 @@ class PairDataset(Dataset):
         mask = np.ones((r, r), np.float32)
         if self.landmarks is not None:
             mask = face_mask(self.landmarks[index], r, side)
+        elif self.parsed_masks:
+            mask = self._parsed_mask(index)
         target_x, mask = self._augment(target, mask, rng)
         source_x, _ = self._augment(source, mask, rng)
 

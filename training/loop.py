@@ -4,7 +4,7 @@ mixed precision, DDP, checkpoints that resume exactly, previews and logs.
 One iteration: the generator swaps each target with its source's identity (the target's own identity on every
 ``same_every``-th step, a batch neighbour's otherwise); the discriminator takes one hinge step on real targets and
 detached results; then the generator takes one step on identity + weak feature matching + reconstruction +
-adversarial losses. With ``mask="landmarks"`` both discriminator inputs are multiplied by the target's face mask,
+adversarial losses. With a ``mask`` both discriminator inputs are multiplied by the target's face mask,
 faded in from ``mask_start`` over ``mask_ramp`` steps.
 """
 
@@ -83,7 +83,9 @@ class Trainer:
         self.out = Path(config.out)
         self.folders = IdentityFolders.scan(config.data)
         landmarks = self.folders.landmarks() if config.mask == "landmarks" else None
-        self.dataset = PairDataset(self.folders, config.resolution, config.augment, landmarks)
+        if config.mask == "parsing":
+            self.folders.check_parsed_masks()
+        self.dataset = PairDataset(self.folders, config.resolution, config.augment, landmarks, config.mask == "parsing")
 
         torch.manual_seed(config.seed)
         self.generator = SwapGenerator(config.generator_config()).to(self.device)

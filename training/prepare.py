@@ -7,12 +7,13 @@ chosen template (ArcFace's at 224 for SimSwap 224; FFHQ's at 512 or 1024 for the
 ``landmarks.npz`` (68 points per crop, crop pixels). Faces whose crop is blurred (variance of the Laplacian of the
 crop at 256 px below --min-sharpness) are dropped, as in the movie-data pipeline (thresholds 20-30 there).
 Already-aligned datasets (VGGFace2-224) go through with --aligned: the crops are kept and only landmarks and the
-blur filter are added.
+blur filter are added. With --parsing-model (a face-parsing ONNX network, see training.parsing) each crop's face and
+hair mask is stored in ``masks.npz`` too, for train --mask parsing.
 
 Examples:
     python -m training.prepare faces_by_person/ data/
     python -m training.prepare film_frames/ data_ffhq/ --crop ffhq --size 1024 --frame-interval 12 --min-sharpness 25
-    python -m training.prepare vggface2_224/ data/ --aligned
+    python -m training.prepare vggface2_224/ data/ --aligned --parsing-model face_parsing_bisenet.onnx
 
 Exit status: 0 done, 1 an input or output problem (or no usable face at all), 2 a usage error, 130 interrupted.
 """
@@ -38,6 +39,7 @@ from realtime.io.files import TempOutput
 from realtime.io.images import IMAGE_SUFFIXES, read_image, write_image
 from realtime.io.video import VIDEO_SUFFIXES, VideoReader
 from training.data import LANDMARKS_FILE
+from training.parsing import MASKS_FILE, FaceParser, parse_classes
 
 PROG = "python -m training.prepare"
 
@@ -85,9 +87,10 @@ def prepare(
     frame_interval: int = 10,
     aligned: bool = False,
     quiet: bool = False,
+    parser: FaceParser | None = None,
 ) -> Counter[str]:
-    """Write DST/<identity>/*.png and landmarks.npz from SRC/<identity>/ files; returns counts of "written",
-    "no_face", "blurred" and "unreadable"."""
+    """Write DST/<identity>/*.png and landmarks.npz (and masks.npz with a ``parser``) from SRC/<identity>/ files;
+    returns counts of "written", "no_face", "blurred" and "unreadable"."""
     identities = sorted(p for p in src.iterdir() if p.is_dir() and not p.name.startswith("."))
     suffixes = IMAGE_SUFFIXES | VIDEO_SUFFIXES
     files = [(who, f) for who in identities for f in sorted(who.iterdir()) if f.suffix.lower() in suffixes]
@@ -95,6 +98,7 @@ def prepare(
         raise InputError(f"no images or videos in identity folders of {src} (expected SRC/<identity>/*.jpg)")
     counts: Counter[str] = Counter()
     table: dict[str, dict[str, np.ndarray]] = {}
+    masks: dict[str, dict[str, np.ndarray]] = {}
     for who, file in tqdm(files, disable=quiet, unit="file", desc="prepare"):
         try:
             frames = list(_frames(file, frame_interval))
@@ -120,10 +124,13 @@ def prepare(
             (dst / who.name).mkdir(parents=True, exist_ok=True)
             write_image(dst / who.name / name, out)
             table.setdefault(who.name, {})[name] = landmarks.astype(np.float32)
+            if parser is not None:
+                masks.setdefault(who.name, {})[name] = parser(out)
             counts["written"] += 1
-    for who, marks in table.items():
-        with TempOutput(dst / who / LANDMARKS_FILE) as temp, open(temp, "wb") as f:
-            np.savez(f, **marks)
+    for file, content in ((LANDMARKS_FILE, table), (MASKS_FILE, masks)):
+        for who, arrays in content.items():
+            with TempOutput(dst / who / file) as temp, open(temp, "wb") as f:
+                np.savez_compressed(f, **arrays)
     return counts
 
 
@@ -136,6 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--min-sharpness", type=float, default=0.0, help="drop crops blurrier than this (e.g. 25)")
     parser.add_argument("--frame-interval", type=int, default=10, help="use every N-th frame of videos")
     parser.add_argument("--aligned", action="store_true", help="SRC already holds aligned crops: keep them as they are")
+    parser.add_argument("--parsing-model", type=Path, help="face-parsing ONNX network: also write masks.npz")
+    parser.add_argument(
+        "--parsing-classes", default="1-13,17", help="labels that count as face (default: CelebAMask-HQ face and hair)"
+    )
     parser.add_argument("--detector", choices=DETECTORS, default="auto")
     parser.add_argument("--models-dir", type=Path, help="an insightface model pack (see realtime.swap --help)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary (errors still print)")
@@ -152,9 +163,14 @@ def main(argv: list[str] | None = None) -> int:
             raise InputError(f"source folder not found: {args.src}")
         if args.src.resolve() == args.dst.resolve():
             raise UsageError("DST must differ from SRC")
+        try:
+            classes = parse_classes(args.parsing_classes)
+        except ValueError as exc:
+            raise UsageError(f"--parsing-classes: {exc}") from None
+        face_parser = FaceParser(args.parsing_model, classes) if args.parsing_model else None
         analyzer = create_analyzer(args.detector, args.models_dir)
         counts = prepare(args.src, args.dst, analyzer, args.crop, args.size, args.min_sharpness,
-                         args.frame_interval, args.aligned, args.quiet)  # fmt: skip
+                         args.frame_interval, args.aligned, args.quiet, face_parser)  # fmt: skip
         if not args.quiet:
             summary = ", ".join(f"{counts[k]} {k.replace('_', ' ')}" for k in ("written", "no_face", "blurred",
                                                                                "unreadable"))  # fmt: skip
