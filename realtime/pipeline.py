@@ -3,6 +3,10 @@
 One :class:`FaceSwapPipeline` processes a stream of frames (video, camera or a single image). Full detection runs
 every ``detect_every`` frames, after a scene cut, or when no face is being tracked; in between, the 68 landmarks
 are re-fitted inside each track's predicted box (~2 ms a face), then smoothed by the track's One-Euro filter.
+
+Live use (``background_detection``): detection runs on a background thread instead (see
+:mod:`realtime.live.detector`), landmarks are re-fitted on every frame, and a finished detection joins the tracking
+on the next frame, so no frame waits for the detector.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import numpy as np
 from realtime.blend import paste
 from realtime.faces.tracker import SceneCutDetector, Track, Tracker, box_iou
 from realtime.faces.types import Face
+from realtime.live.detector import BackgroundDetector
 from realtime.watermark import Watermarker
 
 __all__ = ["TARGET_MODES", "FaceSwapPipeline", "PipelineOptions"]
@@ -43,6 +48,7 @@ class PipelineOptions:
     # detection the analyzer returns (0.0), since it has no other frames to find a face in.
     min_score: float = 0.3
     watermark_id: int = 0  # 32-bit id carried by the invisible mark every output frame gets (realtime.watermark)
+    background_detection: bool = False  # live: detect on a background thread (close() the pipeline after use)
 
 
 @dataclass
@@ -82,6 +88,25 @@ class FaceSwapPipeline:
         self.stage_seconds: dict[str, float] = defaultdict(float)  # cumulative time per stage (for bench/)
         self.faces_swapped = 0  # cumulative over all frames
         self.watermarker = Watermarker(self.options.watermark_id)
+        self.detect_every = self.options.detect_every  # live sessions adapt it to the load
+        self._background: BackgroundDetector | None = None
+        if self.options.background_detection:
+            self._background = BackgroundDetector(self._detect)
+        self._last_submit = -(10**9)
+        self._cut_index = 0
+
+    def close(self) -> None:
+        """Stop the background detector (live use); the pipeline cannot process frames afterwards."""
+        if self._background is not None:
+            self._background.close()
+
+    def _detect(self, frame: np.ndarray) -> list[Face]:
+        """Full detection for tracking: faces above ``min_score``, with descriptors in reference mode."""
+        faces = [f for f in self.analyzer.detect(frame) if f.score >= self.options.min_score]
+        if self.options.target_face == "reference" and self._background is not None:
+            for face in faces:  # off the live thread, so every face can be described
+                self.analyzer.embed(frame, face)
+        return faces
 
     def process(self, frame: np.ndarray, t: float) -> tuple[np.ndarray, FrameStats]:
         """Swap faces in an RGB uint8 frame [H,W,3] taken at ``t`` seconds; returns (new frame, stats)."""
@@ -89,18 +114,20 @@ class FaceSwapPipeline:
         cut = self.scene_cut(frame)
         if cut:
             self.tracker.reset()
-        detect = cut or self._frame_index % max(1, self.options.detect_every) == 0 or not self.tracker.live()
-        if detect:
-            faces = [f for f in self.analyzer.detect(frame) if f.score >= self.options.min_score]
+            self._cut_index = self._frame_index
+        if self._background is not None:
+            tracks, detect = self._track_live(frame, t, cut)
+            clock = self._lap("landmarks", clock)
+        elif cut or self._frame_index % max(1, self.detect_every) == 0 or not self.tracker.live():
+            detect = True
+            faces = self._detect(frame)
             if self.options.target_face == "reference":
                 self._embed_new(frame, faces)
             tracks = self.tracker.update_detections(faces, t)
             clock = self._lap("detect", clock)
         else:
-            tracks = self.tracker.live()
-            for track in tracks:
-                face = self.analyzer.landmarks(frame, track.refit_box(), track.face.score)
-                self.tracker.update_landmarks(track, face, t)
+            detect = False
+            tracks = self._refit_tracks(frame, t)
             clock = self._lap("landmarks", clock)
         self._frame_index += 1
         out = frame.copy()
@@ -116,6 +143,34 @@ class FaceSwapPipeline:
         out = self.watermarker.embed(out)  # every frame, with or without faces: the whole output is synthetic
         self._lap("watermark", clock)
         return out, FrameStats(detected=detect, faces=len(tracks), swapped=swapped, scene_cut=cut)
+
+    def _refit_tracks(self, frame: np.ndarray, t: float) -> list[Track]:
+        tracks = self.tracker.live()
+        for track in tracks:
+            face = self.analyzer.landmarks(frame, track.refit_box(), track.face.score)
+            self.tracker.update_landmarks(track, face, t)
+        return tracks
+
+    def _track_live(self, frame: np.ndarray, t: float, cut: bool) -> tuple[list[Track], bool]:
+        """Background detection: take a finished detection (its faces re-fitted on this frame) or re-fit the
+        tracks, then hand this frame to the detector when a detection is due and it is idle."""
+        assert self._background is not None
+        result = self._background.poll()
+        detected = result is not None and result[1] >= self._cut_index  # a detection from before a cut is stale
+        if detected:
+            assert result is not None
+            faces = []
+            for found in result[0]:
+                face = self.analyzer.landmarks(frame, found.bbox, found.score)
+                face.embedding = found.embedding
+                faces.append(face)
+            tracks = self.tracker.update_detections(faces, t)
+        else:
+            tracks = self._refit_tracks(frame, t)
+        due = cut or not tracks or self._frame_index - self._last_submit >= max(1, self.detect_every)
+        if due and self._background.submit(frame, self._frame_index):
+            self._last_submit = self._frame_index
+        return tracks, detected
 
     def _lap(self, stage: str, since: float) -> float:
         now = time.perf_counter()

@@ -1,0 +1,126 @@
+"""Where live frames go: a virtual camera (pyvirtualcam), a window, a video file, or nowhere (measuring)."""
+
+from __future__ import annotations
+
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from realtime.io.errors import InputError, ModelsMissingError
+from realtime.io.metadata import provenance_tags
+from realtime.io.video import VideoInfo, VideoWriter
+
+__all__ = ["SINKS", "FileSink", "NullSink", "Sink", "VirtualCameraSink", "WindowSink", "virtual_camera_hint"]
+
+SINKS = ("virtualcam", "window", "file", "null")
+
+
+class Sink:
+    """Takes RGB uint8 frames [H,W,3] with their time in seconds since the session started."""
+
+    name = "sink"
+    closed_by_user = False  # a window sink sets it when the user closes the window
+
+    def send(self, frame: np.ndarray, t: float) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class NullSink(Sink):
+    """Discards frames (for benchmarks and dry runs)."""
+
+    name = "null"
+
+    def send(self, frame: np.ndarray, t: float) -> None:
+        pass
+
+
+def virtual_camera_hint(platform: str = sys.platform) -> str:
+    """How to get a virtual camera device on ``platform``."""
+    if platform.startswith("linux"):
+        return ("install v4l2loopback and load it: sudo apt install v4l2loopback-dkms && sudo modprobe v4l2loopback "
+                "devices=1 exclusive_caps=1 card_label=realtime")  # fmt: skip
+    if platform == "darwin":
+        return "install OBS Studio (26.1 or later) and start its virtual camera once so that macOS registers it"
+    return "install OBS Studio (its virtual camera) or Unity Capture"
+
+
+class VirtualCameraSink(Sink):
+    """A virtual camera any app can pick (pyvirtualcam: v4l2loopback on Linux, OBS on Windows and macOS).
+
+    InputError with the platform's setup hint when there is no virtual camera device; ModelsMissingError when
+    pyvirtualcam is not installed."""
+
+    name = "virtualcam"
+
+    def __init__(self, width: int, height: int, fps: float, device: str | None = None) -> None:
+        try:
+            import pyvirtualcam
+        except ImportError as exc:
+            raise ModelsMissingError("the virtual camera needs pyvirtualcam: pip install pyvirtualcam") from exc
+        try:
+            self.camera = pyvirtualcam.Camera(width, height, fps, fmt=pyvirtualcam.PixelFormat.RGB, device=device)
+        except (RuntimeError, ValueError, OSError) as exc:
+            where = f" at {device}" if device else ""
+            first = (str(exc).strip().splitlines() or ["?"])[0][:160]
+            raise InputError(f"no virtual camera{where} ({first}); {virtual_camera_hint()}") from None
+        self.device = self.camera.device
+
+    def send(self, frame: np.ndarray, t: float) -> None:
+        self.camera.send(np.ascontiguousarray(frame))
+
+    def close(self) -> None:
+        self.camera.close()
+
+
+class WindowSink(Sink):
+    """An OpenCV window; closing it (or pressing q or Esc) ends the session."""
+
+    name = "window"
+    TITLE = "realtime (q to quit)"
+
+    def __init__(self) -> None:
+        try:
+            cv2.namedWindow(self.TITLE, cv2.WINDOW_NORMAL)
+        except cv2.error as exc:
+            raise InputError(f"cannot open a window (no display?): {str(exc).strip()[:160]}") from None
+
+    def send(self, frame: np.ndarray, t: float) -> None:
+        cv2.imshow(self.TITLE, cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        key = cv2.waitKey(1) & 0xFF
+        visible = cv2.getWindowProperty(self.TITLE, cv2.WND_PROP_VISIBLE) >= 1
+        if key in (ord("q"), 27) or not visible:
+            self.closed_by_user = True
+
+    def close(self) -> None:
+        cv2.destroyWindow(self.TITLE)
+
+
+class FileSink(Sink):
+    """A video file with the frames at the times they were captured (variable frame rate when frames were dropped),
+    written through a temporary file that :meth:`close` renames into place."""
+
+    name = "file"
+
+    def __init__(self, path: str | Path, width: int, height: int, fps: float, crf: int = 20) -> None:
+        info = VideoInfo(width=width, height=height, fps=Fraction(fps).limit_denominator(1001),
+                         time_base=Fraction(1, 1000), frames=0, duration=0.0, rotation=0, has_audio=False,
+                         codec="")  # fmt: skip
+        self.path = Path(path)
+        self.writer = VideoWriter(self.path, info, crf=crf, metadata=provenance_tags())
+        self._last_pts = -1
+        self.frames = 0
+
+    def send(self, frame: np.ndarray, t: float) -> None:
+        pts = max(round(t * 1000), self._last_pts + 1)  # milliseconds, strictly increasing
+        self.writer.write(frame, pts)
+        self._last_pts = pts
+        self.frames += 1
+
+    def close(self) -> None:
+        self.writer.close()

@@ -1,0 +1,139 @@
+"""The options every swapping command shares (``realtime.swap`` and ``realtime.webcam``): source and target
+selection, face analysis, swapper and blend, provenance and device; and the one function that builds a
+:class:`~realtime.pipeline.FaceSwapPipeline` from them."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from realtime.faces.backends import DETECTORS, create_analyzer
+from realtime.io.errors import UsageError
+from realtime.pipeline import TARGET_MODES, FaceSwapPipeline, PipelineOptions
+from realtime.swappers.factory import add_swapper_arguments, check_swapper_args, make_swapper
+
+__all__ = ["add_pipeline_arguments", "check_pipeline_args", "make_pipeline"]
+
+
+def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
+    """--source, target selection, face analysis, swapper and blend, --watermark-id and --device."""
+    parser.add_argument(
+        "--source", type=Path, required=True, help="image, folder of images or video of the source person"
+    )
+    target = parser.add_argument_group("which faces to replace")
+    target.add_argument("--target-face", choices=TARGET_MODES, default="all")
+    target.add_argument("--reference", type=Path, help="image of the person to replace (with --target-face reference)")
+    target.add_argument(
+        "--similarity",
+        type=float,
+        help="descriptor distance under which a face is the reference person "
+        "(default: the backend's operating point, 0.6 for both dlib's Euclidean and ArcFace's cosine distance)",
+    )
+    analysis = parser.add_argument_group("face analysis")
+    analysis.add_argument(
+        "--detector",
+        choices=DETECTORS,
+        default="auto",
+        help="auto: an insightface model pack when one is found (--models-dir or ~/.insightface/models), "
+        "else the embedded dlib models",
+    )
+    analysis.add_argument(
+        "--models-dir",
+        type=Path,
+        help="an insightface model pack (folder of .onnx files, e.g. buffalo_l/) or a folder of packs",
+    )
+    analysis.add_argument("--detect-every", type=int, default=5, help="full detection every N frames (default 5)")
+    analysis.add_argument(
+        "--smoothing", type=float, default=1.0, help="landmark smoothing strength; 0 disables (default 1.0)"
+    )
+    swap = parser.add_argument_group("swap and blend")
+    add_swapper_arguments(swap)
+    swap.add_argument("--blend", choices=["poisson", "feather"], default="poisson")
+    provenance = parser.add_argument_group("provenance (always on: every output is watermarked and tagged)")
+    provenance.add_argument(
+        "--watermark-id",
+        type=_watermark_id,
+        default=0,
+        metavar="N",
+        help="a 32-bit number (decimal or 0x hex) carried in the invisible mark with the synthetic-media marker; "
+        "python -m realtime.verify reads it back (default 0)",
+    )
+    parser.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda"],
+        default="auto",
+        help="where the blend runs (auto: CUDA when visible); insightface models also run there when onnxruntime "
+        "has CUDA, dlib always on the CPU",
+    )
+
+
+def _watermark_id(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be in 0..4294967295, got {value}")
+    return value
+
+
+def check_pipeline_args(args: argparse.Namespace) -> None:
+    """UsageError for option values and combinations that cannot work."""
+    if args.target_face == "reference" and args.reference is None:
+        raise UsageError("--target-face reference needs --reference IMAGE")
+    check_swapper_args(args)
+    if args.models_dir is not None and args.detector == "dlib":
+        raise UsageError("--models-dir names insightface models; it cannot be used with --detector dlib")
+    if args.similarity is not None and args.similarity <= 0:
+        raise UsageError("--similarity must be > 0")
+    if args.detect_every < 1:
+        raise UsageError("--detect-every must be >= 1")
+    if args.smoothing < 0:
+        raise UsageError("--smoothing must be >= 0")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda but no CUDA GPU is visible")
+
+
+def _analysis_device(detector: str, device: str) -> str:
+    """insightface's sessions follow ``device`` when onnxruntime has CUDA; otherwise (and for dlib) the CPU."""
+    if device != "cuda" or detector == "dlib":
+        return "cpu"
+    import onnxruntime
+
+    return "cuda" if "CUDAExecutionProvider" in onnxruntime.get_available_providers() else "cpu"
+
+
+def make_pipeline(
+    args: argparse.Namespace, note: Callable[[str], None] = lambda _: None, background_detection: bool = False
+) -> FaceSwapPipeline:
+    """The analyzer, swapper (with the source set) and :class:`FaceSwapPipeline` the options describe; ``note``
+    receives a line for each choice made. Model, source and reference problems raise UserErrors."""
+    from realtime.source import load_source
+
+    device = "cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu"
+    analyzer = create_analyzer(args.detector, args.models_dir, device=_analysis_device(args.detector, device))
+    note(f"face analysis: {analyzer.describe()}; blend on {device}")
+    # before the source, so a bad model file fails fast
+    swapper = make_swapper(args, device, note)
+    source = load_source(args.source, analyzer)
+    note(f"source: {source.count} face(s) from {args.source}")
+    swapper.set_source(source.image, source.face)
+    reference = None
+    if args.target_face == "reference":
+        ref = load_source(args.reference, analyzer)
+        reference = ref.embedding
+    options = PipelineOptions(
+        target_face=args.target_face,
+        reference_embedding=reference,
+        similarity=analyzer.same_person_distance if args.similarity is None else args.similarity,
+        detect_every=args.detect_every,
+        smoothing=args.smoothing,
+        blend=args.blend,
+        device=device,
+        watermark_id=args.watermark_id,
+        background_detection=background_detection,
+    )
+    return FaceSwapPipeline(analyzer, swapper, options)

@@ -1,0 +1,145 @@
+"""python -m realtime.webcam with a video file as the camera: swapped, watermarked frames in real time with latency
+reported; a slowed swap drops frames instead of queueing them; camera, virtual-camera and disconnect errors."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from realtime.demo import ClipSpec, make_clip, write_source_face
+from realtime.faces.dlib_backend import DlibAnalyzer
+from realtime.live.frames import CapturedFrame, LatestFrame
+from realtime.live.session import AdaptiveInterval, LiveSession
+from realtime.live.sinks import NullSink
+from realtime.live.sources import FileSource
+from realtime.pipeline import FaceSwapPipeline, PipelineOptions
+from realtime.swappers.classic import ClassicSwapper
+from realtime.verify import verify_file
+from tests.media import video_frames
+
+SPEC = ClipSpec(width=640, height=480, seconds=5.0, still=(2.0, 3.0), light=(3.0, 4.0))
+
+
+def run(*args: object) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "realtime.webcam", *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("webcam")
+    return {"clip": make_clip(root / "clip.mp4", SPEC), "source": write_source_face(root / "face.jpg")}
+
+
+def test_file_camera_for_five_seconds_gives_swapped_watermarked_frames(media: dict[str, Path], tmp_path: Path) -> None:
+    out, report_path = tmp_path / "live.mp4", tmp_path / "report.json"
+    result = run("--source", media["source"], "--input", media["clip"], "--sink", "file", "--output", out,
+                 "--report", report_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(report_path.read_text())
+    assert report["end"] == "ended" and report["frames_captured"] == round(SPEC.seconds * SPEC.fps)
+    assert report["frames_output"] >= 25 and report["faces_swapped"] >= 0.8 * report["frames_output"]
+    assert 0 < report["latency_p50_ms"] <= report["latency_p95_ms"] <= report["latency_max_ms"]
+    assert re.search(r"latency p50 \d+ ms p95 \d+ ms", result.stderr.strip().splitlines()[-1])
+    assert re.search(r"fps \| latency p50", result.stderr)  # the once-a-second status line
+    before, after = video_frames(media["clip"]), video_frames(out)
+    assert len(after) == report["frames_output"]
+    analyzer = DlibAnalyzer()
+    for frame in after[5::10]:
+        # the camera frame this output came from: the one its background matches
+        match = min(before, key=lambda f: np.abs(f[:, :100].astype(int) - frame[:, :100]).mean())
+        x0, y0, x1, y1 = max(analyzer.detect(match), key=lambda f: f.score).bbox.astype(int)
+        assert np.abs(frame.astype(int) - match)[max(y0, 0) : y1, max(x0, 0) : x1].mean() > 6
+    assert verify_file(out).marked
+
+
+def test_a_slow_swap_drops_frames_and_latency_stays_bounded(media: dict[str, Path]) -> None:
+    class SlowSwapper(ClassicSwapper):
+        def swap_many(self, frame, faces):  # type: ignore[no-untyped-def]
+            time.sleep(0.12)  # ~4 frame periods at 30 fps
+            return super().swap_many(frame, faces)
+
+    analyzer = DlibAnalyzer()
+    swapper = SlowSwapper()
+    from realtime.source import load_source
+
+    source = load_source(media["source"], analyzer)
+    swapper.set_source(source.image, source.face)
+    pipeline = FaceSwapPipeline(analyzer, swapper, PipelineOptions(background_detection=True))
+    session = LiveSession(FileSource(media["clip"]), pipeline, [NullSink()], status=None)
+    report = session.run()
+    assert report.end == "ended"
+    assert report.frames_dropped > report.frames_output  # most frames are skipped, not queued
+    latencies = session.stats.all_latencies
+    assert max(latencies) < 0.6, max(latencies)  # bounded by one slow frame plus a frame period, not growing
+    assert np.mean(latencies[-10:]) < 2 * np.mean(latencies[:10]) + 0.05
+
+
+def test_latest_frame_keeps_only_the_newest() -> None:
+    slot = LatestFrame()
+    for i in range(3):
+        slot.put(CapturedFrame(np.zeros((2, 2, 3), np.uint8), float(i), i))
+    frame = slot.get(timeout=0.1)
+    assert frame is not None and frame.index == 2 and slot.dropped == 2
+    assert slot.get(timeout=0.05) is None
+    slot.close("ended")
+    assert slot.get() is None and slot.reason == "ended"
+
+
+def test_detection_interval_adapts_to_the_load() -> None:
+    interval = AdaptiveInterval(base=5, fps=30)
+    for _ in range(60):
+        interval.update(0.030)  # 90% of the 33 ms frame period
+    assert interval.interval == 20
+    for _ in range(200):
+        interval.update(0.005)
+    assert interval.interval == 5
+    for _ in range(400):
+        interval.update(0.1)
+    assert interval.interval == 40  # at most 8x the base
+
+
+def test_a_missing_virtual_camera_gives_the_setup_hint(media: dict[str, Path]) -> None:
+    result = run("--source", media["source"], "--input", media["clip"], "--virtual-device", "/dev/video-nowhere",
+                 "--quiet")  # fmt: skip
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 1
+    assert len(lines) == 1 and "no virtual camera at /dev/video-nowhere" in lines[0]
+    assert "modprobe v4l2loopback" in lines[0]
+
+
+def test_a_lost_camera_ends_cleanly_and_keeps_the_recording(media: dict[str, Path], tmp_path: Path) -> None:
+    """OpenCV opens the clip as a capture device; after its last frame reads fail as an unplugged camera's do."""
+    record = tmp_path / "session.mp4"
+    result = run("--source", media["source"], "--camera", media["clip"], "--sink", "null", "--record", record,
+                 "--retry", "0.5", "--quiet")  # fmt: skip
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 1
+    assert len(lines) == 1 and "the camera stopped delivering frames" in lines[0]
+    assert f"recording kept: {record}" in lines[0]
+    frames = video_frames(record)
+    assert len(frames) > 0 and frames[0].shape == (480, 640, 3)
+    assert verify_file(record).marked
+
+
+def test_camera_and_usage_errors(media: dict[str, Path], tmp_path: Path) -> None:
+    cases = [
+        (("--camera", "9"), 1, "no camera at 9"),
+        (("--camera", tmp_path / "nothing.mp4"), 1, "no camera at"),
+        (("--input", tmp_path / "nothing.mp4"), 1, "input not found"),
+        (("--input", media["clip"], "--sink", "file"), 2, "--sink file needs --output"),
+        (("--input", media["clip"], "--output", tmp_path / "x.mp4"), 2, "--output is for --sink file"),
+        (("--input", media["clip"], "--sink", "null", "--seconds", "0"), 2, "--seconds must be > 0"),
+    ]
+    for extra, code, message in cases:
+        result = run("--source", media["source"], *extra, "--quiet")
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert result.returncode == code, (extra, result.stderr)
+        assert len(lines) == 1 and message in lines[0], (extra, result.stderr)
