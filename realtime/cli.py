@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from realtime.io.errors import UserError
 
-__all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "doc_parser", "run_cli", "user_message"]
+__all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "add_quiet_debug", "doc_parser", "notes", "run_cli", "user_message"]
 
 EXIT_INTERNAL = 1
 EXIT_INTERRUPTED = 130
@@ -25,6 +25,22 @@ def doc_parser(prog: str, doc: str) -> argparse.ArgumentParser:
         epilog=(marker + tail).strip() or None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+
+
+def add_quiet_debug(parser: argparse.ArgumentParser, quiet_help: str) -> None:
+    """--quiet (``quiet_help`` says what it silences; errors always print) and --debug (tracebacks)."""
+    parser.add_argument("--quiet", action="store_true", help=quiet_help)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
+
+
+def notes(prog: str, quiet: bool) -> Callable[[str], None]:
+    """A function printing ``prog: <line>`` to stderr, or nothing when ``quiet``."""
+
+    def note(message: str) -> None:
+        if not quiet:
+            print(f"{prog}: {message}", file=sys.stderr)
+
+    return note
 
 
 def user_message(err: UserError) -> str:

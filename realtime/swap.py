@@ -26,7 +26,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from realtime.cli import doc_parser, run_cli
+from realtime.cli import add_quiet_debug, doc_parser, notes, run_cli
 from realtime.io.errors import InputError, UsageError
 from realtime.io.files import check_output_path
 from realtime.io.images import IMAGE_SUFFIXES, read_image, write_image
@@ -48,14 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     encode.add_argument("--codec", default="libx264")
     encode.add_argument("--crf", type=int, default=18)
     encode.add_argument("--preset", default="veryfast")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar or notes (errors still print)")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
+    add_quiet_debug(parser, "no progress bar or notes (errors still print)")
     return parser
-
-
-def _note(args: argparse.Namespace, message: str) -> None:
-    if not args.quiet:
-        print(f"{PROG}: {message}", file=sys.stderr)
 
 
 def _check_args(args: argparse.Namespace) -> str:
@@ -78,17 +72,15 @@ def _check_args(args: argparse.Namespace) -> str:
 
 
 def _swap_image(args: argparse.Namespace, pipeline: FaceSwapPipeline) -> int:
+    note = notes(PROG, args.quiet)
     image = read_image(args.input)
     out, stats = pipeline.process(image, 0.0)
     if stats.swapped == 0:
-        _note(args, "warning: no face found in the input; writing it with the watermark only")
+        note("warning: no face found in the input; writing it with the watermark only")
     if min(out.shape[:2]) >= COMPAT_MIN_SIDE:
         out = embed_compat(out, args.watermark_id)  # also readable by invisible-watermark's own decoder
     else:
-        _note(
-            args,
-            f"image under {COMPAT_MIN_SIDE} px: it carries realtime's mark only (invisible-watermark's needs more)",
-        )
+        note(f"image under {COMPAT_MIN_SIDE} px: it carries realtime's mark only (invisible-watermark's needs more)")
     write_image(args.output, out, synthetic=True)
     return 0
 
@@ -138,7 +130,7 @@ def _swap_video(args: argparse.Namespace, pipeline: FaceSwapPipeline) -> int:
             if failure:
                 raise failure[0]
     if frames_with_faces == 0:
-        _note(args, "warning: no face found in the input; the output is the input re-encoded, watermarked")
+        notes(PROG, args.quiet)("warning: no face found in the input; the output is the input re-encoded, watermarked")
     return 0
 
 
@@ -147,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def body() -> int:
         kind = _check_args(args)
-        pipeline = make_pipeline(args, lambda line: _note(args, line))
+        pipeline = make_pipeline(args, notes(PROG, args.quiet))
         return _swap_image(args, pipeline) if kind == "image" else _swap_video(args, pipeline)
 
     return run_cli(PROG, body, debug=args.debug)

@@ -27,7 +27,7 @@ import json
 import sys
 from pathlib import Path
 
-from realtime.cli import doc_parser, run_cli
+from realtime.cli import add_quiet_debug, doc_parser, notes, run_cli
 from realtime.io.errors import InputError, UsageError
 from realtime.io.files import check_output_path
 from realtime.live.session import LiveSession, leave_a_core_for_detection
@@ -55,14 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--seconds", type=float, help="stop after this many seconds")
     out.add_argument("--report", type=Path, help="write the session summary (latency, fps, drops) as JSON")
     add_pipeline_arguments(parser)
-    parser.add_argument("--quiet", action="store_true", help="no status line or notes (errors still print)")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
+    add_quiet_debug(parser, "no status line or notes (errors still print)")
     return parser
-
-
-def _note(args: argparse.Namespace, message: str) -> None:
-    if not args.quiet:
-        print(f"{PROG}: {message}", file=sys.stderr)
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -111,24 +105,26 @@ def _open_sinks(args: argparse.Namespace, source: FrameSource) -> list[Sink]:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
+    note = notes(PROG, args.quiet)
+
     def body() -> int:
         _check_args(args)
         source = _open_source(args)  # the camera first: without one nothing else matters
         try:
-            _note(args, f"input: {source.describe()}")
+            note(f"input: {source.describe()}")
             sinks = _open_sinks(args, source)
         except BaseException:
             source.stop()
             raise
         try:
-            pipeline = make_pipeline(args, lambda line: _note(args, line), background_detection=True)
+            pipeline = make_pipeline(args, note, background_detection=True)
         except BaseException:
             source.stop()
             for sink in sinks:
                 sink.close()
             raise
         leave_a_core_for_detection()
-        _note(args, "output: " + ", ".join(_describe(sink) for sink in sinks) + "; Ctrl-C stops")
+        note("output: " + ", ".join(_describe(sink) for sink in sinks) + "; Ctrl-C stops")
         report = LiveSession(source, pipeline, sinks, status=None if args.quiet else sys.stderr,
                              max_seconds=args.seconds).run()  # fmt: skip
         if args.report is not None:
@@ -137,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             kept = f"; recording kept: {args.record}" if args.record else ""
             print(f"{PROG}: error: the camera stopped delivering frames ({report.line()}){kept}", file=sys.stderr)
             return 1
-        _note(args, report.line())
+        note(report.line())
         return 0
 
     return run_cli(PROG, body, debug=args.debug)

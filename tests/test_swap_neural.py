@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from realtime.models.arcface import ARCFACE_ARCHS, IResNet, load_arcface
 from realtime.models.checkpoint import load_generator, save_generator
 from realtime.swappers.neural import GeneratorEngine, InswapperEngine, NeuralSwapper
 from realtime.verify import verify_file
+from tests.cli import run_module
 from tests.media import reencoded_frames, video_frames
 
 SPEC = ClipSpec(width=640, height=360, seconds=1.5, still=(0.5, 1.0), light=(1.0, 1.4))
@@ -66,8 +66,7 @@ def write_inswapper_like(path: Path, seed: int = 0) -> Path:
 
 
 def run(*args: object) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "realtime.swap", *map(str, args)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+    return run_module("realtime.swap", *args)
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,6 @@ on images, container/image metadata, and realtime.verify's exit codes."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -19,15 +17,11 @@ from realtime.io.images import read_image, write_image
 from realtime.io.metadata import read_provenance
 from realtime.verify import verify_file
 from realtime.watermark import Watermarker, decode_payload, encode_payload
+from tests.cli import run_module
 from tests.media import video_frames
 
 SPEC = ClipSpec(width=640, height=360, seconds=3.0, still=(1.0, 2.0), light=(2.0, 2.8))
 WATERMARK_ID = 0xC0FFEE
-
-
-def run(module: str, *args: object) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", module, *map(str, args)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
 
 
 def encode(frames: list[np.ndarray], path: Path, crf: int, scale: float = 1.0, pix_fmt: str = "yuv420p") -> Path:
@@ -52,7 +46,7 @@ def swapped(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("watermark")
     clip, source = make_clip(root / "clip.mp4", SPEC), write_source_face(root / "source.jpg")
     out = root / "swapped.mp4"
-    result = run("realtime.swap", clip, out, "--source", source, "--watermark-id", hex(WATERMARK_ID), "--quiet")
+    result = run_module("realtime.swap", clip, out, "--source", source, "--watermark-id", hex(WATERMARK_ID), "--quiet")
     assert result.returncode == 0, result.stderr
     return {"root": root, "clip": clip, "source": source, "out": out}
 
@@ -99,12 +93,12 @@ def test_swap_output_survives_from_any_two_second_window(swapped, name, crf, sca
 
 def test_the_cli_reads_the_swap_output_and_its_metadata(swapped) -> None:  # type: ignore[no-untyped-def]
     crf28 = encode(video_frames(swapped["out"]), swapped["root"] / "crf28.mp4", 28)
-    result = run("realtime.verify", swapped["out"], crf28, "--quiet")
+    result = run_module("realtime.verify", swapped["out"], crf28, "--quiet")
     assert result.returncode == 0, result.stdout + result.stderr
-    result = run("realtime.verify", swapped["out"])
+    result = run_module("realtime.verify", swapped["out"])
     assert result.returncode == 0
     assert f"marked, id {WATERMARK_ID}" in result.stdout and "synthetic (realtime " in result.stdout
-    result = run("realtime.verify", swapped["out"], swapped["clip"])  # one unmarked file: 3
+    result = run_module("realtime.verify", swapped["out"], swapped["clip"])  # one unmarked file: 3
     assert result.returncode == 3 and "NOT marked" in result.stdout
 
 
@@ -147,7 +141,7 @@ def test_no_false_positives_on_clean_media(tmp_path: Path) -> None:
         report = verify_file(path)
         assert not report.marked and report.watermark_id is None, report
         assert report.metadata is None
-    result = run("realtime.verify", *files[:3], "--quiet")
+    result = run_module("realtime.verify", *files[:3], "--quiet")
     assert result.returncode == 3
 
 
@@ -158,7 +152,7 @@ def test_image_outputs_are_read_by_invisible_watermark(swapped, suffix: str) -> 
     target = swapped["root"] / "astronaut.png"
     write_image(target, face_image("astronaut"))
     out = swapped["root"] / f"swapped{suffix}"
-    result = run("realtime.swap", target, out, "--source", swapped["source"], "--watermark-id", "42", "--quiet")
+    result = run_module("realtime.swap", target, out, "--source", swapped["source"], "--watermark-id", "42", "--quiet")
     assert result.returncode == 0, result.stderr
     bgr = cv2.imread(str(out))
     payload = WatermarkDecoder("bytes", 64).decode(bgr, "dwtDctSvd")
@@ -179,7 +173,7 @@ def test_image_formats_carry_the_synthetic_tag(tmp_path: Path, suffix: str) -> N
 def test_every_frame_is_marked_even_without_faces(tmp_path: Path, swapped) -> None:  # type: ignore[no-untyped-def]
     blank = encode([np.full((240, 320, 3), 100 + i, np.uint8) for i in range(30)], tmp_path / "blank.mp4", 18)
     out = tmp_path / "out.mkv"
-    result = run("realtime.swap", blank, out, "--source", swapped["source"], "--quiet")
+    result = run_module("realtime.swap", blank, out, "--source", swapped["source"], "--quiet")
     assert result.returncode == 0, result.stderr
     report = verify_file(out)
     assert report.marked and report.watermark_id == 0 and report.metadata.startswith("synthetic")
@@ -197,9 +191,9 @@ def test_bad_files_exit_1_with_one_line(tmp_path: Path, swapped) -> None:  # typ
     text = tmp_path / "notes.jpg"
     text.write_text("not an image")
     for bad in (tmp_path / "missing.mp4", empty, truncated, text, tmp_path / "notes.txt"):
-        result = run("realtime.verify", bad)
+        result = run_module("realtime.verify", bad)
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         assert result.returncode == 1, (bad, result.stderr)
         assert len(lines) == 1 and lines[0].startswith("python -m realtime.verify: error:"), result.stderr
-    result = run("realtime.verify", swapped["out"], tmp_path / "missing.mp4")
+    result = run_module("realtime.verify", swapped["out"], tmp_path / "missing.mp4")
     assert result.returncode == 1 and "marked" in result.stdout

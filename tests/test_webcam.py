@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,14 +21,14 @@ from realtime.live.sources import FileSource
 from realtime.pipeline import FaceSwapPipeline, PipelineOptions
 from realtime.swappers.classic import ClassicSwapper
 from realtime.verify import verify_file
+from tests.cli import run_module
 from tests.media import video_frames
 
 SPEC = ClipSpec(width=640, height=480, seconds=5.0, still=(2.0, 3.0), light=(3.0, 4.0))
 
 
 def run(*args: object) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "realtime.webcam", *map(str, args)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    return run_module("realtime.webcam", *args)
 
 
 @pytest.fixture(scope="module")

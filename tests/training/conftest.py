@@ -4,7 +4,6 @@ crops with landmarks, a random-weight ArcFace r18, and the options of a tiny gen
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ import torch
 
 from realtime.faces.dlib_backend import DlibAnalyzer
 from realtime.models.arcface import ARCFACE_ARCHS, IResNet
+from tests.cli import run_module
 from training.prepare import prepare
 from training.sample_data import write_identity_photos
 
@@ -38,11 +38,6 @@ def arcface(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
     torch.save(IResNet(ARCFACE_ARCHS["r18"]).state_dict(), path)
     return path
-
-
-def run_module(module: str, *args: object, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", module, *map(str, args)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False, env=env)
 
 
 def train(dataset: Path, arcface: Path, out: Path, *extra: object) -> subprocess.CompletedProcess[str]:
