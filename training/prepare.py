@@ -7,8 +7,10 @@ chosen template (ArcFace's at 224 for SimSwap 224; FFHQ's at 512 or 1024 for the
 ``landmarks.npz`` (68 points per crop, crop pixels). Faces whose crop is blurred (variance of the Laplacian of the
 crop at 256 px below --min-sharpness) are dropped, as in the movie-data pipeline (thresholds 20-30 there).
 Already-aligned datasets (VGGFace2-224) go through with --aligned: the crops are kept and only landmarks and the
-blur filter are added. With --parsing-model (a face-parsing ONNX network, see training.parsing) each crop's face and
-hair mask is stored in ``masks.npz`` too, for train --mask parsing.
+blur filter are added. For film footage, --all-faces keeps every face of a frame (not only the largest) in the
+film's folder, for python -m training.cluster to sort by identity. With --parsing-model (a face-parsing ONNX
+network, see training.parsing) each crop's face and hair mask is stored in ``masks.npz`` too, for train --mask
+parsing.
 
 Examples:
     python -m training.prepare faces_by_person/ data/
@@ -77,6 +79,23 @@ def _aligned_face(analyzer: FaceAnalyzer, crop: np.ndarray) -> Face | None:
     return face
 
 
+def _crops(
+    analyzer: FaceAnalyzer, image: np.ndarray, aligned: bool, crop: str, size: int, all_faces: bool, min_face: float
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(crop, its 68 landmarks) for the image's largest face, or all faces of ``min_face`` px and up, or the face
+    of an already aligned crop."""
+    if aligned:
+        face = _aligned_face(analyzer, image)
+        return [] if face is None else [(image, face.landmarks)]
+    faces = [f for f in analyzer.detect(image) if len(f.landmarks) == 68]
+    faces = [f for f in faces if f.size >= min_face] if all_faces else [max(faces, key=lambda f: f.size)] * bool(faces)
+    out = []
+    for face in faces:
+        aligned_crop, m = warp_face(image, kps5_from_68(face.landmarks), crop, size)
+        out.append((aligned_crop, transform_points(face.landmarks, m)))
+    return out
+
+
 def prepare(
     src: Path,
     dst: Path,
@@ -88,9 +107,12 @@ def prepare(
     aligned: bool = False,
     quiet: bool = False,
     parser: FaceParser | None = None,
+    all_faces: bool = False,
+    min_face: float = 80.0,
 ) -> Counter[str]:
     """Write DST/<identity>/*.png and landmarks.npz (and masks.npz with a ``parser``) from SRC/<identity>/ files;
-    returns counts of "written", "no_face", "blurred" and "unreadable"."""
+    returns counts of "written", "no_face", "blurred" and "unreadable". ``all_faces``: every face of at least
+    ``min_face`` pixels (box side) instead of the largest one (film footage, to be sorted by training.cluster)."""
     identities = sorted(p for p in src.iterdir() if p.is_dir() and not p.name.startswith("."))
     suffixes = IMAGE_SUFFIXES | VIDEO_SUFFIXES
     files = [(who, f) for who in identities for f in sorted(who.iterdir()) if f.suffix.lower() in suffixes]
@@ -106,27 +128,20 @@ def prepare(
             counts["unreadable"] += 1
             continue
         for stem, image in frames:
-            if aligned:
-                face = _aligned_face(analyzer, image)
-                out, landmarks = image, None if face is None else face.landmarks
-            else:
-                face = _largest(analyzer, image)
-                if face is not None:
-                    out, m = warp_face(image, kps5_from_68(face.landmarks), crop, size)
-                    landmarks = transform_points(face.landmarks, m)
-            if face is None or landmarks is None:
+            crops = _crops(analyzer, image, aligned, crop, size, all_faces, min_face)
+            if not crops:
                 counts["no_face"] += 1
-                continue
-            if sharpness(out) < min_sharpness:
-                counts["blurred"] += 1
-                continue
-            name = f"{stem}.png"
-            (dst / who.name).mkdir(parents=True, exist_ok=True)
-            write_image(dst / who.name / name, out)
-            table.setdefault(who.name, {})[name] = landmarks.astype(np.float32)
-            if parser is not None:
-                masks.setdefault(who.name, {})[name] = parser(out)
-            counts["written"] += 1
+            for k, (out, landmarks) in enumerate(crops):
+                if sharpness(out) < min_sharpness:
+                    counts["blurred"] += 1
+                    continue
+                name = f"{stem}_face{k}.png" if all_faces else f"{stem}.png"
+                (dst / who.name).mkdir(parents=True, exist_ok=True)
+                write_image(dst / who.name / name, out)
+                table.setdefault(who.name, {})[name] = landmarks.astype(np.float32)
+                if parser is not None:
+                    masks.setdefault(who.name, {})[name] = parser(out)
+                counts["written"] += 1
     for file, content in ((LANDMARKS_FILE, table), (MASKS_FILE, masks)):
         for who, arrays in content.items():
             with TempOutput(dst / who / file) as temp, open(temp, "wb") as f:
@@ -143,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--min-sharpness", type=float, default=0.0, help="drop crops blurrier than this (e.g. 25)")
     parser.add_argument("--frame-interval", type=int, default=10, help="use every N-th frame of videos")
     parser.add_argument("--aligned", action="store_true", help="SRC already holds aligned crops: keep them as they are")
+    parser.add_argument("--all-faces", action="store_true", help="every face, not only the largest (film footage)")
+    parser.add_argument("--min-face", type=float, default=80.0, help="with --all-faces: smallest face box side, px")
     parser.add_argument("--parsing-model", type=Path, help="face-parsing ONNX network: also write masks.npz")
     parser.add_argument(
         "--parsing-classes", default="1-13,17", help="labels that count as face (default: CelebAMask-HQ face and hair)"
@@ -170,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         face_parser = FaceParser(args.parsing_model, classes) if args.parsing_model else None
         analyzer = create_analyzer(args.detector, args.models_dir)
         counts = prepare(args.src, args.dst, analyzer, args.crop, args.size, args.min_sharpness,
-                         args.frame_interval, args.aligned, args.quiet, face_parser)  # fmt: skip
+                         args.frame_interval, args.aligned, args.quiet, face_parser, args.all_faces,
+                         args.min_face)  # fmt: skip
         if not args.quiet:
             summary = ", ".join(f"{counts[k]} {k.replace('_', ' ')}" for k in ("written", "no_face", "blurred",
                                                                                "unreadable"))  # fmt: skip

@@ -86,8 +86,13 @@ class DlibAnalyzer:
         return face
 
     def embed(self, frame: np.ndarray, face: Face) -> np.ndarray:
-        """128-d float32 descriptor of ``face`` (Euclidean metric; see :meth:`distance`); also stored on the face."""
+        """128-d float32 descriptor of ``face`` (Euclidean metric; see :meth:`distance`); also stored on the face.
+        Uses the face's own 68 landmarks when it has them (e.g. stored by training.prepare), else fits them."""
         shape = face.extra.get("dlib_shape")
+        if shape is None and len(face.landmarks) == 68:
+            dlib = self._dlib
+            points = [dlib.point(round(float(x)), round(float(y))) for x, y in face.landmarks]
+            shape = dlib.full_object_detection(dlib.rectangle(*(int(np.rint(v)) for v in face.bbox)), points)
         if shape is None:
             shape = self.landmarks(frame, face.bbox).extra["dlib_shape"]
         descriptor = self._encoder.compute_face_descriptor(np.ascontiguousarray(frame), shape)  # dlib needs C order
