@@ -76,9 +76,13 @@ def test_a_slow_swap_drops_frames_and_latency_stays_bounded(media: dict[str, Pat
     report = session.run()
     assert report.end == "ended"
     assert report.frames_dropped > report.frames_output  # most frames are skipped, not queued
-    latencies = session.stats.all_latencies
-    assert max(latencies) < 0.6, max(latencies)  # bounded by one slow frame plus a frame period, not growing
-    assert np.mean(latencies[-10:]) < 2 * np.mean(latencies[:10]) + 0.05
+    # No queue: a frame is captured after the loop took the previous one (else it would have replaced it), so its
+    # latency is at most the time from taking the previous frame to finishing this one: two slow frames, however
+    # slow the machine is (plus the capture thread's scheduling delay between timestamping a frame and handing it
+    # over: the 50 ms slack). A queue would add ~90 ms more every frame here (120 ms of work per 33 ms frame).
+    stats = session.stats
+    for i in range(1, len(stats.all_latencies)):
+        assert stats.all_latencies[i] <= stats.all_times[i] - stats.all_starts[i - 1] + 0.05, i
 
 
 def test_latest_frame_keeps_only_the_newest() -> None:

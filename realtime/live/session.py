@@ -40,12 +40,14 @@ class LatencyStats:
         self.times: deque[float] = deque(maxlen=window)
         self.all_latencies: list[float] = []
         self.all_times: list[float] = []
+        self.all_starts: list[float] = []  # when the loop took each frame
 
-    def add(self, latency: float, done: float) -> None:
+    def add(self, latency: float, done: float, began: float) -> None:
         self.latencies.append(latency)
         self.times.append(done)
         self.all_latencies.append(latency)
         self.all_times.append(done)
+        self.all_starts.append(began)
 
     def fps(self) -> float:
         if len(self.times) < 2 or self.times[-1] <= self.times[0]:
@@ -150,7 +152,7 @@ class LiveSession:
                     sink.send(out, frame.captured - start)
                 done = time.perf_counter()
                 output += 1
-                self.stats.add(done - frame.captured, done)
+                self.stats.add(done - frame.captured, done, began)
                 self.pipeline.detect_every = self.interval.update(done - began)
                 if any(sink.closed_by_user for sink in self.sinks):
                     end = "window closed"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from abc import ABC, abstractmethod
 from fractions import Fraction
 from pathlib import Path
 
@@ -18,17 +19,18 @@ __all__ = ["SINKS", "FileSink", "NullSink", "Sink", "VirtualCameraSink", "Window
 SINKS = ("virtualcam", "window", "file", "null")
 
 
-class Sink:
+class Sink(ABC):
     """Takes RGB uint8 frames [H,W,3] with their time in seconds since the session started."""
 
     name = "sink"
     closed_by_user = False  # a window sink sets it when the user closes the window
 
-    def send(self, frame: np.ndarray, t: float) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def send(self, frame: np.ndarray, t: float) -> None: ...
 
+    @abstractmethod
     def close(self) -> None:
-        pass
+        """Finish (a file is renamed into place) and release the device."""
 
 
 class NullSink(Sink):
@@ -37,7 +39,10 @@ class NullSink(Sink):
     name = "null"
 
     def send(self, frame: np.ndarray, t: float) -> None:
-        pass
+        """Discard the frame."""
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 def virtual_camera_hint(platform: str = sys.platform) -> str:

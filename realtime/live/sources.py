@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from abc import ABC, abstractmethod
 from fractions import Fraction
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from realtime.live.frames import CapturedFrame, LatestFrame
 __all__ = ["CameraSource", "FileSource", "FrameSource"]
 
 
-class FrameSource:
+class FrameSource(ABC):
     """Base class: :meth:`start` launches the capture thread, :meth:`stop` ends it. ``width``, ``height`` and
     ``fps`` describe the frames; when capture ends the slot is closed with "ended" (a file's end), "disconnected"
     (a camera that stopped delivering for ``retry_seconds``) or "stopped"."""
@@ -32,8 +33,9 @@ class FrameSource:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @abstractmethod
     def describe(self) -> str:
-        raise NotImplementedError
+        """One line for the user: what is captured, at which size and rate."""
 
     def start(self, slot: LatestFrame) -> None:
         self._thread = threading.Thread(target=self._run, args=(slot,), name="capture", daemon=True)
@@ -45,11 +47,13 @@ class FrameSource:
             self._thread.join(timeout=5)
         self._release()
 
+    @abstractmethod
     def _run(self, slot: LatestFrame) -> None:
-        raise NotImplementedError
+        """The capture thread: put frames into ``slot`` until stopped or the source ends, then close it."""
 
+    @abstractmethod
     def _release(self) -> None:
-        pass
+        """Close the device or file (after the capture thread has stopped)."""
 
 
 def _camera_hint() -> str:
