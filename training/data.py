@@ -74,32 +74,25 @@ class IdentityFolders:
             )
         return cls(root, names, paths, np.asarray(labels, np.int64))
 
-    def landmarks(self) -> np.ndarray:
-        """[num_images,68,2] float32 landmarks in each image's own pixels, from the identity folders' landmarks.npz;
-        DataError naming the first folder or image without them."""
-        table: dict[Path, np.ndarray] = {}
+    def check_sidecar(self, file: str, option: str, writer: str) -> None:
+        """DataError naming the first identity folder without ``file`` (landmarks.npz, masks.npz) or image without
+        an entry in it; ``option`` and ``writer`` say what needs it and what writes it. Reads only the listings."""
         for name in self.names:
-            file = self.root / name / LANDMARKS_FILE
-            if not file.is_file():
-                raise DataError(f"--mask landmarks needs {file}; write it with python -m training.prepare")
-            with np.load(file) as archive:
-                table.update({self.root / name / key: archive[key] for key in archive.files})
-        missing = [p for p in self.paths if p not in table]
-        if missing:
-            raise DataError(f"no landmarks for {missing[0]} in {missing[0].parent / LANDMARKS_FILE}")
-        return np.stack([table[p] for p in self.paths]).astype(np.float32)
-
-    def check_parsed_masks(self) -> None:
-        """DataError naming the first identity folder or image without a parsing mask in its masks.npz."""
-        for name in self.names:
-            file = self.root / name / MASKS_FILE
-            if not file.is_file():
-                raise DataError(f"--mask parsing needs {file}; write it with training.prepare --parsing-model")
-            with np.load(file) as archive:
+            path = self.root / name / file
+            if not path.is_file():
+                raise DataError(f"{option} needs {path}; write it with {writer}")
+            with np.load(path) as archive:
                 have = set(archive.files)
-            for path in self.paths:
-                if path.parent.name == name and path.name not in have:
-                    raise DataError(f"no parsing mask for {path} in {file}")
+            missing = [p for p in self.paths if p.parent.name == name and p.name not in have]
+            if missing:
+                raise DataError(f"no entry for {missing[0]} in {path}")
+
+    def sidecar(self, index: int, file: str) -> np.ndarray:
+        """Image ``index``'s array in its identity folder's ``file`` (one zip member read: the dataset stays small
+        in memory at any size)."""
+        path = self.paths[index]
+        with np.load(path.parent / file) as archive:
+            return archive[path.name]
 
 
 def face_mask(landmarks: np.ndarray, size: int, image_size: int) -> np.ndarray:
@@ -123,19 +116,12 @@ class PairDataset(Dataset):
     "label": identity index, "mask": [1,R,R] (the target's face mask; ones without one)}, float32 in [0,1].
 
     ``augment``: independent horizontal flips and mild brightness/contrast jitter for target and source (the
-    aligned templates are near-symmetric, so a flipped crop is still aligned). Masks come from ``landmarks``
-    ([num_images,68,2], see :meth:`IdentityFolders.landmarks`) or, with ``parsed_masks``, from masks.npz."""
+    aligned templates are near-symmetric, so a flipped crop is still aligned). ``mask``: "none", "landmarks" (the
+    hull of landmarks.npz's points, see :func:`face_mask`) or "parsing" (masks.npz); check the files first with
+    :meth:`IdentityFolders.check_sidecar`."""
 
-    def __init__(
-        self,
-        folders: IdentityFolders,
-        resolution: int,
-        augment: bool = True,
-        landmarks: np.ndarray | None = None,
-        parsed_masks: bool = False,
-    ) -> None:
-        self.folders, self.resolution, self.augment, self.landmarks = folders, resolution, augment, landmarks
-        self.parsed_masks = parsed_masks
+    def __init__(self, folders: IdentityFolders, resolution: int, augment: bool = True, mask: str = "none") -> None:
+        self.folders, self.resolution, self.augment, self.mask = folders, resolution, augment, mask
         self.by_label = [np.flatnonzero(folders.labels == k) for k in range(len(folders.names))]
 
     def __len__(self) -> int:
@@ -166,9 +152,7 @@ class PairDataset(Dataset):
         return x, mask
 
     def _parsed_mask(self, index: int) -> np.ndarray:
-        path = self.folders.paths[index]
-        with np.load(path.parent / MASKS_FILE) as archive:
-            mask = archive[path.name]
+        mask = self.folders.sidecar(index, MASKS_FILE)
         r = self.resolution
         mask = cv2.resize(mask, (r, r), interpolation=cv2.INTER_AREA if mask.shape[0] > r else cv2.INTER_LINEAR)
         return cv2.GaussianBlur(mask, (0, 0), max(1, r // 64)).astype(np.float32) / 255.0  # soft edge, as landmarks
@@ -183,9 +167,9 @@ class PairDataset(Dataset):
         source, _ = self._load(source_index)
         r = self.resolution
         mask = np.ones((r, r), np.float32)
-        if self.landmarks is not None:
-            mask = face_mask(self.landmarks[index], r, side)
-        elif self.parsed_masks:
+        if self.mask == "landmarks":
+            mask = face_mask(self.folders.sidecar(index, LANDMARKS_FILE), r, side)
+        elif self.mask == "parsing":
             mask = self._parsed_mask(index)
         target_x, mask = self._augment(target, mask, rng)
         source_x, _ = self._augment(source, mask, rng)

@@ -31,9 +31,10 @@ from realtime.models.arcface import ArcFaceEncoder, load_arcface
 from realtime.models.checkpoint import load_state, save_generator
 from realtime.models.generator import SwapGenerator
 from training.config import TrainConfig
-from training.data import IdentityFolders, PairDataset, StepBatchSampler
+from training.data import LANDMARKS_FILE, IdentityFolders, PairDataset, StepBatchSampler
 from training.discriminator import MultiScaleDiscriminator
 from training.losses import feature_matching_loss, hinge_d_loss, hinge_g_loss, identity_loss, reconstruction_loss
+from training.parsing import MASKS_FILE
 
 __all__ = ["CHECKPOINT_FORMAT", "Trainer", "active_blocks", "mask_weight"]
 
@@ -82,10 +83,11 @@ class Trainer:
         self.device = self._device()
         self.out = Path(config.out)
         self.folders = IdentityFolders.scan(config.data)
-        landmarks = self.folders.landmarks() if config.mask == "landmarks" else None
-        if config.mask == "parsing":
-            self.folders.check_parsed_masks()
-        self.dataset = PairDataset(self.folders, config.resolution, config.augment, landmarks, config.mask == "parsing")
+        if config.mask == "landmarks":
+            self.folders.check_sidecar(LANDMARKS_FILE, "--mask landmarks", "python -m training.prepare")
+        elif config.mask == "parsing":
+            self.folders.check_sidecar(MASKS_FILE, "--mask parsing", "training.prepare --parsing-model")
+        self.dataset = PairDataset(self.folders, config.resolution, config.augment, config.mask)
 
         torch.manual_seed(config.seed)
         self.generator = SwapGenerator(config.generator_config()).to(self.device)

@@ -11,13 +11,18 @@ from realtime.faces.align import estimate_similarity, template
 from realtime.faces.types import kps5_from_68
 from realtime.io.images import read_image
 from tests.training.conftest import run_module
-from training.data import DataError, IdentityFolders, PairDataset, StepBatchSampler, face_mask
+from training.data import LANDMARKS_FILE, DataError, IdentityFolders, PairDataset, StepBatchSampler, face_mask
+
+
+def all_landmarks(folders: IdentityFolders) -> np.ndarray:
+    folders.check_sidecar(LANDMARKS_FILE, "the test", "prepare")
+    return np.stack([folders.sidecar(i, LANDMARKS_FILE) for i in range(len(folders.paths))])
 
 
 def test_prepare_writes_aligned_crops_with_landmarks(dataset: Path) -> None:
     folders = IdentityFolders.scan(dataset)
     assert len(folders.names) == 7 and len(folders.paths) == 21
-    landmarks = folders.landmarks()
+    landmarks = all_landmarks(folders)
     for path, stored in zip(folders.paths[::5], landmarks[::5], strict=True):
         crop = read_image(path)
         assert crop.shape == (224, 224, 3)
@@ -32,8 +37,8 @@ def test_prepare_cli_aligned_mode_and_blur_filter(dataset: Path, tmp_path: Path)
     result = run_module("training.prepare", dataset, out, "--aligned", "--detector", "dlib")
     assert result.returncode == 0, result.stderr
     assert "21 written, 0 no face, 0 blurred" in result.stderr
-    first = IdentityFolders.scan(dataset).landmarks()
-    again = IdentityFolders.scan(out).landmarks()
+    first = all_landmarks(IdentityFolders.scan(dataset))
+    again = all_landmarks(IdentityFolders.scan(out))
     assert np.abs(first - again).mean() < 2.0
     strict = run_module("training.prepare", dataset, tmp_path / "none", "--aligned", "--min-sharpness", "1e9")
     assert strict.returncode == 1
@@ -52,8 +57,12 @@ def test_folder_errors(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"1 identity folder\(s\) .* single image \(e.g. 'b'\)"):
         IdentityFolders.scan(tmp_path)
     (tmp_path / "b" / "1.jpg").write_bytes(b"x")
-    with pytest.raises(DataError, match=r"landmarks\.npz"):
-        IdentityFolders.scan(tmp_path).landmarks()
+    with pytest.raises(DataError, match=r"--mask landmarks needs .*landmarks\.npz; write it with prepare"):
+        IdentityFolders.scan(tmp_path).check_sidecar(LANDMARKS_FILE, "--mask landmarks", "prepare")
+    np.savez(tmp_path / "a" / LANDMARKS_FILE, **{"0.jpg": np.zeros((68, 2)), "1.jpg": np.zeros((68, 2))})
+    np.savez(tmp_path / "b" / LANDMARKS_FILE, **{"0.jpg": np.zeros((68, 2))})
+    with pytest.raises(DataError, match=r"no entry for .*b/1\.jpg in .*b/landmarks\.npz"):
+        IdentityFolders.scan(tmp_path).check_sidecar(LANDMARKS_FILE, "--mask landmarks", "prepare")
     dataset = PairDataset(IdentityFolders.scan(tmp_path), 224)
     with pytest.raises(DataError, match=r"unreadable training image .*0\.jpg"):
         dataset[(0, 1)]
@@ -61,7 +70,8 @@ def test_folder_errors(tmp_path: Path) -> None:
 
 def test_pairs_come_from_the_same_identity(dataset: Path) -> None:
     folders = IdentityFolders.scan(dataset)
-    data = PairDataset(folders, 224, augment=True, landmarks=folders.landmarks())
+    folders.check_sidecar(LANDMARKS_FILE, "the test", "prepare")
+    data = PairDataset(folders, 224, augment=True, mask="landmarks")
     for index in range(0, len(data), 4):
         item = data[(index, 1000 + index)]
         assert item["target"].shape == item["source"].shape == (3, 224, 224)
@@ -74,7 +84,7 @@ def test_pairs_come_from_the_same_identity(dataset: Path) -> None:
 
 
 def test_face_mask_covers_the_face_and_not_the_corners(dataset: Path) -> None:
-    landmarks = IdentityFolders.scan(dataset).landmarks()[0]
+    landmarks = all_landmarks(IdentityFolders.scan(dataset))[0]
     mask = face_mask(landmarks, 224, 224)
     inside = np.round(landmarks[[30, 36, 45, 48, 54, 8]]).astype(int).clip(0, 223)
     assert mask[inside[:, 1], inside[:, 0]].min() > 0.9
