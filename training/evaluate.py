@@ -41,6 +41,7 @@ from realtime.io.files import TempOutput
 from realtime.io.images import IMAGE_SUFFIXES, read_image
 from realtime.models.arcface import ArcFaceEncoder, load_arcface
 from realtime.swappers.neural import NeuralSwapper
+from training.prepare import largest_face
 
 PROG = "python -m training.evaluate"
 POSE_POINTS = list(range(0, 17)) + list(range(27, 36))
@@ -92,10 +93,10 @@ class Evaluator:
         self.swapper, self.analyzer, self.metric = swapper, analyzer, metric
 
     def face(self, image: np.ndarray, path: Path) -> Face:
-        faces = [f for f in self.analyzer.detect(image) if len(f.landmarks) == 68]
-        if not faces:
+        face = largest_face(self.analyzer, image)
+        if face is None:
             raise InputError(f"no face found in {path}")
-        return max(faces, key=lambda f: f.size)
+        return face
 
     def embedding(self, image: np.ndarray, face: Face) -> np.ndarray:
         if self.metric is not None:

@@ -156,7 +156,7 @@ class Trainer:
         down, _ = g.stages
         encoder = [g.first_layer, *(getattr(g, name) for name in down)]
         for i, block in enumerate(g.BottleNeck):
-            block.requires_grad_(i == k - 1 or (k == 1 and i == 0))
+            block.requires_grad_(i == k - 1)
         for module in encoder:
             module.requires_grad_(k == 1)
             if k > 1:

@@ -63,9 +63,14 @@ def _frames(path: Path, interval: int) -> Iterator[tuple[str, np.ndarray]]:
         yield path.stem, read_image(path)
 
 
-def _largest(analyzer: FaceAnalyzer, image: np.ndarray) -> Face | None:
-    faces = [f for f in analyzer.detect(image) if len(f.landmarks) == 68]
-    return max(faces, key=lambda f: f.size, default=None)
+def faces_68(analyzer: FaceAnalyzer, image: np.ndarray) -> list[Face]:
+    """The faces of an RGB image that have 68 landmarks (what alignment, masks and the metrics here use)."""
+    return [f for f in analyzer.detect(image) if len(f.landmarks) == 68]
+
+
+def largest_face(analyzer: FaceAnalyzer, image: np.ndarray) -> Face | None:
+    """The largest of :func:`faces_68`, or None."""
+    return max(faces_68(analyzer, image), key=lambda f: f.size, default=None)
 
 
 def _aligned_face(analyzer: FaceAnalyzer, crop: np.ndarray) -> Face | None:
@@ -73,7 +78,7 @@ def _aligned_face(analyzer: FaceAnalyzer, crop: np.ndarray) -> Face | None:
     detectors that expect context around the face find it."""
     pad = crop.shape[0] // 2
     padded = cv2.copyMakeBorder(crop, pad, pad, pad, pad, cv2.BORDER_REFLECT)
-    face = _largest(analyzer, padded)
+    face = largest_face(analyzer, padded)
     if face is not None:
         face.landmarks = face.landmarks - pad
     return face
@@ -87,8 +92,10 @@ def _crops(
     if aligned:
         face = _aligned_face(analyzer, image)
         return [] if face is None else [(image, face.landmarks)]
-    faces = [f for f in analyzer.detect(image) if len(f.landmarks) == 68]
-    faces = [f for f in faces if f.size >= min_face] if all_faces else [max(faces, key=lambda f: f.size)] * bool(faces)
+    if all_faces:
+        faces = [f for f in faces_68(analyzer, image) if f.size >= min_face]
+    else:
+        faces = [face] if (face := largest_face(analyzer, image)) is not None else []
     out = []
     for face in faces:
         aligned_crop, m = warp_face(image, kps5_from_68(face.landmarks), crop, size)

@@ -37,14 +37,8 @@ class BackgroundDetector:
         self._error: BaseException | None = None
         self._busy = False
         self._closed = False
-        self.runs = 0
         self._thread = threading.Thread(target=self._loop, name="face-detector", daemon=True)
         self._thread.start()
-
-    @property
-    def busy(self) -> bool:
-        with self._lock:
-            return self._busy
 
     def submit(self, frame: np.ndarray, index: int) -> bool:
         """Detect on ``frame`` (not copied: the caller must not modify it); False when a detection is running."""
@@ -89,7 +83,6 @@ class BackgroundDetector:
                 continue
             with self._lock:
                 self._result, self._busy = (faces, index), False
-                self.runs += 1
 
 
 def _lower_priority(niceness: int = 10) -> None:
