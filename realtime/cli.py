@@ -7,12 +7,9 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from realtime.io.errors import UserError
+from realtime.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, UserError
 
-__all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "add_quiet_debug", "doc_parser", "notes", "run_cli", "user_message"]
-
-EXIT_INTERNAL = 1
-EXIT_INTERRUPTED = 130
+__all__ = ["add_quiet_debug", "doc_parser", "notes", "run_cli", "user_message"]
 
 
 def doc_parser(prog: str, doc: str) -> argparse.ArgumentParser:

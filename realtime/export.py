@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from realtime.cli import doc_parser, run_cli
-from realtime.io.errors import InputError, UsageError
+from realtime.errors import InputError, UsageError
 from realtime.io.files import TempOutput, check_output_path
 from realtime.models.checkpoint import load_generator
 from realtime.models.generator import SwapGenerator

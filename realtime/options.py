@@ -10,8 +10,8 @@ from pathlib import Path
 
 import torch
 
+from realtime.errors import UsageError
 from realtime.faces.backends import DETECTORS, create_analyzer
-from realtime.io.errors import UsageError
 from realtime.pipeline import TARGET_MODES, FaceSwapPipeline, PipelineOptions
 from realtime.swappers.factory import add_swapper_arguments, check_swapper_args, make_swapper
 

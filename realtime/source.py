@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from realtime.errors import InputError
 from realtime.faces.types import Face
-from realtime.io.errors import InputError
 from realtime.io.images import IMAGE_SUFFIXES, read_image
 from realtime.io.video import VIDEO_SUFFIXES, VideoReader
 

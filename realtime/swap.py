@@ -27,7 +27,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from realtime.cli import add_quiet_debug, doc_parser, notes, run_cli
-from realtime.io.errors import InputError, UsageError
+from realtime.errors import InputError, UsageError
 from realtime.io.files import check_output_path
 from realtime.io.images import IMAGE_SUFFIXES, read_image, write_image
 from realtime.io.metadata import provenance_tags

@@ -24,7 +24,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from realtime.cli import doc_parser
-from realtime.io.errors import InputError, UserError
+from realtime.errors import InputError, UserError
 from realtime.io.images import IMAGE_SUFFIXES, read_image
 from realtime.io.metadata import read_provenance
 from realtime.io.video import VIDEO_SUFFIXES, VideoReader

@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 
 from realtime.cli import add_quiet_debug, doc_parser, notes, run_cli
-from realtime.io.errors import InputError, UsageError
+from realtime.errors import InputError, UsageError
 from realtime.io.files import check_output_path
 from realtime.live.session import LiveSession, leave_a_core_for_detection
 from realtime.live.sinks import SINKS, FileSink, NullSink, Sink, VirtualCameraSink, WindowSink

@@ -29,9 +29,9 @@ import numpy as np
 from tqdm import tqdm
 
 from realtime.cli import doc_parser, run_cli
+from realtime.errors import InputError, UsageError
 from realtime.faces.dlib_backend import DlibAnalyzer
 from realtime.faces.types import Face, kps5_from_68
-from realtime.io.errors import InputError, UsageError
 from realtime.io.files import TempOutput
 from realtime.io.images import read_image
 from realtime.models.arcface import ArcFaceEncoder, load_arcface

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from realtime.io.errors import InputError
+from realtime.errors import InputError
 from realtime.io.images import read_image
 from realtime.swappers.classic import HULL
 from training.parsing import MASKS_FILE

@@ -33,10 +33,10 @@ import numpy as np
 from tqdm import tqdm
 
 from realtime.cli import doc_parser, run_cli
+from realtime.errors import InputError, UsageError
 from realtime.faces.align import transform_points, warp_face
 from realtime.faces.backends import DETECTORS, create_analyzer
 from realtime.faces.types import Face, FaceAnalyzer, kps5_from_68
-from realtime.io.errors import InputError, UsageError
 from realtime.io.files import TempOutput
 from realtime.io.images import IMAGE_SUFFIXES, read_image
 from realtime.models.arcface import ArcFaceEncoder, load_arcface

@@ -24,7 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from realtime.io.errors import InputError
+from realtime.errors import InputError
 from realtime.io.files import TempOutput
 from realtime.io.images import write_image
 from realtime.models.arcface import ArcFaceEncoder, load_arcface

@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from realtime.io.errors import InputError
+from realtime.errors import InputError
 
 __all__ = ["FACE_CLASSES", "MASKS_FILE", "FaceParser", "parse_classes"]
 

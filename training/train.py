@@ -31,7 +31,7 @@ import torch
 import torch.distributed as dist
 
 from realtime.cli import doc_parser, run_cli
-from realtime.io.errors import UsageError
+from realtime.errors import UsageError
 from training.config import TrainConfig, add_config_arguments, config_from_args
 
 PROG = "python -m training.train"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from realtime.errors import InputError
 from realtime.faces.types import FaceAnalyzer
-from realtime.io.errors import InputError
 
 __all__ = ["DETECTORS", "create_analyzer"]
 

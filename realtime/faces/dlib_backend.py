@@ -12,8 +12,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from realtime.errors import ModelsMissingError
 from realtime.faces.types import Face, kps5_from_68
-from realtime.io.errors import ModelsMissingError
 
 __all__ = ["DlibAnalyzer"]
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from realtime.errors import InputError, ModelsMissingError
 from realtime.faces.types import Face, kps5_from_68
-from realtime.io.errors import InputError, ModelsMissingError
 
 __all__ = ["PACK_PREFERENCE", "InsightFaceAnalyzer", "default_models_root", "find_model_pack"]
 

@@ -1,1 +1,1 @@
-"""Media input and output: videos (PyAV), images, and the error types that map to CLI exit codes."""
+"""Media input and output: videos (PyAV), images, metadata and atomic output files."""

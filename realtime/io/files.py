@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
-from realtime.io.errors import OutputError
+from realtime.errors import OutputError
 
 __all__ = ["TempOutput", "check_output_path"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from realtime.io.errors import InputError, OutputError, UsageError
+from realtime.errors import InputError, OutputError, UsageError
 from realtime.io.files import TempOutput
 from realtime.io.metadata import image_save_options
 

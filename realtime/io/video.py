@@ -21,7 +21,7 @@ from types import TracebackType
 import av
 import numpy as np
 
-from realtime.io.errors import InputError, OutputError, UsageError
+from realtime.errors import InputError, OutputError, UsageError
 from realtime.io.files import TempOutput
 
 __all__ = ["VIDEO_SUFFIXES", "DecodedFrame", "VideoInfo", "VideoReader", "VideoWriter", "probe"]

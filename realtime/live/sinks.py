@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from realtime.io.errors import InputError, ModelsMissingError
+from realtime.errors import InputError, ModelsMissingError
 from realtime.io.metadata import provenance_tags
 from realtime.io.video import VideoInfo, VideoWriter
 

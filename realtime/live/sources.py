@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from realtime.io.errors import InputError
+from realtime.errors import InputError
 from realtime.io.video import VideoReader
 from realtime.live.frames import CapturedFrame, LatestFrame
 

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from realtime.io.errors import InputError
+from realtime.errors import InputError
 
 __all__ = [
     "ARCFACE_ARCHS",

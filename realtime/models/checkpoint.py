@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from realtime.io.errors import InputError
+from realtime.errors import InputError
 from realtime.io.files import TempOutput
 from realtime.models.generator import GeneratorConfig, SwapGenerator
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from realtime.errors import InputError
 from realtime.faces.types import Face
-from realtime.io.errors import InputError
 
 __all__ = ["HULL", "ClassicSwapper", "SwapResult", "hull_box"]
 

@@ -7,7 +7,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from realtime.io.errors import UsageError
+from realtime.errors import UsageError
 from realtime.swappers.classic import ClassicSwapper
 
 __all__ = ["SWAPPERS", "add_swapper_arguments", "check_swapper_args", "make_swapper", "swapper_kind"]

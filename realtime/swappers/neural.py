@@ -20,9 +20,9 @@ import cv2
 import numpy as np
 import torch
 
+from realtime.errors import InputError, UserError
 from realtime.faces.align import invert_affine, warp_face
 from realtime.faces.types import Face, kps5_from_68
-from realtime.io.errors import InputError, UserError
 from realtime.models.arcface import ArcFaceEncoder
 from realtime.models.generator import SwapGenerator
 from realtime.swappers.classic import HULL, SwapResult, hull_box

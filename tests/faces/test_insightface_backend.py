@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from realtime.errors import InputError
 from realtime.faces.backends import create_analyzer
 from realtime.faces.dlib_backend import DlibAnalyzer
 from realtime.faces.insightface_backend import InsightFaceAnalyzer, find_model_pack
-from realtime.io.errors import InputError
 from tests.faces.insightface_pack import PlantedFace, build_pack, plant, source_aligned_to
 
 

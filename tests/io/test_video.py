@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from realtime.demo import ClipSpec, face_image, make_clip, render_frame
-from realtime.io.errors import InputError, OutputError, UsageError
+from realtime.errors import InputError, OutputError, UsageError
 from realtime.io.video import VideoReader, VideoWriter, probe
 from tests.media import write_audio_only
 

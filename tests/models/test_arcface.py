@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from realtime.demo import face_image
+from realtime.errors import InputError
 from realtime.faces.align import warp_face
 from realtime.faces.dlib_backend import DlibAnalyzer
-from realtime.io.errors import InputError
 from realtime.models.arcface import (
     ArcFaceEncoder,
     IResNet,

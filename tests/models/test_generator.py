@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from realtime.io.errors import InputError
+from realtime.errors import InputError
 from realtime.models import GeneratorConfig, SwapGenerator, set_ops_impl
 from realtime.models.checkpoint import load_generator, save_generator
 from realtime.ops import extension_loaded

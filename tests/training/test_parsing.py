@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realtime.io.errors import InputError
+from realtime.errors import InputError
 from realtime.io.images import read_image
 from tests.training.conftest import TINY, run_module, train
 from training.parsing import FaceParser, parse_classes

@@ -1,11 +1,24 @@
-"""Errors a user can fix, each with the exit code the command-line tools return for it."""
+"""Errors a user can fix, each with the exit code the command-line tools return for it, and the other exit codes
+every CLI shares. Every layer raises these (ops excepted), so they live at the bottom of the package."""
 
 from __future__ import annotations
 
-__all__ = ["EXIT_INPUT", "EXIT_USAGE", "InputError", "ModelsMissingError", "OutputError", "UsageError", "UserError"]
+__all__ = [
+    "EXIT_INPUT",
+    "EXIT_INTERNAL",
+    "EXIT_INTERRUPTED",
+    "EXIT_USAGE",
+    "InputError",
+    "ModelsMissingError",
+    "OutputError",
+    "UsageError",
+    "UserError",
+]
 
 EXIT_INPUT = 1  # an input could not be read or has no usable content
 EXIT_USAGE = 2  # the command line is wrong (bad option, unsupported extension, ...)
+EXIT_INTERNAL = 1  # an unexpected error (a bug): one line, or the traceback with --debug
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
 
 
 class UserError(Exception):
