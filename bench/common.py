@@ -92,3 +92,23 @@ def save_results(
     payload.update(extra or {})
     path.write_text(json.dumps(payload, indent=2) + "\n")
     return path
+
+
+def report(
+    name: str,
+    rows: list[dict[str, Any]],
+    columns: list[str],
+    *,
+    save: bool,
+    extra: dict[str, Any] | None = None,
+    tag: str | None = None,
+    cuda_note: str | None = "CUDA: not measured (no GPU visible to this run)",
+) -> int:
+    """How every benchmark ends: the table, a line saying CUDA was not measured when no GPU is visible (``cuda_note``,
+    None for none), and with ``save`` the dated JSON (:func:`save_results`); returns 0, the script's exit status."""
+    print_table(rows, columns)
+    if cuda_note and not torch.cuda.is_available():
+        print(cuda_note)
+    if save:
+        print(f"saved {save_results(name, rows, extra=extra, tag=tag)}")
+    return 0

@@ -22,7 +22,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import median_ms, print_table, save_results
+from bench.common import median_ms, report
 from realtime.models import GeneratorConfig, SwapGenerator, set_ops_impl
 
 VARIANTS = [("adain", "standard"), ("modulated", "standard"), ("adain", "separable"), ("modulated", "separable")]
@@ -54,13 +54,13 @@ def time_forward(
     return median_ms(step, device, warmup=1, repeats=repeats, min_seconds=0.0)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[224, 512])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--compile", action="store_true", help="also time torch.compile(fullgraph=True), ext ops")
     parser.add_argument("--no-save", action="store_true")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     targets = [("cpu", torch.float32)]
     if torch.cuda.is_available():
         targets += [("cuda", torch.float32), ("cuda", torch.float16)]
@@ -84,12 +84,8 @@ def main() -> None:
                     f"compiled {row.get('compiled_ms')} ms"
                 )
     columns = ["size", "block", "conv", "params_M", "gflops", "device", "dtype", "ext_ms", "ref_ms"]
-    print_table(rows, columns + (["compiled_ms"] if args.compile else []))
-    if not torch.cuda.is_available():
-        print("CUDA: not measured (no GPU visible to this run)")
-    if not args.no_save:
-        print(f"saved {save_results('generator', rows)}")
+    return report("generator", rows, columns + (["compiled_ms"] if args.compile else []), save=not args.no_save)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

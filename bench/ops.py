@@ -25,7 +25,7 @@ os.environ.setdefault("REALTIME_REQUIRE_EXT", "1")  # never time a silent fallba
 import numpy as np
 import torch
 
-from bench.common import median_ms, print_table, save_results
+from bench.common import median_ms, report
 from realtime.ops import depthwise_conv2d, modulated_conv2d, seamless_blend
 
 
@@ -195,11 +195,9 @@ def main(argv: list[str] | None = None) -> int:
         rows += (
             bench_depthwise(device, args.quick) + bench_modulated(device, args.quick) + bench_blend(device, args.quick)
         )
-    print_table(rows, ["op", "shape", "device", "ext_ms", "ref_ms", "speedup_vs_ref", "anchor_ms", "target"])
-    if not args.no_save:
-        tag = torch.cuda.get_device_name(0).replace(" ", "_") if "cuda" in devices else None
-        print(f"saved {save_results('ops', rows, tag=tag)}")
-    return 0
+    tag = torch.cuda.get_device_name(0).replace(" ", "_") if "cuda" in devices else None
+    columns = ["op", "shape", "device", "ext_ms", "ref_ms", "speedup_vs_ref", "anchor_ms", "target"]
+    return report("ops", rows, columns, save=not args.no_save, tag=tag)
 
 
 if __name__ == "__main__":

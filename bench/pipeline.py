@@ -23,10 +23,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import print_table, save_results
+from bench.common import report
 from realtime.demo import ClipSpec, make_clip, write_source_face
 from realtime.io.video import VideoReader, VideoWriter
-from realtime.swap import _make_pipeline, _swap_video, build_parser
+from realtime.options import make_pipeline
+from realtime.swap import _swap_video, build_parser
 
 STAGES = ("detect", "landmarks", "swap", "blend", "watermark")  # FaceSwapPipeline.stage_seconds keys
 CLIPS = [
@@ -51,7 +52,7 @@ def floor_fps(clip: Path, out: Path) -> float:
 def swap_run(clip: Path, source: Path, out: Path) -> dict[str, Any]:
     args = build_parser().parse_args([str(clip), str(out), "--source", str(source), "--quiet"])
     setup_start = time.perf_counter()
-    pipeline = _make_pipeline(args, "video")
+    pipeline = make_pipeline(args)
     setup = time.perf_counter() - setup_start
     start = time.perf_counter()
     _swap_video(args, pipeline)
@@ -103,30 +104,13 @@ def main(argv: list[str] | None = None) -> int:
                     else None,
                 }
             )
-    print_table(
-        rows,
-        [
-            "clip",
-            "swapped_per_frame",
-            "fps",
-            "floor_fps",
-            "detect_%",
-            "landmarks_%",
-            "swap_%",
-            "blend_%",
-            "watermark_%",
-            "other_%",
-            "setup_s",
-            "target",
-        ],
-    )
     print(
         "stage shares are of the processing thread's wall time; decode and encode run on their own threads "
         "(other_% includes waiting for them)"
     )
-    if not args.no_save:
-        print(f"saved {save_results('pipeline', rows, extra={'seconds': args.seconds})}")
-    return 0
+    columns = ["clip", "swapped_per_frame", "fps", "floor_fps", *(f"{k}_%" for k in STAGES), "other_%", "setup_s",
+               "target"]  # fmt: skip
+    return report("pipeline", rows, columns, save=not args.no_save, extra={"seconds": args.seconds}, cuda_note=None)
 
 
 if __name__ == "__main__":

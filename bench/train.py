@@ -28,7 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import print_table, save_results
+from bench.common import report
 
 VARIANTS = [("adain", "standard"), ("modulated", "separable")]
 
@@ -78,18 +78,18 @@ def prepare_inputs(root: Path) -> tuple[Path, Path]:
     return data, arcface
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=3, help="timed iterations per row (after one warm-up)")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--no-save", action="store_true")
     parser.add_argument("--one", nargs=6, metavar=("DATA", "ARCFACE", "BLOCK", "CONV", "DEVICE", "AMP"),
                         help=argparse.SUPPRESS)  # fmt: skip
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.one:
         data, arcface, block, conv, device, amp = args.one
         print(json.dumps(measure(Path(data), Path(arcface), block, conv, device, amp, args.batch, args.steps)))
-        return
+        return 0
     targets = [("cpu", "none")] + ([("cuda", "none"), ("cuda", "bf16")] if torch.cuda.is_available() else [])
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -104,13 +104,9 @@ def main() -> None:
                 rows.append(json.loads(result.stdout.strip().splitlines()[-1]))
                 row = rows[-1]
                 print(f"  {block}/{conv} {device} amp={amp}: {row['s_per_it']:.2f} s/it, peak {row['peak_mb']:.0f} MB")
-    print_table(rows, ["block", "conv", "device", "amp", "batch", "size", "it_per_s", "s_per_it", "peak_mb",
-                       "peak_kind"])  # fmt: skip
-    if not torch.cuda.is_available():
-        print("CUDA: not measured (no GPU visible to this run)")
-    if not args.no_save:
-        print(f"saved {save_results('train', rows)}")
+    columns = ["block", "conv", "device", "amp", "batch", "size", "it_per_s", "s_per_it", "peak_mb", "peak_kind"]
+    return report("train", rows, columns, save=not args.no_save)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

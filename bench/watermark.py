@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import median_ms, print_table, save_results
+from bench.common import median_ms, report
 from realtime.demo import ClipSpec, face_image, render_frame
 from realtime.watermark import WatermarkDetector, Watermarker
 
@@ -57,11 +57,11 @@ def invisible_watermark_rows(name: str, frame: np.ndarray, repeats: int) -> list
     return rows
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--no-save", action="store_true", help="print only")
     parser.add_argument("--repeats", type=int, default=30)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     rows: list[dict[str, Any]] = []
     for name, width, height in SIZES:
         frame = render_frame(face_image("group"), 0.5, ClipSpec(width=width, height=height))
@@ -77,17 +77,14 @@ def main() -> None:
             }
         )
         rows += invisible_watermark_rows(name, frame, max(3, args.repeats // 10))
-    print_table(rows, ["size", "method", "embed_ms", "verify_ms", "psnr_db"])
     ours_1080 = next(r["embed_ms"] for r in rows if r["size"] == "1080p" and r["method"] == "realtime")
     met = ours_1080 <= TARGET_MS_1080P
-    print(
-        f"\ntarget: embed <= {TARGET_MS_1080P} ms per 1080p frame: {ours_1080:.1f} ms ({'met' if met else 'NOT met'})"
-    )
-    print("CUDA: not measured (the mark runs on the CPU with OpenCV; no GPU was available to this run)")
-    if not args.no_save:
-        extra = {"target": {"embed_ms_1080p": TARGET_MS_1080P, "measured": ours_1080, "met": met}}
-        print(f"saved {save_results('watermark', rows, extra)}")
+    print(f"target: embed <= {TARGET_MS_1080P} ms per 1080p frame: {ours_1080:.1f} ms ({'met' if met else 'NOT met'})")
+    extra = {"target": {"embed_ms_1080p": TARGET_MS_1080P, "measured": ours_1080, "met": met}}
+    note = "CUDA: not measured (the mark runs on the CPU with OpenCV)"
+    return report("watermark", rows, ["size", "method", "embed_ms", "verify_ms", "psnr_db"], save=not args.no_save,
+                  extra=extra, cuda_note=note)  # fmt: skip
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

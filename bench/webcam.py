@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import print_table, save_results
+from bench.common import report
 
 SIZES = [(640, 480), (1280, 720)]
 TARGET_P95_MS = 50.0
@@ -71,23 +71,21 @@ def measure(width: int, height: int, seconds: float, root: Path) -> dict[str, An
     return row
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="clip length per size (default 10)")
     parser.add_argument("--no-save", action="store_true")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for width, height in SIZES:
             rows.append(measure(width, height, args.seconds, Path(tmp)))
             print(f"  {rows[-1]['size']}: {rows[-1]['output_fps']:.1f} fps, p95 {rows[-1]['p95_ms']:.1f} ms")
-    print_table(rows, ["size", "camera_fps", "output_fps", "dropped_pct", "p50_ms", "p95_ms", "max_ms",
-                       "detect_every_end"])  # fmt: skip
     verdict = "met" if rows[0]["target_met"] else "NOT met"
     print(f"target p95 <= {TARGET_P95_MS:.0f} ms at 640x480: {verdict} ({rows[0]['p95_ms']:.1f} ms)")
-    if not args.no_save:
-        print(f"saved {save_results('webcam', rows)}")
+    columns = ["size", "camera_fps", "output_fps", "dropped_pct", "p50_ms", "p95_ms", "max_ms", "detect_every_end"]
+    return report("webcam", rows, columns, save=not args.no_save, cuda_note=None)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
