@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from realtime.ops import seamless_blend
-from realtime.swappers.classic import SwapResult
+from realtime.swappers.base import SwapResult
 
 __all__ = ["BLEND_MODES", "paste"]
 

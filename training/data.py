@@ -22,8 +22,8 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from realtime.errors import InputError
+from realtime.faces.types import HULL
 from realtime.io.images import read_image
-from realtime.swappers.classic import HULL
 from training.parsing import MASKS_FILE
 
 __all__ = ["IMAGE_SUFFIXES", "LANDMARKS_FILE", "IdentityFolders", "PairDataset", "StepBatchSampler", "face_mask"]

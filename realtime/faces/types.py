@@ -7,7 +7,11 @@ from typing import Protocol
 
 import numpy as np
 
-__all__ = ["Face", "FaceAnalyzer", "kps5_from_68"]
+__all__ = ["HULL", "INNER_MOUTH", "Face", "FaceAnalyzer", "kps5_from_68"]
+
+# Index groups of the 68-point iBUG layout every backend delivers.
+HULL = list(range(0, 17)) + list(range(26, 16, -1))  # jaw line, then the eyebrows right to left: the face's outline
+INNER_MOUTH = list(range(60, 68))  # the inner lip contour: the mouth opening
 
 
 @dataclass

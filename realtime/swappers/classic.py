@@ -9,41 +9,14 @@ target's teeth and tongue stay.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
 from realtime.errors import InputError
-from realtime.faces.types import Face
+from realtime.faces.types import HULL, INNER_MOUTH, Face
+from realtime.swappers.base import SwapResult, hull_box
 
-__all__ = ["HULL", "ClassicSwapper", "SwapResult", "hull_box"]
-
-HULL = list(range(0, 17)) + list(range(26, 16, -1))  # jaw line, then the eyebrows right to left
-_INNER_MOUTH = list(range(60, 68))
-
-
-@dataclass
-class SwapResult:
-    """A swapped face in frame coordinates, confined to ``box`` = (x0, y0, x1, y1) of the frame.
-
-    ``face`` is RGB float32 [h,w,3] in [0,255] and ``mask`` float32 [h,w] in {0,1} (1 where the swap applies).
-    """
-
-    box: tuple[int, int, int, int]
-    face: np.ndarray
-    mask: np.ndarray
-
-
-def hull_box(landmarks: np.ndarray, frame_size: tuple[int, int]) -> tuple[int, int, int, int] | None:
-    """The frame region (x0, y0, x1, y1) a swap of the face with [68,2] ``landmarks`` may touch: the landmark hull's
-    bounding box plus a 2-3 px margin, clipped to the (height, width) frame; None when under 8 px a side."""
-    h, w = frame_size
-    hull = landmarks[HULL]
-    x0, y0 = np.floor(hull.min(0)).astype(int) - 2
-    x1, y1 = np.ceil(hull.max(0)).astype(int) + 3
-    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
-    return None if x1 - x0 < 8 or y1 - y0 < 8 else (int(x0), int(y0), int(x1), int(y1))
+__all__ = ["ClassicSwapper"]
 
 
 def _triangulate(points: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -125,7 +98,7 @@ class ClassicSwapper:
         cv2.fillConvexPoly(mask, np.round(local[HULL]).astype(np.int32), 1)
         mask &= inside.astype(np.uint8)
         if _mouth_open(landmarks):
-            cv2.fillPoly(mask, [np.round(local[_INNER_MOUTH]).astype(np.int32)], 0)
+            cv2.fillPoly(mask, [np.round(local[INNER_MOUTH]).astype(np.int32)], 0)
         face = warped.astype(np.float32)
         target = frame[y0:y1, x0:x1]
         region = mask.astype(bool)

@@ -22,10 +22,10 @@ import torch
 
 from realtime.errors import InputError, UserError
 from realtime.faces.align import invert_affine, warp_face
-from realtime.faces.types import Face, kps5_from_68
+from realtime.faces.types import HULL, Face, kps5_from_68
 from realtime.models.arcface import ArcFaceEncoder
 from realtime.models.generator import SwapGenerator
-from realtime.swappers.classic import HULL, SwapResult, hull_box
+from realtime.swappers.base import SwapResult, hull_box
 
 __all__ = ["GeneratorEngine", "InswapperEngine", "NeuralSwapper"]
 
