@@ -24,9 +24,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import report
-from realtime.demo import ClipSpec, make_clip, write_source_face
 from realtime.io.video import VideoReader, VideoWriter
 from realtime.options import make_pipeline
+from realtime.samples import ClipSpec, make_clip, write_source_face
 from realtime.swap import _swap_video, build_parser
 
 STAGES = ("detect", "landmarks", "swap", "blend", "watermark")  # FaceSwapPipeline.stage_seconds keys

@@ -1,7 +1,7 @@
 """Watermark cost per frame: realtime's mark (embed, and one frame of verification) against invisible-watermark's
 dwtDct (the library's fast method) and dwtDctSvd (the one realtime adds to still images), at 720p and 1080p.
 
-Frames are rendered from package faces (realtime.demo). Verification time is per frame added to the detector
+Frames are rendered from package faces (realtime.samples). Verification time is per frame added to the detector
 (the verifier averages frames; a 2-second window is 60 of them). Also reports PSNR of each mark.
 
 Examples:
@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import median_ms, report
-from realtime.demo import ClipSpec, face_image, render_frame
+from realtime.samples import ClipSpec, face_image, render_frame
 from realtime.watermark import WatermarkDetector, Watermarker
 
 SIZES = [("720p", 1280, 720), ("1080p", 1920, 1080)]

@@ -30,12 +30,12 @@ TARGET_P95_MS = 50.0
 
 
 def measure(width: int, height: int, seconds: float, root: Path) -> dict[str, Any]:
-    from realtime.demo import ClipSpec, make_clip, write_source_face
     from realtime.faces.dlib_backend import DlibAnalyzer
     from realtime.live.session import LiveSession, leave_a_core_for_detection
     from realtime.live.sinks import NullSink
     from realtime.live.sources import FileSource
     from realtime.pipeline import FaceSwapPipeline, PipelineOptions
+    from realtime.samples import ClipSpec, make_clip, write_source_face
     from realtime.source import load_source
     from realtime.swappers.classic import ClassicSwapper
 

@@ -1,4 +1,4 @@
-"""Small media files the tests need besides realtime.demo's clips."""
+"""Small media files the tests need besides realtime.samples' clips."""
 
 from __future__ import annotations
 

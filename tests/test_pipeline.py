@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realtime.demo import ClipSpec, face_image, make_clip, render_frame, write_source_face
 from realtime.faces.dlib_backend import DlibAnalyzer
 from realtime.pipeline import FaceSwapPipeline, PipelineOptions
+from realtime.samples import ClipSpec, face_image, make_clip, render_frame, write_source_face
 from realtime.swappers.classic import ClassicSwapper
 
 

@@ -13,9 +13,9 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime.demo import ClipSpec, face_image, make_clip, write_source_face
 from realtime.faces.dlib_backend import DlibAnalyzer
 from realtime.io.video import probe
+from realtime.samples import ClipSpec, face_image, make_clip, write_source_face
 from tests.media import reencoded_frames, write_audio_only
 from tests.media import video_frames as frames
 

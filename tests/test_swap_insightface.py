@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realtime.demo import ClipSpec, face_image, make_clip, render_frame
 from realtime.faces.dlib_backend import DlibAnalyzer
 from realtime.io.images import read_image, write_image
 from realtime.io.video import probe
+from realtime.samples import ClipSpec, face_image, make_clip, render_frame
 from realtime.watermark import Watermarker, embed_compat
 from tests.faces.insightface_pack import build_pack, plant, source_aligned_to
 from tests.media import reencoded_frames, video_frames

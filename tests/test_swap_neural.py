@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import torch
 
-from realtime.demo import ClipSpec, make_clip, write_source_face
 from realtime.faces.align import warp_face
 from realtime.faces.dlib_backend import DlibAnalyzer
 from realtime.faces.types import kps5_from_68
@@ -21,6 +20,7 @@ from realtime.io.video import probe
 from realtime.models import GeneratorConfig, SwapGenerator
 from realtime.models.arcface import ARCFACE_ARCHS, IResNet, load_arcface
 from realtime.models.checkpoint import load_generator, save_generator
+from realtime.samples import ClipSpec, make_clip, write_source_face
 from realtime.swappers.neural import GeneratorEngine, InswapperEngine, NeuralSwapper
 from realtime.verify import verify_file
 from tests.cli import run_module

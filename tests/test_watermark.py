@@ -12,9 +12,9 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime.demo import ClipSpec, face_image, make_clip, render_frame, write_source_face
 from realtime.io.images import read_image, write_image
 from realtime.io.metadata import read_provenance
+from realtime.samples import ClipSpec, face_image, make_clip, render_frame, write_source_face
 from realtime.verify import verify_file
 from realtime.watermark import Watermarker, decode_payload, encode_payload
 from tests.cli import run_module

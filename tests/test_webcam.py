@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from realtime.demo import ClipSpec, make_clip, write_source_face
 from realtime.faces.dlib_backend import DlibAnalyzer
 from realtime.live.frames import CapturedFrame, LatestFrame
 from realtime.live.session import AdaptiveInterval, LiveSession
 from realtime.live.sinks import NullSink
 from realtime.live.sources import FileSource
 from realtime.pipeline import FaceSwapPipeline, PipelineOptions
+from realtime.samples import ClipSpec, make_clip, write_source_face
 from realtime.swappers.classic import ClassicSwapper
 from realtime.verify import verify_file
 from tests.cli import run_module

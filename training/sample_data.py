@@ -12,8 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from realtime.demo import face_image
 from realtime.faces.dlib_backend import DlibAnalyzer
+from realtime.samples import face_image
 
 
 def person_photos() -> list[np.ndarray]:

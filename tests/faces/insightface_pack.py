@@ -189,8 +189,8 @@ def source_aligned_to(face: PlantedFace, analyzer) -> np.ndarray:  # type: ignor
     ``face``'s: the planted pack then finds this source where it finds the scene's face. RGB uint8, scene-sized."""
     import cv2
 
-    from realtime.demo import face_image
     from realtime.faces.align import estimate_similarity
+    from realtime.samples import face_image
 
     group = face_image("group")
     person = analyzer.detect(np.ascontiguousarray(group[150:450, 350:650]))[0]

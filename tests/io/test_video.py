@@ -10,9 +10,9 @@ import av
 import numpy as np
 import pytest
 
-from realtime.demo import ClipSpec, face_image, make_clip, render_frame
 from realtime.errors import InputError, OutputError, UsageError
 from realtime.io.video import VideoReader, VideoWriter, probe
+from realtime.samples import ClipSpec, face_image, make_clip, render_frame
 from tests.media import write_audio_only
 
 

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 
-from realtime.demo import face_image
 from realtime.errors import InputError
 from realtime.faces.align import warp_face
 from realtime.faces.dlib_backend import DlibAnalyzer
@@ -23,6 +22,7 @@ from realtime.models.arcface import (
     load_onnx_weights,
     warp_crops,
 )
+from realtime.samples import face_image
 
 TINY = (1, 1, 1, 1)  # one block per stage: an r-something small enough to export in a test
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from realtime.demo import face_image
+from realtime.samples import face_image
 from tests.cli import run_module
 from training.cluster import spherical_kmeans
 

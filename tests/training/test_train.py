@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-from realtime.demo import ClipSpec, make_clip, write_source_face
 from realtime.faces.dlib_backend import DlibAnalyzer
 from realtime.models.checkpoint import load_generator
+from realtime.samples import ClipSpec, make_clip, write_source_face
 from realtime.verify import verify_file
 from tests.media import video_frames
 from tests.training.conftest import TINY, run_module, train
