@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from realtime.errors import InputError
+from realtime.faces.pick import frontality
 from realtime.faces.types import Face
 from realtime.io.images import IMAGE_SUFFIXES, read_image
 from realtime.io.video import VIDEO_SUFFIXES, VideoReader
@@ -24,13 +25,6 @@ class SourceIdentity:
     face: Face
     embedding: np.ndarray
     count: int
-
-
-def _frontality(face: Face) -> float:
-    """Larger for bigger, more frontal faces: size times eye-nose symmetry."""
-    left, right, nose = face.kps5[0], face.kps5[1], face.kps5[2]
-    a, b = np.linalg.norm(nose - left), np.linalg.norm(nose - right)
-    return face.size * min(a, b) / max(a, b, 1e-6)
 
 
 def _source_images(path: Path, video_samples: int) -> list[np.ndarray]:
@@ -63,7 +57,7 @@ def load_source(path: str | Path, analyzer, video_samples: int = 8) -> SourceIde
             continue
         face = faces[0]  # the largest face of each source image is the source person
         embeddings.append(analyzer.embed(image, face).astype(np.float64))
-        score = _frontality(face)
+        score = frontality(face)
         if best is None or score > best[0]:
             best = (score, image, face)
     if best is None:

@@ -36,12 +36,12 @@ from realtime.cli import doc_parser, run_cli
 from realtime.errors import InputError, UsageError
 from realtime.faces.align import transform_points, warp_face
 from realtime.faces.backends import DETECTORS, create_analyzer
+from realtime.faces.pick import largest_face
 from realtime.faces.types import Face, FaceAnalyzer, kps5_from_68
 from realtime.io.files import TempOutput
 from realtime.io.images import IMAGE_SUFFIXES, read_image
 from realtime.models.arcface import ArcFaceEncoder, load_arcface
 from realtime.swappers.neural import NeuralSwapper
-from training.prepare import largest_face
 
 PROG = "python -m training.evaluate"
 POSE_POINTS = list(range(0, 17)) + list(range(27, 36))

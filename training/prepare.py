@@ -36,6 +36,7 @@ from realtime.cli import doc_parser, run_cli
 from realtime.errors import InputError, UsageError
 from realtime.faces.align import TEMPLATES, transform_points, warp_face
 from realtime.faces.backends import DETECTORS, create_analyzer
+from realtime.faces.pick import faces_68, largest_face
 from realtime.faces.types import Face, FaceAnalyzer, kps5_from_68
 from realtime.io.files import TempOutput
 from realtime.io.images import IMAGE_SUFFIXES, read_image, write_image
@@ -61,16 +62,6 @@ def _frames(path: Path, interval: int) -> Iterator[tuple[str, np.ndarray]]:
                     yield f"{path.stem}_f{frame.index:06d}", frame.image
     else:
         yield path.stem, read_image(path)
-
-
-def faces_68(analyzer: FaceAnalyzer, image: np.ndarray) -> list[Face]:
-    """The faces of an RGB image that have 68 landmarks (what alignment, masks and the metrics here use)."""
-    return [f for f in analyzer.detect(image) if len(f.landmarks) == 68]
-
-
-def largest_face(analyzer: FaceAnalyzer, image: np.ndarray) -> Face | None:
-    """The largest of :func:`faces_68`, or None."""
-    return max(faces_68(analyzer, image), key=lambda f: f.size, default=None)
 
 
 def _aligned_face(analyzer: FaceAnalyzer, crop: np.ndarray) -> Face | None:
