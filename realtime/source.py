@@ -10,7 +10,7 @@ import numpy as np
 from realtime.errors import InputError
 from realtime.faces.pick import frontality
 from realtime.faces.types import Face
-from realtime.io.images import IMAGE_SUFFIXES, read_image
+from realtime.io.images import IMAGE_SUFFIXES, image_files, read_image
 from realtime.io.video import VIDEO_SUFFIXES, VideoReader
 
 __all__ = ["SourceIdentity", "load_source"]
@@ -29,7 +29,7 @@ class SourceIdentity:
 
 def _source_images(path: Path, video_samples: int) -> list[np.ndarray]:
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        files = image_files(path)
         if not files:
             raise InputError(f"source folder has no images ({', '.join(sorted(IMAGE_SUFFIXES))}): {path}")
         return [read_image(p) for p in files]

@@ -33,9 +33,9 @@ from realtime.errors import InputError, UsageError
 from realtime.faces.dlib_backend import DlibAnalyzer
 from realtime.faces.types import Face, kps5_from_68
 from realtime.io.files import TempOutput
-from realtime.io.images import read_image
+from realtime.io.images import image_files, read_image
 from realtime.models.arcface import ArcFaceEncoder, load_arcface
-from training.data import IMAGE_SUFFIXES, LANDMARKS_FILE
+from training.data import LANDMARKS_FILE
 from training.parsing import MASKS_FILE
 
 PROG = "python -m training.cluster"
@@ -89,7 +89,7 @@ def _read_folder(folder: Path) -> tuple[list[Path], np.ndarray, dict[str, np.nda
     """The crops of a prepared folder, their landmarks, and their parsing masks (empty without masks.npz)."""
     if not folder.is_dir():
         raise InputError(f"faces folder not found: {folder}")
-    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    paths = image_files(folder)
     if not (folder / LANDMARKS_FILE).is_file():
         raise InputError(f"{folder / LANDMARKS_FILE} missing: cluster a folder written by python -m training.prepare")
     with np.load(folder / LANDMARKS_FILE) as archive:

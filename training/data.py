@@ -23,12 +23,11 @@ from torch.utils.data import Dataset, Sampler
 
 from realtime.errors import InputError
 from realtime.faces.types import HULL
-from realtime.io.images import read_image
+from realtime.io.images import image_files, read_image
 from training.parsing import MASKS_FILE
 
-__all__ = ["IMAGE_SUFFIXES", "LANDMARKS_FILE", "IdentityFolders", "PairDataset", "StepBatchSampler", "face_mask"]
+__all__ = ["LANDMARKS_FILE", "IdentityFolders", "PairDataset", "StepBatchSampler", "face_mask"]
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 LANDMARKS_FILE = "landmarks.npz"
 
 
@@ -53,7 +52,7 @@ class IdentityFolders:
             raise DataError(f"dataset root not found or not a folder: {root}")
         names, paths, labels, lonely = [], [], [], []
         for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            images = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+            images = image_files(folder)
             if not images:
                 continue
             if len(images) < 2:

@@ -39,7 +39,7 @@ from realtime.faces.backends import DETECTORS, create_analyzer
 from realtime.faces.pick import largest_face
 from realtime.faces.types import Face, FaceAnalyzer, kps5_from_68
 from realtime.io.files import TempOutput
-from realtime.io.images import IMAGE_SUFFIXES, read_image
+from realtime.io.images import image_files, read_image
 from realtime.models.arcface import ArcFaceEncoder, load_arcface
 from realtime.swappers.neural import NeuralSwapper
 
@@ -76,7 +76,7 @@ def read_pairs(folder: Path) -> list[tuple[Path, Path]]:
                 raise InputError(f"{listing}:{number}: expected 'source target', got {line!r}")
             pairs.append((folder / names[0], folder / names[1]))
     else:
-        images = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        images = image_files(folder)
         if len(images) % 2:
             raise InputError(f"{folder} has an odd number of images ({len(images)}) and no pairs.txt")
         pairs = list(zip(images[::2], images[1::2], strict=True))

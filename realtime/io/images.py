@@ -12,11 +12,18 @@ from realtime.errors import InputError, OutputError, UsageError
 from realtime.io.files import TempOutput
 from realtime.io.metadata import image_save_options
 
-__all__ = ["IMAGE_SUFFIXES", "read_image", "write_image"]
+__all__ = ["IMAGE_SUFFIXES", "image_files", "read_image", "write_image"]
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 _PIL_FORMAT = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".webp": "WEBP", ".tif": "TIFF"}
 _PIL_FORMAT[".tiff"] = "TIFF"
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The image files (by suffix, any case) directly in ``folder``, sorted by name; hidden files are skipped."""
+    return sorted(
+        p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and not p.name.startswith(".")
+    )
 
 
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
