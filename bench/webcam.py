@@ -31,10 +31,11 @@ TARGET_P95_MS = 50.0
 
 def measure(width: int, height: int, seconds: float, root: Path) -> dict[str, Any]:
     from realtime.faces.dlib_backend import DlibAnalyzer
+    from realtime.live.detector import BackgroundDetection
     from realtime.live.session import LiveSession, leave_a_core_for_detection
     from realtime.live.sinks import NullSink
     from realtime.live.sources import FileSource
-    from realtime.pipeline import FaceSwapPipeline, PipelineOptions
+    from realtime.pipeline import FaceSwapPipeline
     from realtime.samples import ClipSpec, make_clip, write_source_face
     from realtime.source import load_source
     from realtime.swappers.classic import ClassicSwapper
@@ -46,7 +47,7 @@ def measure(width: int, height: int, seconds: float, root: Path) -> dict[str, An
     source = load_source(write_source_face(root / "face.jpg"), analyzer)
     swapper = ClassicSwapper()
     swapper.set_source(source.image, source.face)
-    pipeline = FaceSwapPipeline(analyzer, swapper, PipelineOptions(background_detection=True))
+    pipeline = FaceSwapPipeline(analyzer, swapper, detection=BackgroundDetection())
     leave_a_core_for_detection()  # as python -m realtime.webcam does
     session = LiveSession(FileSource(clip), pipeline, [NullSink()], status=None)
     report = session.run()

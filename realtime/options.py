@@ -12,6 +12,7 @@ import torch
 
 from realtime.errors import UsageError
 from realtime.faces.backends import DETECTORS, create_analyzer
+from realtime.faces.detection import DetectionStrategy, InlineDetection
 from realtime.pipeline import TARGET_MODES, FaceSwapPipeline, PipelineOptions
 from realtime.swappers.factory import add_swapper_arguments, check_swapper_args, make_swapper
 
@@ -107,9 +108,12 @@ def _analysis_device(detector: str, device: str) -> str:
 
 
 def make_pipeline(
-    args: argparse.Namespace, note: Callable[[str], None] = lambda _: None, background_detection: bool = False
+    args: argparse.Namespace,
+    note: Callable[[str], None] = lambda _: None,
+    detection: type[DetectionStrategy] = InlineDetection,
 ) -> FaceSwapPipeline:
-    """The analyzer, swapper (with the source set) and :class:`FaceSwapPipeline` the options describe; ``note``
+    """The analyzer, swapper (with the source set) and :class:`FaceSwapPipeline` the options describe, detecting
+    with a ``detection`` strategy every ``--detect-every`` frames (live sessions pass a background one); ``note``
     receives a line for each choice made. Model, source and reference problems raise UserErrors."""
     from realtime.source import load_source
 
@@ -129,11 +133,9 @@ def make_pipeline(
         target_face=args.target_face,
         reference_embedding=reference,
         similarity=analyzer.same_person_distance if args.similarity is None else args.similarity,
-        detect_every=args.detect_every,
         smoothing=args.smoothing,
         blend=args.blend,
         device=device,
         watermark_id=args.watermark_id,
-        background_detection=background_detection,
     )
-    return FaceSwapPipeline(analyzer, swapper, options)
+    return FaceSwapPipeline(analyzer, swapper, options, detection(args.detect_every))

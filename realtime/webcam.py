@@ -30,6 +30,7 @@ from pathlib import Path
 from realtime.cli import add_quiet_debug, doc_parser, notes, run_cli
 from realtime.errors import InputError, UsageError
 from realtime.io.files import check_output_path
+from realtime.live.detector import BackgroundDetection
 from realtime.live.session import LiveSession, leave_a_core_for_detection
 from realtime.live.sinks import SINKS, FileSink, NullSink, Sink, VirtualCameraSink, WindowSink
 from realtime.live.sources import CameraSource, FileSource, FrameSource
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             source.stop()
             raise
         try:
-            pipeline = make_pipeline(args, note, background_detection=True)
+            pipeline = make_pipeline(args, note, BackgroundDetection)
         except BaseException:
             source.stop()
             for sink in sinks:

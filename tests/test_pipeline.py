@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from realtime.faces.detection import InlineDetection
 from realtime.faces.dlib_backend import DlibAnalyzer
 from realtime.pipeline import FaceSwapPipeline, PipelineOptions
 from realtime.samples import ClipSpec, face_image, make_clip, render_frame, write_source_face
@@ -41,7 +42,7 @@ def _changed_faces(analyzer: DlibAnalyzer, before: np.ndarray, after: np.ndarray
 
 
 def test_scene_cut_resets_tracking(analyzer: DlibAnalyzer, swapper: ClassicSwapper) -> None:
-    pipeline = FaceSwapPipeline(analyzer, swapper, PipelineOptions(detect_every=1000))  # only cuts force detection
+    pipeline = FaceSwapPipeline(analyzer, swapper, detection=InlineDetection(1000))  # only cuts force detection
     one, three = ClipSpec(width=640, height=360), ClipSpec(width=640, height=360, face="trio")
     frames = [render_frame(face_image("astronaut"), i / 30, one) for i in range(6)]
     frames += [render_frame(face_image("trio"), i / 30, three) for i in range(6)]

@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 
 from realtime.faces.dlib_backend import DlibAnalyzer
+from realtime.live.detector import BackgroundDetection
 from realtime.live.frames import CapturedFrame, LatestFrame
 from realtime.live.session import AdaptiveInterval, LiveSession
 from realtime.live.sinks import NullSink
 from realtime.live.sources import FileSource
-from realtime.pipeline import FaceSwapPipeline, PipelineOptions
+from realtime.pipeline import FaceSwapPipeline
 from realtime.samples import ClipSpec, make_clip, write_source_face
 from realtime.swappers.classic import ClassicSwapper
 from realtime.verify import verify_file
@@ -71,7 +72,7 @@ def test_a_slow_swap_drops_frames_and_latency_stays_bounded(media: dict[str, Pat
 
     source = load_source(media["source"], analyzer)
     swapper.set_source(source.image, source.face)
-    pipeline = FaceSwapPipeline(analyzer, swapper, PipelineOptions(background_detection=True))
+    pipeline = FaceSwapPipeline(analyzer, swapper, detection=BackgroundDetection())
     session = LiveSession(FileSource(media["clip"]), pipeline, [NullSink()], status=None)
     report = session.run()
     assert report.end == "ended"

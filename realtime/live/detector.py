@@ -1,9 +1,10 @@
 """Full face detection on a background thread, so a live frame never waits for the detector.
 
 dlib's HOG detector takes ~100-150 ms on a 640x480 frame on a small CPU, several frame periods; landmark re-fitting
-inside a tracked box takes ~2 ms. The live pipeline therefore re-fits landmarks on every frame and hands a frame to
-this thread whenever a detection is due; the result (new faces, lost faces, fresh boxes) joins the tracking on the
-first frame after it is ready. dlib and onnxruntime release the GIL while they compute.
+inside a tracked box takes ~2 ms. :class:`BackgroundDetection` therefore re-fits landmarks on every frame and hands
+a frame to a :class:`BackgroundDetector` thread whenever a detection is due; the result (new faces, lost faces,
+fresh boxes) joins the tracking on the first frame after it is ready. dlib and onnxruntime release the GIL while
+they compute.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from realtime.faces.detection import DetectionStrategy, TrackedFaces, TrackingStep
 from realtime.faces.types import Face
 
-__all__ = ["BackgroundDetector"]
+__all__ = ["BackgroundDetection", "BackgroundDetector"]
 
 
 class BackgroundDetector:
@@ -83,6 +85,46 @@ class BackgroundDetector:
                 continue
             with self._lock:
                 self._result, self._busy = (faces, index), False
+
+
+class BackgroundDetection(DetectionStrategy):
+    """Detection on a background thread: landmarks are re-fitted on every frame; a finished detection (its faces
+    re-fitted on the current frame) joins the tracking; a frame is handed to the detector when a detection is due
+    (every ``every`` frames, after a scene cut or with no face tracked) and the thread is idle. Descriptors, when
+    needed, are computed on that thread for every face, since it is off the frame's critical path.
+    :meth:`close` stops the thread."""
+
+    def __init__(self, every: int = 5) -> None:
+        super().__init__(every)
+        self._detector: BackgroundDetector | None = None
+        self._last_submit = -(10**9)
+        self._cut_index = 0
+
+    def step(self, faces: TrackedFaces, frame: np.ndarray, t: float, index: int, cut: bool) -> TrackingStep:
+        if self._detector is None:  # started on first use, with the stream's faces
+            self._detector = BackgroundDetector(lambda image: faces.detect(image, describe_all=True))
+        if cut:
+            self._cut_index = index
+        result = self._detector.poll()
+        detected = result is not None and result[1] >= self._cut_index  # a detection from before a cut is stale
+        if detected:
+            assert result is not None
+            found = []
+            for seen in result[0]:
+                face = faces.analyzer.landmarks(frame, seen.bbox, seen.score)
+                face.embedding = seen.embedding
+                found.append(face)
+            tracks = faces.join(found, t)
+        else:
+            tracks = faces.refit(frame, t)
+        due = cut or not tracks or index - self._last_submit >= self.every
+        if due and self._detector.submit(frame, index):
+            self._last_submit = index
+        return TrackingStep(tracks, detected, "landmarks")
+
+    def close(self) -> None:
+        if self._detector is not None:
+            self._detector.close()
 
 
 def _lower_priority(niceness: int = 10) -> None:

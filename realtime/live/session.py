@@ -127,7 +127,7 @@ class LiveSession:
         self.status, self.max_seconds = status, max_seconds
         self.slot = LatestFrame()
         self.stats = LatencyStats()
-        self.interval = AdaptiveInterval(pipeline.options.detect_every, source.fps)
+        self.interval = AdaptiveInterval(pipeline.detection.every, source.fps)
 
     def run(self) -> SessionReport:
         """Process until the source ends or is lost, a window is closed, the time limit, or KeyboardInterrupt
@@ -153,7 +153,7 @@ class LiveSession:
                 done = time.perf_counter()
                 output += 1
                 self.stats.add(done - frame.captured, done, began)
-                self.pipeline.detect_every = self.interval.update(done - began)
+                self.pipeline.detection.every = self.interval.update(done - began)
                 if any(sink.closed_by_user for sink in self.sinks):
                     end = "window closed"
                     break
@@ -179,13 +179,13 @@ class LiveSession:
             latency_p95_ms=self.stats.percentile_ms(95, everything=True),
             latency_max_ms=max(self.stats.all_latencies, default=0.0) * 1000,
             faces_swapped=self.pipeline.faces_swapped,
-            detect_every=self.pipeline.detect_every,
+            detect_every=self.pipeline.detection.every,
         )
 
     def _status_line(self) -> None:
         assert self.status is not None
         text = (f"{self.stats.fps():5.1f} fps | latency p50 {self.stats.percentile_ms(50):4.0f} ms "
                 f"p95 {self.stats.percentile_ms(95):4.0f} ms | dropped {self.slot.dropped} | "
-                f"detect every {self.pipeline.detect_every}")  # fmt: skip
+                f"detect every {self.pipeline.detection.every}")  # fmt: skip
         self.status.write(("\r" + text) if self.status.isatty() else text + "\n")
         self.status.flush()
