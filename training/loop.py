@@ -249,8 +249,9 @@ class Trainer:
         bar = tqdm(total=c.steps, initial=self.start, disable=self.quiet or not main, unit="step", dynamic_ncols=True)
         last: dict[str, float] = {}
         tic = time.perf_counter()
+        batches = iter(self.loader())
         try:
-            for step, batch in enumerate(self.loader(), start=self.start):
+            for step, batch in enumerate(batches, start=self.start):
                 last = self.train_step(batch, step)
                 done = step + 1
                 if logger is not None and (done % c.log_every == 0 or done == c.steps):
@@ -263,6 +264,12 @@ class Trainer:
                     self.save(done)
                 bar.update(1)
         finally:
+            # Stop the loader's workers now. After an error (a bad image in a worker) the traceback keeps the
+            # iterator alive until the garbage collector finds it, and its shutdown then waits ~5 s per worker:
+            # a caller that goes on (a test, a notebook) stalls. DataLoader has no public close.
+            shutdown = getattr(batches, "_shutdown_workers", None)
+            if shutdown is not None:
+                shutdown()
             bar.close()
             if logger is not None:
                 logger.close()
