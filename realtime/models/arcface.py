@@ -244,28 +244,32 @@ def load_onnx_weights(model: IResNet, path: str | os.PathLike[str]) -> IResNet:
     return model
 
 
-def _arch_of_onnx(path: Path) -> str:
-    """Which iresnet depth an ONNX file holds, from its number of 3x3 convolutions (2 per block, plus the stem)."""
-    convs = sum(1 for op, params, _ in _onnx_layers(path) if op == "Conv" and params[0].shape[-1] == 3)
+def _arch_of_onnx(path: Path, arch: str | None) -> tuple[str, int]:
+    """Which iresnet an ONNX file holds: its depth (``arch``, or from the number of 3x3 convolutions: 2 per block,
+    plus the stem) and its base width (the stem's output channels)."""
+    convs = [params[0] for op, params, _ in _onnx_layers(path) if op == "Conv" and params[0].shape[-1] == 3]
+    width = int(convs[0].shape[0]) if convs else 64
+    if arch is not None:
+        return arch, width
     for name, layers in ARCFACE_ARCHS.items():
-        if convs == 1 + 2 * sum(layers):
-            return name
-    raise InputError(f"{path.name}: {convs} 3x3 convolutions match no iresnet depth ({', '.join(ARCFACE_ARCHS)})")
+        if len(convs) == 1 + 2 * sum(layers):
+            return name, width
+    raise InputError(f"{path.name}: {len(convs)} 3x3 convolutions match no iresnet depth ({', '.join(ARCFACE_ARCHS)})")
 
 
 def load_arcface(path: str | os.PathLike[str], arch: str | None = None, trust_pickle: bool = False) -> ArcFaceEncoder:
     """An :class:`ArcFaceEncoder` from an insightface recognition ``.onnx`` or an arcface_torch ``.pth`` state dict
-    (``arch`` r18/r34/r50/r100 inferred when None), or, with ``trust_pickle``, a :class:`SimSwapIdentity` around a
-    whole pickled network such as SimSwap's ``arcface_checkpoint.tar``. InputError for unreadable or mismatched
-    files."""
+    (``arch`` r18/r34/r50/r100 inferred when None; the base width, 64 in every published model, read from the
+    file), or, with ``trust_pickle``, a :class:`SimSwapIdentity` around a whole pickled network such as SimSwap's
+    ``arcface_checkpoint.tar``. InputError for unreadable or mismatched files."""
     from realtime.models.checkpoint import load_state
 
     path = Path(path)
     if not path.is_file():
         raise InputError(f"identity model not found: {path}")
     if path.suffix.lower() == ".onnx":
-        arch = arch or _arch_of_onnx(path)
-        return ArcFaceEncoder(load_onnx_weights(IResNet(ARCFACE_ARCHS[arch]), path))
+        arch, width = _arch_of_onnx(path, arch)
+        return ArcFaceEncoder(load_onnx_weights(IResNet(ARCFACE_ARCHS[arch], width=width), path))
     state = load_state(path, trust_pickle)
     if isinstance(state, IResNet):  # objects are only reachable with trust_pickle: the user vouched for the file
         return ArcFaceEncoder(state)
@@ -279,7 +283,8 @@ def load_arcface(path: str | os.PathLike[str], arch: str | None = None, trust_pi
         arch = next((n for n, layers in ARCFACE_ARCHS.items() if list(layers) == blocks), None)
         if arch is None:
             raise InputError(f"{path}: blocks per stage {blocks} match no iresnet ({', '.join(ARCFACE_ARCHS)})")
-    model = IResNet(ARCFACE_ARCHS[arch])
+    stem = state.get("conv1.weight")
+    model = IResNet(ARCFACE_ARCHS[arch], width=int(stem.shape[0]) if isinstance(stem, torch.Tensor) else 64)
     result = model.load_state_dict(state, strict=False)
     missing = [k for k in result.missing_keys if not k.endswith("num_batches_tracked")]
     if missing or result.unexpected_keys:

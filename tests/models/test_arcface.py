@@ -42,9 +42,9 @@ def randomised(model: IResNet, gen: torch.Generator) -> IResNet:
 
 
 @pytest.fixture(scope="module")
-def crops() -> torch.Tensor:
+def crops(dlib_analyzer: DlibAnalyzer) -> torch.Tensor:
     """ArcFace-aligned 112x112 crops of the six people of t1.jpg and the astronaut: [7,3,112,112] in [0,1]."""
-    analyzer, out = DlibAnalyzer(), []
+    analyzer, out = dlib_analyzer, []
     for image in (face_image("group"), face_image("astronaut")):
         for face in analyzer.detect(image):
             crop, _ = warp_face(image, face.kps5, "arcface", 112)
@@ -74,11 +74,13 @@ def test_onnx_loader_reproduces_the_exported_network(tmp_path: Path, crops: torc
     assert cosine.min() >= 0.9999, cosine
 
 
-def test_pth_loader_and_arch_inference(tmp_path: Path, crops: torch.Tensor, gen) -> None:  # type: ignore[no-untyped-def]
-    original = randomised(IResNet((2, 2, 2, 2)), gen)  # r18
+@pytest.mark.parametrize("width", [64, 16])  # published models are 64 wide; the training tests use a 16-wide r18
+def test_pth_loader_and_arch_inference(tmp_path: Path, crops: torch.Tensor, gen, width: int) -> None:  # type: ignore[no-untyped-def]
+    original = randomised(IResNet((2, 2, 2, 2), width=width), gen)  # r18
     path = tmp_path / "backbone.pth"
     torch.save(original.state_dict(), path)
     encoder = load_arcface(path)
+    assert encoder.backbone.conv1.out_channels == width
     with torch.no_grad():
         cosine = (ArcFaceEncoder(original)(crops) * encoder(crops)).sum(1)
     assert cosine.min() >= 0.9999
