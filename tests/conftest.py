@@ -1,13 +1,23 @@
-"""Shared fixtures. Random inputs are fresh every session; the seed is printed and REALTIME_TEST_SEED replays it."""
+"""Shared fixtures. Random inputs are fresh every session; the seed is printed and REALTIME_TEST_SEED replays it.
+
+Media and models that several test modules need are built once per session here: the dlib analyzer, a source
+face, a 640x360 clip and its swap through the real ``python -m realtime.swap`` entry point.
+"""
 
 from __future__ import annotations
 
 import os
 import random
 import zlib
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import torch
+
+from realtime.faces.dlib_backend import DlibAnalyzer
+from realtime.samples import ClipSpec, make_clip, write_source_face
+from tests.cli import run_module
 
 SESSION_SEED = int(os.environ.get("REALTIME_TEST_SEED", random.SystemRandom().randrange(2**31)))
 
@@ -50,3 +60,38 @@ def devices() -> list[str]:
     if torch.cuda.is_available() and build_info().get("cuda"):
         out.append("cuda")
     return out
+
+
+@pytest.fixture(scope="session")
+def dlib_analyzer() -> DlibAnalyzer:
+    """The embedded dlib analyzer, loaded once (its models take ~1 s to load)."""
+    return DlibAnalyzer()
+
+
+# A clip with motion, a still stretch (1-2 s) and a lighting ramp (2-2.8 s), and the id its swap is marked with.
+CLIP_SPEC = ClipSpec(width=640, height=360, seconds=3.0, still=(1.0, 2.0), light=(2.0, 2.8))
+WATERMARK_ID = 0xC0FFEE
+
+
+@dataclass(frozen=True)
+class SwappedClip:
+    """``clip`` (:data:`CLIP_SPEC`) swapped with ``source`` (a person of t1.jpg) into ``out`` by the real entry
+    point with the defaults and ``--watermark-id WATERMARK_ID``; ``root`` is a session folder for derived files."""
+
+    root: Path
+    clip: Path
+    source: Path
+    out: Path
+
+
+@pytest.fixture(scope="session")
+def swapped_clip(tmp_path_factory: pytest.TempPathFactory) -> SwappedClip:
+    root = tmp_path_factory.mktemp("swapped_clip")
+    clip, source, out = (
+        make_clip(root / "clip.mp4", CLIP_SPEC),
+        write_source_face(root / "source.jpg"),
+        root / "out.mp4",
+    )
+    result = run_module("realtime.swap", clip, out, "--source", source, "--watermark-id", hex(WATERMARK_ID), "--quiet")
+    assert result.returncode == 0, result.stderr
+    return SwappedClip(root, clip, source, out)

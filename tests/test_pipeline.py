@@ -19,8 +19,8 @@ from realtime.swappers.classic import ClassicSwapper
 
 
 @pytest.fixture(scope="module")
-def analyzer() -> DlibAnalyzer:
-    return DlibAnalyzer()
+def analyzer(dlib_analyzer: DlibAnalyzer) -> DlibAnalyzer:
+    return dlib_analyzer
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,7 @@ def test_target_selection(mode: str, analyzer: DlibAnalyzer, swapper: ClassicSwa
 
 
 def test_ctrl_c_leaves_no_output(tmp_path: Path) -> None:
-    clip = make_clip(tmp_path / "clip.mp4", ClipSpec(width=1280, height=720, seconds=8.0))
+    clip = make_clip(tmp_path / "clip.mp4", ClipSpec(width=640, height=360, seconds=8.0))
     source = write_source_face(tmp_path / "face.jpg")
     out = tmp_path / "out.mp4"
     proc = subprocess.Popen(

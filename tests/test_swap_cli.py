@@ -1,65 +1,59 @@
-"""python -m realtime.swap end to end, as a user runs it, on clips generated from package faces."""
+"""python -m realtime.swap end to end, as a user runs it, on clips generated from package faces.
+
+The clip's swap runs once per session through the real entry point (``swapped_clip`` in conftest); image mode,
+the no-face case and the error table call ``realtime.swap.main`` in this process.
+"""
 
 from __future__ import annotations
 
 import itertools
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import av
 import cv2
 import numpy as np
-import pytest
 
 from realtime.faces.dlib_backend import DlibAnalyzer
+from realtime.io.images import read_image
 from realtime.io.video import probe
-from realtime.samples import ClipSpec, face_image, make_clip, write_source_face
+from realtime.samples import face_image
+from tests.cli import CliResult, call_main
+from tests.conftest import CLIP_SPEC, WATERMARK_ID, SwappedClip
+from tests.measure import IDENTITY_MARGIN, identity_shift
 from tests.media import reencoded_frames, write_audio_only
 from tests.media import video_frames as frames
 
-SPEC = ClipSpec(width=640, height=360, seconds=3.0, still=(1.0, 2.0), light=(2.0, 2.8))
+
+def swap(*args: object) -> CliResult:
+    return call_main("realtime.swap", *args, "--quiet")
 
 
-def run_swap(*args: object) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "realtime.swap", *map(str, args), "--quiet"]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+def best_face_box(analyzer: DlibAnalyzer, image: np.ndarray) -> tuple[int, int, int, int]:
+    """The box of the most confident face (HOG may also flag the astronaut suit's badge)."""
+    x0, y0, x1, y1 = max(analyzer.detect(image), key=lambda f: f.score).bbox.astype(int)
+    return max(x0, 0), max(y0, 0), x1, y1
 
 
-@pytest.fixture(scope="module")
-def work(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("swap")
-    clip = make_clip(root / "clip.mp4", SPEC)
-    source = write_source_face(root / "source.jpg")  # one person of t1.jpg
-    out = root / "out.mp4"
-    result = run_swap(clip, out, "--source", source)
-    assert result.returncode == 0, result.stderr
-    return {"root": root, "clip": clip, "source": source, "out": out}
-
-
-def test_output_keeps_frames_duration_and_audio(work: dict[str, Path]) -> None:
-    info_in, info_out = probe(work["clip"]), probe(work["out"])
-    assert len(frames(work["out"])) == len(frames(work["clip"])) == round(SPEC.seconds * SPEC.fps)
+def test_output_keeps_frames_duration_and_audio(swapped_clip: SwappedClip) -> None:
+    info_in, info_out = probe(swapped_clip.clip), probe(swapped_clip.out)
+    assert len(frames(swapped_clip.out)) == len(frames(swapped_clip.clip)) == round(CLIP_SPEC.seconds * CLIP_SPEC.fps)
     assert abs(info_out.duration - info_in.duration) < 0.1
     assert info_out.has_audio
-    with av.open(str(work["out"])) as c:
+    with av.open(str(swapped_clip.out)) as c:
         assert any(s.type == "audio" for s in c.streams)
 
 
-def test_faces_change_and_background_does_not(work: dict[str, Path]) -> None:
+def test_faces_change_and_background_does_not(swapped_clip: SwappedClip, dlib_analyzer: DlibAnalyzer) -> None:
     """Every frame's face changes; outside it the output differs from the input no more than a plain re-encode
-    at the same settings does (the encoding noise)."""
-    analyzer = DlibAnalyzer()
-    before, after = frames(work["clip"]), frames(work["out"])
-    noise = reencoded_frames(work["clip"], work["root"] / "reencoded.mp4")
+    at the same settings (mark included) does: the encoding noise."""
+    before, after = frames(swapped_clip.clip), frames(swapped_clip.out)
+    noise = reencoded_frames(swapped_clip.clip, swapped_clip.root / "reencoded.mp4", watermark_id=WATERMARK_ID)
     for i in range(0, len(before), 10):
-        faces = analyzer.detect(before[i])
-        assert faces, f"frame {i}: the clip should show a face"
-        x0, y0, x1, y1 = max(faces, key=lambda f: f.score).bbox.astype(int)  # HOG may also flag the suit's badge
+        x0, y0, x1, y1 = best_face_box(dlib_analyzer, before[i])
         diff = np.abs(after[i].astype(int) - before[i].astype(int)).mean(axis=2)
         baseline = np.abs(noise[i].astype(int) - before[i].astype(int)).mean(axis=2)
-        inside = diff[max(y0, 0) : y1, max(x0, 0) : x1].mean()
+        inside = diff[y0:y1, x0:x1].mean()
         background = np.ones(diff.shape, bool)
         background[max(y0 - 30, 0) : y1 + 30, max(x0 - 30, 0) : x1 + 30] = False
         assert inside > 6, f"frame {i}: face barely changed ({inside:.1f})"
@@ -69,26 +63,19 @@ def test_faces_change_and_background_does_not(work: dict[str, Path]) -> None:
         )
 
 
-def test_identity_moves_toward_the_source(work: dict[str, Path]) -> None:
-    analyzer = DlibAnalyzer()
-    source_img = face_image("group")[150:450, 350:650].copy()
-    source = analyzer.embed(source_img, analyzer.detect(source_img)[0])
-    before, after = frames(work["clip"]), frames(work["out"])
-    closer = 0
+def test_identity_moves_toward_the_source(swapped_clip: SwappedClip, dlib_analyzer: DlibAnalyzer) -> None:
+    source = read_image(swapped_clip.source)
+    before, after = frames(swapped_clip.clip), frames(swapped_clip.out)
     checked = range(0, len(before), 15)
-    for i in checked:
-        target = analyzer.embed(before[i], max(analyzer.detect(before[i]), key=lambda f: f.score))
-        swapped = analyzer.embed(after[i], max(analyzer.detect(after[i]), key=lambda f: f.score))
-        closer += analyzer.distance(swapped, source) < analyzer.distance(target, source)
-    assert closer == len(checked)
+    shifts = [identity_shift(dlib_analyzer, source, before[i], after[i]) for i in checked]
+    assert min(shifts) >= IDENTITY_MARGIN, shifts
 
 
-def test_still_stretch_does_not_jitter(work: dict[str, Path]) -> None:
+def test_still_stretch_does_not_jitter(swapped_clip: SwappedClip, dlib_analyzer: DlibAnalyzer) -> None:
     """While the camera holds still, frame-to-frame change in the face region is at most 1.5x the input's."""
-    before, after = frames(work["clip"]), frames(work["out"])
-    first, last = round(SPEC.still[0] * SPEC.fps) + 2, round(SPEC.still[1] * SPEC.fps) - 1
-    face = max(DlibAnalyzer().detect(before[first]), key=lambda f: f.score)
-    x0, y0, x1, y1 = face.bbox.astype(int)
+    before, after = frames(swapped_clip.clip), frames(swapped_clip.out)
+    first, last = round(CLIP_SPEC.still[0] * CLIP_SPEC.fps) + 2, round(CLIP_SPEC.still[1] * CLIP_SPEC.fps) - 1
+    x0, y0, x1, y1 = best_face_box(dlib_analyzer, before[first])
 
     def change(seq: list[np.ndarray]) -> float:
         crops = [f[y0:y1, x0:x1].astype(np.float32) for f in seq[first:last]]
@@ -97,18 +84,24 @@ def test_still_stretch_does_not_jitter(work: dict[str, Path]) -> None:
     assert change(after) <= 1.5 * change(before) + 0.05, (change(after), change(before))
 
 
-def test_image_mode(work: dict[str, Path]) -> None:
-    image = work["root"] / "astronaut.jpg"
+def test_image_mode(swapped_clip: SwappedClip, dlib_analyzer: DlibAnalyzer, tmp_path: Path) -> None:
+    """An image is swapped (the astronaut takes on the source's identity), the rest of it stays."""
+    image = tmp_path / "astronaut.jpg"
     cv2.imwrite(str(image), cv2.cvtColor(face_image("astronaut"), cv2.COLOR_RGB2BGR))
-    out = work["root"] / "swapped.png"
-    result = run_swap(image, out, "--source", work["source"], "--blend", "feather")
+    out = tmp_path / "swapped.png"
+    result = swap(image, out, "--source", swapped_clip.source, "--blend", "feather")
     assert result.returncode == 0, result.stderr
-    swapped = cv2.imread(str(out))
-    assert swapped.shape == (512, 512, 3)
-    assert np.abs(swapped.astype(int) - cv2.imread(str(image)).astype(int)).mean() > 0.5
+    before, after = read_image(image), read_image(out)
+    assert after.shape == before.shape == (512, 512, 3)
+    assert identity_shift(dlib_analyzer, read_image(swapped_clip.source), before, after) >= IDENTITY_MARGIN
+    x0, y0, x1, y1 = best_face_box(dlib_analyzer, before)
+    diff = np.abs(after.astype(int) - before.astype(int)).mean(axis=2)
+    background = np.ones(diff.shape, bool)
+    background[max(y0 - 30, 0) : y1 + 30, max(x0 - 30, 0) : x1 + 30] = False
+    assert diff[y0:y1, x0:x1].mean() > 3 * diff[background].mean()  # the change is the face, not the mark (~2.5)
 
 
-def test_no_face_in_target_is_not_an_error(work: dict[str, Path], tmp_path: Path) -> None:
+def test_no_face_in_target_is_not_an_error(swapped_clip: SwappedClip, tmp_path: Path) -> None:
     blank = tmp_path / "blank.mp4"
     with av.open(str(blank), "w") as c:
         s = c.add_stream("libx264", rate=30)
@@ -120,13 +113,7 @@ def test_no_face_in_target_is_not_an_error(work: dict[str, Path], tmp_path: Path
         for p in s.encode(None):
             c.mux(p)
     out = tmp_path / "out.mp4"
-    result = subprocess.run(
-        [sys.executable, "-m", "realtime.swap", str(blank), str(out), "--source", str(work["source"])],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = call_main("realtime.swap", blank, out, "--source", swapped_clip.source)
     assert result.returncode == 0, result.stderr
     assert "no face found in the input" in result.stderr
     assert len(frames(out)) == 15
@@ -144,8 +131,8 @@ def unwritable_folder(tmp_path: Path) -> Path:
     return Path("/proc")
 
 
-def test_bad_inputs_exit_cleanly_and_leave_no_output(work: dict[str, Path], tmp_path: Path) -> None:
-    clip, source = work["clip"], work["source"]
+def test_bad_inputs_exit_cleanly_and_leave_no_output(swapped_clip: SwappedClip, tmp_path: Path) -> None:
+    clip, source = swapped_clip.clip, swapped_clip.source
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")
     truncated = tmp_path / "truncated.mp4"
@@ -167,12 +154,13 @@ def test_bad_inputs_exit_cleanly_and_leave_no_output(work: dict[str, Path], tmp_
         ((clip, source / "out.mp4", "--source", source), 1, "output folder is not a folder"),
         ((clip, unwritable_folder(tmp_path) / "out.mp4", "--source", source), 1, "not writable|cannot create a file"),
         ((clip, out, "--source", source, "--target-face", "reference"), 2, "needs --reference"),
+        ((clip, out), 2, "the following arguments are required: --source"),
     ]
     for args, code, message in cases:
-        result = run_swap(*args)
-        lines = [line for line in result.stderr.strip().splitlines() if line]
+        result = swap(*args)
+        lines = result.error_lines()
         assert result.returncode == code, (args, result.stderr)
-        assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-        assert re.search(message, lines[0]), (message, lines[0])
+        assert "Traceback" not in result.stderr and re.search(message, lines[-1]), (message, result.stderr)
+        assert len(lines) == 1 or lines[0].startswith("usage:"), result.stderr  # argparse prints its usage first
         assert not out.exists()
     assert not list(tmp_path.glob(".*partial*"))

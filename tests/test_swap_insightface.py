@@ -6,11 +6,8 @@ independent of the backend under test."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,23 +18,23 @@ from realtime.io.images import read_image, write_image
 from realtime.io.video import probe
 from realtime.samples import ClipSpec, face_image, make_clip, render_frame
 from realtime.watermark import Watermarker, embed_compat
+from tests.cli import CliResult, call_main
 from tests.faces.insightface_pack import build_pack, plant, source_aligned_to
+from tests.measure import IDENTITY_MARGIN, identity_shift
 from tests.media import reencoded_frames, video_frames
 
 # a square still clip (the camera never moves) with a lighting change and audio
 SPEC = ClipSpec(width=512, height=512, seconds=1.5, still=(0.0, 99.0), light=(0.5, 1.2))
 
 
-def run(*args: object, home: Path | None = None, quiet: bool = True) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, **({"HOME": str(home)} if home else {}))
-    cmd = [sys.executable, "-m", "realtime.swap", *map(str, args), *(["--quiet"] if quiet else [])]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False, env=env)
+def run(*args: object, quiet: bool = True) -> CliResult:
+    return call_main("realtime.swap", *args, *(["--quiet"] if quiet else []))
 
 
 @pytest.fixture(scope="module")
-def scene(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+def scene(tmp_path_factory: pytest.TempPathFactory, dlib_analyzer: DlibAnalyzer) -> dict[str, object]:
     root = tmp_path_factory.mktemp("insightface_swap")
-    dlib = DlibAnalyzer()
+    dlib = dlib_analyzer
     frame = render_frame(face_image("astronaut"), 0.0, SPEC)
     planted = plant(frame, dlib)
     source = root / "source.png"
@@ -63,13 +60,6 @@ def _face_and_background(planted, before: np.ndarray, after: np.ndarray) -> tupl
     return float(diff[y0:y1, x0:x1].mean()), float(diff[background].mean())
 
 
-def _closer_to_source(dlib: DlibAnalyzer, source: np.ndarray, before: np.ndarray, after: np.ndarray) -> bool:
-    ref = dlib.embed(source, dlib.detect(source)[0])
-    d_before = dlib.distance(ref, dlib.embed(before, dlib.detect(before)[0]))
-    d_after = dlib.distance(ref, dlib.embed(after, dlib.detect(after)[0]))
-    return d_after < d_before
-
-
 def test_image_swap_with_a_named_pack(scene) -> None:  # type: ignore[no-untyped-def]
     out = scene["root"] / "swapped.png"
     result = run(scene["still"], out, "--source", scene["source"], "--detector", "insightface",
@@ -85,15 +75,16 @@ def test_image_swap_with_a_named_pack(scene) -> None:  # type: ignore[no-untyped
     _, background = _face_and_background(scene["planted"], marked, after)
     _, marks_alone = _face_and_background(scene["planted"], before, marked)
     assert inside > 6 and background < 0.5 * marks_alone, (inside, background, marks_alone)
-    assert _closer_to_source(scene["dlib"], read_image(scene["source"]), before, after)
+    assert identity_shift(scene["dlib"], read_image(scene["source"]), before, after) >= IDENTITY_MARGIN
 
 
-def test_video_swap_with_the_pack_found_automatically(scene) -> None:  # type: ignore[no-untyped-def]
+def test_video_swap_with_the_pack_found_automatically(scene, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     """No --detector: the pack under ~/.insightface/models is picked up, and the run says so."""
     home = scene["root"] / "home"
     shutil.copytree(scene["pack"], home / ".insightface" / "models" / "buffalo_l")
+    monkeypatch.setenv("HOME", str(home))
     out = scene["root"] / "swapped.mp4"
-    result = run(scene["clip"], out, "--source", scene["source"], home=home, quiet=False)
+    result = run(scene["clip"], out, "--source", scene["source"], quiet=False)
     assert result.returncode == 0, result.stderr
     assert "face analysis: insightface pack buffalo_l" in result.stderr
     info_in, info_out = probe(scene["clip"]), probe(out)
@@ -107,7 +98,8 @@ def test_video_swap_with_the_pack_found_automatically(scene) -> None:  # type: i
         assert inside > 6, f"frame {i}: face barely changed ({inside:.1f})"
         assert background <= encoding_noise + 0.3, f"frame {i}: background {background:.2f} vs {encoding_noise:.2f}"
     source = read_image(scene["source"])
-    assert all(_closer_to_source(scene["dlib"], source, *pairs[i]) for i in (0, len(pairs) // 2, len(pairs) - 1))
+    shifts = [identity_shift(scene["dlib"], source, *pairs[i]) for i in (0, len(pairs) // 2, len(pairs) - 1)]
+    assert min(shifts) >= IDENTITY_MARGIN, shifts
 
 
 def test_model_errors_exit_cleanly(scene, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -122,7 +114,7 @@ def test_model_errors_exit_cleanly(scene, tmp_path: Path) -> None:  # type: igno
     ]
     for extra, code, message in cases:
         result = run(scene["still"], out, "--source", scene["source"], *extra)
-        lines = [line for line in result.stderr.strip().splitlines() if line]
+        lines = result.error_lines()
         assert result.returncode == code, (extra, result.stderr)
         assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
         assert not out.exists()

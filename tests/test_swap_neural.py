@@ -5,7 +5,6 @@ clip; the inswapper engine against insightface's own INSwapper; model-file mista
 from __future__ import annotations
 
 import re
-import subprocess
 import warnings
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from realtime.models.checkpoint import load_generator, save_generator
 from realtime.samples import ClipSpec, make_clip, write_source_face
 from realtime.swappers.neural import GeneratorEngine, InswapperEngine, NeuralSwapper
 from realtime.verify import verify_file
-from tests.cli import run_module
+from tests.cli import CliResult, call_main, run_module
 from tests.media import reencoded_frames, video_frames
 
 SPEC = ClipSpec(width=640, height=360, seconds=1.5, still=(0.5, 1.0), light=(1.0, 1.4))
@@ -65,8 +64,9 @@ def write_inswapper_like(path: Path, seed: int = 0) -> Path:
     return path
 
 
-def run(*args: object) -> subprocess.CompletedProcess[str]:
-    return run_module("realtime.swap", *args)
+def run(*args: object) -> CliResult:
+    """realtime.swap's main in this process (the real entry point runs in test_our_checkpoint_swaps...)."""
+    return call_main("realtime.swap", *args)
 
 
 @pytest.fixture(scope="module")
@@ -84,12 +84,14 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def swap_clip(
-    models: dict[str, Path], model: str, note: str, *extra: str
+    models: dict[str, Path], model: str, note: str, *extra: str, subprocess: bool = False
 ) -> tuple[Path, list[np.ndarray], list[np.ndarray]]:
-    """Run realtime.swap on the clip with ``models[model]``; checks the exit, the swapper note, frames and audio."""
+    """Run realtime.swap on the clip with ``models[model]`` (in this process, or with ``subprocess`` as
+    ``python -m realtime.swap``); checks the exit, the swapper note, frames and audio."""
     out = models["root"] / f"out-{model}{''.join(extra)}.mp4"
-    result = run(models["clip"], out, "--source", models["source"], "--model", models[model],
-                 "--identity-model", models["arcface"], *extra)  # fmt: skip
+    args = (models["clip"], out, "--source", models["source"], "--model", models[model], "--identity-model",
+            models["arcface"], *extra)  # fmt: skip
+    result = run_module("realtime.swap", *args) if subprocess else run(*args)
     assert result.returncode == 0, result.stderr
     assert note in result.stderr
     assert probe(out).has_audio
@@ -99,7 +101,8 @@ def swap_clip(
 
 
 def test_our_checkpoint_swaps_a_clip_end_to_end(models: dict[str, Path]) -> None:
-    out, before, after = swap_clip(models, "generator", "swapper: simswap (224px, modulated blocks, separable convs)")
+    note = "swapper: simswap (224px, modulated blocks, separable convs)"
+    out, before, after = swap_clip(models, "generator", note, subprocess=True)
     noise = reencoded_frames(models["clip"], models["root"] / "reencoded.mp4")
     analyzer = DlibAnalyzer()
     for i in range(0, len(before), 9):
@@ -202,7 +205,7 @@ def test_model_mistakes_are_clear(models: dict[str, Path], tmp_path: Path) -> No
     ]
     for extra, code, message in cases:
         result = run(*base, *extra)
-        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        lines = result.error_lines()
         assert result.returncode == code, (extra, result.stderr)
         assert len(lines) == 1 and re.search(message, lines[0]), result.stderr
         assert not out.exists()

@@ -14,23 +14,21 @@ import pytest
 
 from realtime.io.images import read_image, write_image
 from realtime.io.metadata import read_provenance
-from realtime.samples import ClipSpec, face_image, make_clip, render_frame, write_source_face
+from realtime.samples import ClipSpec, face_image, make_clip, render_frame
 from realtime.verify import verify_file
 from realtime.watermark import Watermarker, decode_payload, encode_payload
-from tests.cli import run_module
+from tests.cli import call_main, run_module
+from tests.conftest import WATERMARK_ID, SwappedClip
 from tests.media import video_frames
 
-SPEC = ClipSpec(width=640, height=360, seconds=3.0, still=(1.0, 2.0), light=(2.0, 2.8))
-WATERMARK_ID = 0xC0FFEE
 
-
-def encode(frames: list[np.ndarray], path: Path, crf: int, scale: float = 1.0, pix_fmt: str = "yuv420p") -> Path:
-    """Re-encode frames with libx264 straight through PyAV (not realtime's writer)."""
+def encode(frames: list[np.ndarray], path: Path, crf: int, scale: float = 1.0) -> Path:
+    """Re-encode frames with libx264 (4:2:0 chroma) straight through PyAV (not realtime's writer)."""
     h, w = frames[0].shape[:2]
     w2, h2 = round(w * scale) // 2 * 2, round(h * scale) // 2 * 2
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=Fraction(30))
-        stream.width, stream.height, stream.pix_fmt = w2, h2, pix_fmt
+        stream.width, stream.height, stream.pix_fmt = w2, h2, "yuv420p"
         stream.options = {"crf": str(crf), "preset": "veryfast"}
         for frame in frames:
             image = frame if scale == 1.0 else cv2.resize(frame, (w2, h2), interpolation=cv2.INTER_AREA)
@@ -39,16 +37,6 @@ def encode(frames: list[np.ndarray], path: Path, crf: int, scale: float = 1.0, p
         for packet in stream.encode(None):
             container.mux(packet)
     return path
-
-
-@pytest.fixture(scope="module")
-def swapped(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("watermark")
-    clip, source = make_clip(root / "clip.mp4", SPEC), write_source_face(root / "source.jpg")
-    out = root / "swapped.mp4"
-    result = run_module("realtime.swap", clip, out, "--source", source, "--watermark-id", hex(WATERMARK_ID), "--quiet")
-    assert result.returncode == 0, result.stderr
-    return {"root": root, "clip": clip, "source": source, "out": out}
 
 
 def test_payload_round_trip_and_integrity() -> None:
@@ -78,27 +66,27 @@ def test_marked_frames_stay_above_38_db(size: tuple[int, int]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "crf", "scale", "pix_fmt"),
-    [("crf23", 23, 1.0, "yuv420p"), ("crf28", 28, 1.0, "yuv420p"), ("75%", 18, 0.75, "yuv420p"),
-     ("yuv420p", 18, 1.0, "yuv420p"), ("75% crf23", 23, 0.75, "yuv420p")],
+    ("name", "crf", "scale"), [("crf18", 18, 1.0), ("crf23", 23, 1.0), ("crf28", 28, 1.0), ("75%", 18, 0.75),
+                               ("75% crf23", 23, 0.75)]
 )  # fmt: skip
-def test_swap_output_survives_from_any_two_second_window(swapped, name, crf, scale, pix_fmt):  # type: ignore[no-untyped-def]
-    frames = video_frames(swapped["out"])
+def test_swap_output_survives_from_any_two_second_window(swapped_clip: SwappedClip, name, crf, scale) -> None:  # type: ignore[no-untyped-def]
+    """Every re-encode is 4:2:0 (the mark lives in luma cell means, so chroma subsampling never touches it)."""
+    frames = video_frames(swapped_clip.out)
     assert len(frames) == 90
     for start in (0, 15, 30):  # 0.0, 0.5 and 1.0 s: each window 2 s long
-        window = encode(frames[start : start + 60], swapped["root"] / f"{name}-{start}.mp4", crf, scale, pix_fmt)
+        window = encode(frames[start : start + 60], swapped_clip.root / f"{name}-{start}.mp4", crf, scale)
         report = verify_file(window)
         assert report.marked and report.watermark_id == WATERMARK_ID, (name, start, report)
 
 
-def test_the_cli_reads_the_swap_output_and_its_metadata(swapped) -> None:  # type: ignore[no-untyped-def]
-    crf28 = encode(video_frames(swapped["out"]), swapped["root"] / "crf28.mp4", 28)
-    result = run_module("realtime.verify", swapped["out"], crf28, "--quiet")
+def test_the_cli_reads_the_swap_output_and_its_metadata(swapped_clip: SwappedClip) -> None:
+    crf28 = encode(video_frames(swapped_clip.out), swapped_clip.root / "crf28.mp4", 28)
+    result = run_module("realtime.verify", swapped_clip.out, crf28, "--quiet")
     assert result.returncode == 0, result.stdout + result.stderr
-    result = run_module("realtime.verify", swapped["out"])
+    result = call_main("realtime.verify", swapped_clip.out)
     assert result.returncode == 0
     assert f"marked, id {WATERMARK_ID}" in result.stdout and "synthetic (realtime " in result.stdout
-    result = run_module("realtime.verify", swapped["out"], swapped["clip"])  # one unmarked file: 3
+    result = call_main("realtime.verify", swapped_clip.out, swapped_clip.clip)  # one unmarked file: 3
     assert result.returncode == 3 and "NOT marked" in result.stdout
 
 
@@ -141,18 +129,18 @@ def test_no_false_positives_on_clean_media(tmp_path: Path) -> None:
         report = verify_file(path)
         assert not report.marked and report.watermark_id is None, report
         assert report.metadata is None
-    result = run_module("realtime.verify", *files[:3], "--quiet")
+    result = call_main("realtime.verify", *files[:3], "--quiet")
     assert result.returncode == 3
 
 
 @pytest.mark.parametrize("suffix", [".png", ".jpg"])
-def test_image_outputs_are_read_by_invisible_watermark(swapped, suffix: str) -> None:  # type: ignore[no-untyped-def]
+def test_image_outputs_are_read_by_invisible_watermark(swapped_clip: SwappedClip, suffix: str) -> None:
     from imwatermark import WatermarkDecoder
 
-    target = swapped["root"] / "astronaut.png"
+    target = swapped_clip.root / "astronaut.png"
     write_image(target, face_image("astronaut"))
-    out = swapped["root"] / f"swapped{suffix}"
-    result = run_module("realtime.swap", target, out, "--source", swapped["source"], "--watermark-id", "42", "--quiet")
+    out = swapped_clip.root / f"swapped{suffix}"
+    result = call_main("realtime.swap", target, out, "--source", swapped_clip.source, "--watermark-id", "42", "--quiet")
     assert result.returncode == 0, result.stderr
     bgr = cv2.imread(str(out))
     payload = WatermarkDecoder("bytes", 64).decode(bgr, "dwtDctSvd")
@@ -170,10 +158,10 @@ def test_image_formats_carry_the_synthetic_tag(tmp_path: Path, suffix: str) -> N
     assert read_image(path).shape == (512, 512, 3)
 
 
-def test_every_frame_is_marked_even_without_faces(tmp_path: Path, swapped) -> None:  # type: ignore[no-untyped-def]
+def test_every_frame_is_marked_even_without_faces(tmp_path: Path, swapped_clip: SwappedClip) -> None:
     blank = encode([np.full((240, 320, 3), 100 + i, np.uint8) for i in range(30)], tmp_path / "blank.mp4", 18)
     out = tmp_path / "out.mkv"
-    result = run_module("realtime.swap", blank, out, "--source", swapped["source"], "--quiet")
+    result = call_main("realtime.swap", blank, out, "--source", swapped_clip.source, "--quiet")
     assert result.returncode == 0, result.stderr
     report = verify_file(out)
     assert report.marked and report.watermark_id == 0 and report.metadata.startswith("synthetic")
@@ -183,17 +171,17 @@ def test_every_frame_is_marked_even_without_faces(tmp_path: Path, swapped) -> No
         assert verify_file(single).marked
 
 
-def test_bad_files_exit_1_with_one_line(tmp_path: Path, swapped) -> None:  # type: ignore[no-untyped-def]
+def test_bad_files_exit_1_with_one_line(tmp_path: Path, swapped_clip: SwappedClip) -> None:
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")
     truncated = tmp_path / "truncated.mp4"
-    truncated.write_bytes(swapped["out"].read_bytes()[:2000])
+    truncated.write_bytes(swapped_clip.out.read_bytes()[:2000])
     text = tmp_path / "notes.jpg"
     text.write_text("not an image")
     for bad in (tmp_path / "missing.mp4", empty, truncated, text, tmp_path / "notes.txt"):
-        result = run_module("realtime.verify", bad)
-        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        result = call_main("realtime.verify", bad)
+        lines = result.error_lines()
         assert result.returncode == 1, (bad, result.stderr)
         assert len(lines) == 1 and lines[0].startswith("python -m realtime.verify: error:"), result.stderr
-    result = run_module("realtime.verify", swapped["out"], tmp_path / "missing.mp4")
+    result = call_main("realtime.verify", swapped_clip.out, tmp_path / "missing.mp4")
     assert result.returncode == 1 and "marked" in result.stdout

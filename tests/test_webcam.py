@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import time
 from pathlib import Path
 
@@ -22,14 +21,15 @@ from realtime.pipeline import FaceSwapPipeline
 from realtime.samples import ClipSpec, make_clip, write_source_face
 from realtime.swappers.classic import ClassicSwapper
 from realtime.verify import verify_file
-from tests.cli import run_module
+from tests.cli import CliResult, call_main, run_module
 from tests.media import video_frames
 
 SPEC = ClipSpec(width=640, height=480, seconds=5.0, still=(2.0, 3.0), light=(3.0, 4.0))
 
 
-def run(*args: object) -> subprocess.CompletedProcess[str]:
-    return run_module("realtime.webcam", *args)
+def run(*args: object) -> CliResult:
+    """realtime.webcam's main in this process (the real entry point runs in the five-second file-camera test)."""
+    return call_main("realtime.webcam", *args)
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +40,8 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def test_file_camera_for_five_seconds_gives_swapped_watermarked_frames(media: dict[str, Path], tmp_path: Path) -> None:
     out, report_path = tmp_path / "live.mp4", tmp_path / "report.json"
-    result = run("--source", media["source"], "--input", media["clip"], "--sink", "file", "--output", out,
-                 "--report", report_path)  # fmt: skip
+    result = run_module("realtime.webcam", "--source", media["source"], "--input", media["clip"], "--sink", "file",
+                        "--output", out, "--report", report_path)  # fmt: skip
     assert result.returncode == 0, result.stderr
     report = json.loads(report_path.read_text())
     assert report["end"] == "ended" and report["frames_captured"] == round(SPEC.seconds * SPEC.fps)
@@ -113,7 +113,7 @@ def test_detection_interval_adapts_to_the_load() -> None:
 def test_a_missing_virtual_camera_gives_the_setup_hint(media: dict[str, Path]) -> None:
     result = run("--source", media["source"], "--input", media["clip"], "--virtual-device", "/dev/video-nowhere",
                  "--quiet")  # fmt: skip
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    lines = result.error_lines()
     assert result.returncode == 1
     assert len(lines) == 1 and "no virtual camera at /dev/video-nowhere" in lines[0]
     assert "modprobe v4l2loopback" in lines[0]
@@ -124,7 +124,7 @@ def test_a_lost_camera_ends_cleanly_and_keeps_the_recording(media: dict[str, Pat
     record = tmp_path / "session.mp4"
     result = run("--source", media["source"], "--camera", media["clip"], "--sink", "null", "--record", record,
                  "--retry", "0.5", "--quiet")  # fmt: skip
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    lines = result.error_lines()
     assert result.returncode == 1
     assert len(lines) == 1 and "the camera stopped delivering frames" in lines[0]
     assert f"recording kept: {record}" in lines[0]
@@ -144,6 +144,6 @@ def test_camera_and_usage_errors(media: dict[str, Path], tmp_path: Path) -> None
     ]
     for extra, code, message in cases:
         result = run("--source", media["source"], *extra, "--quiet")
-        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        lines = result.error_lines()
         assert result.returncode == code, (extra, result.stderr)
         assert len(lines) == 1 and message in lines[0], (extra, result.stderr)

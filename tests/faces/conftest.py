@@ -24,10 +24,3 @@ def astronaut() -> np.ndarray:
     from skimage import data
 
     return data.astronaut()
-
-
-@pytest.fixture(scope="session")
-def dlib_analyzer():  # type: ignore[no-untyped-def]
-    from realtime.faces.dlib_backend import DlibAnalyzer
-
-    return DlibAnalyzer()

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from realtime.samples import face_image
-from tests.cli import run_module
+from tests.cli import call_main, run_module
 from training.cluster import spherical_kmeans
 
 
@@ -29,8 +29,8 @@ def test_spherical_kmeans_recovers_separated_groups() -> None:
 def test_all_faces_of_a_frame_are_cropped(tmp_path: Path) -> None:
     (tmp_path / "src" / "film").mkdir(parents=True)
     cv2.imwrite(str(tmp_path / "src" / "film" / "frame.jpg"), cv2.cvtColor(face_image("group"), cv2.COLOR_RGB2BGR))
-    result = run_module("training.prepare", tmp_path / "src", tmp_path / "faces", "--all-faces", "--detector", "dlib",
-                        "--min-face", "60")  # fmt: skip
+    result = call_main("training.prepare", tmp_path / "src", tmp_path / "faces", "--all-faces", "--detector", "dlib",
+                       "--min-face", "60")  # fmt: skip
     assert result.returncode == 0, result.stderr
     names = sorted(p.name for p in (tmp_path / "faces" / "film").glob("*.png"))
     assert names == [f"frame_face{k}.png" for k in range(6)]
@@ -63,5 +63,5 @@ def test_cluster_sorts_crops_by_person(dataset: Path, tmp_path: Path) -> None:
     with (out / "clusters.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 21 and all(-1.0 <= float(r["cosine_to_centre"]) <= 1.0 for r in rows)
-    too_many = run_module("training.cluster", mixed, tmp_path / "x", "--clusters", "50")
+    too_many = call_main("training.cluster", mixed, tmp_path / "x", "--clusters", "50")
     assert too_many.returncode == 1 and "fewer than --clusters 50" in too_many.stderr

@@ -10,7 +10,7 @@ import pytest
 from realtime.faces.align import estimate_similarity, template
 from realtime.faces.types import kps5_from_68
 from realtime.io.images import read_image
-from tests.training.conftest import run_module
+from tests.cli import call_main, run_module
 from training.data import LANDMARKS_FILE, DataError, IdentityFolders, PairDataset, StepBatchSampler, face_mask
 
 
@@ -40,7 +40,7 @@ def test_prepare_cli_aligned_mode_and_blur_filter(dataset: Path, tmp_path: Path)
     first = all_landmarks(IdentityFolders.scan(dataset))
     again = all_landmarks(IdentityFolders.scan(out))
     assert np.abs(first - again).mean() < 2.0
-    strict = run_module("training.prepare", dataset, tmp_path / "none", "--aligned", "--min-sharpness", "1e9")
+    strict = call_main("training.prepare", dataset, tmp_path / "none", "--aligned", "--min-sharpness", "1e9")
     assert strict.returncode == 1
     assert strict.stderr.strip().splitlines()[-1].endswith(f"no usable face found in {dataset}")
 

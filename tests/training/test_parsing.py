@@ -10,7 +10,8 @@ import pytest
 
 from realtime.errors import InputError
 from realtime.io.images import read_image
-from tests.training.conftest import TINY, run_module, train
+from tests.cli import call_main
+from tests.training.conftest import TINY, train
 from training.parsing import FaceParser, parse_classes
 
 
@@ -57,8 +58,8 @@ def test_parser_masks_follow_the_networks_classes(tmp_path: Path) -> None:
 def test_prepare_writes_parsing_masks_and_training_uses_them(dataset: Path, arcface: Path, tmp_path: Path) -> None:
     parser_path = write_parser(tmp_path / "parser.onnx")
     data = tmp_path / "data"
-    result = run_module("training.prepare", dataset, data, "--aligned", "--detector", "dlib", "--parsing-model",
-                        parser_path, "--quiet")  # fmt: skip
+    result = call_main("training.prepare", dataset, data, "--aligned", "--detector", "dlib", "--parsing-model",
+                       parser_path, "--quiet")  # fmt: skip
     assert result.returncode == 0, result.stderr
     parser = FaceParser(parser_path)
     for folder in sorted(p for p in data.iterdir() if p.is_dir()):
@@ -67,7 +68,7 @@ def test_prepare_writes_parsing_masks_and_training_uses_them(dataset: Path, arcf
             name = masks.files[0]
             assert np.array_equal(masks[name], parser(read_image(folder / name)))
     train(data, arcface, tmp_path / "run", "--steps", "2", "--mask", "parsing", "--mask-start", "0")
-    missing = run_module("training.train", "--data", dataset, "--identity-model", arcface, "--out", tmp_path / "x",
-                         *TINY, "--steps", "2", "--mask", "parsing")  # fmt: skip
+    missing = call_main("training.train", "--data", dataset, "--identity-model", arcface, "--out", tmp_path / "x",
+                        *TINY, "--steps", "2", "--mask", "parsing")  # fmt: skip
     assert missing.returncode == 1
     assert "masks.npz; write it with training.prepare --parsing-model" in missing.stderr.strip().splitlines()[-1]

@@ -18,8 +18,9 @@ from realtime.faces.dlib_backend import DlibAnalyzer
 from realtime.models.checkpoint import load_generator
 from realtime.samples import ClipSpec, make_clip, write_source_face
 from realtime.verify import verify_file
+from tests.cli import call_main, run_module
 from tests.media import video_frames
-from tests.training.conftest import TINY, run_module, train
+from tests.training.conftest import TINY, train
 from training.config import TrainConfig
 from training.data import IdentityFolders
 from training.loop import Trainer, active_blocks, mask_weight
@@ -62,8 +63,8 @@ def test_resume_gives_the_losses_of_an_uninterrupted_run(dataset: Path, arcface:
     common = ("--log-every", "1", "--save-every", "3", "--preview-every", "100", "--workers", "2")
     train(dataset, arcface, whole, "--steps", "6", *common)
     train(dataset, arcface, parts, "--steps", "3", *common)
-    result = run_module("training.train", "--resume", "auto", "--out", parts, "--steps", "6", "--quiet",
-                        "--workers", "2")  # fmt: skip
+    result = call_main("training.train", "--resume", "auto", "--out", parts, "--steps", "6", "--quiet",
+                       "--workers", "2")  # fmt: skip
     assert result.returncode == 0, result.stderr
     a, b = read_log(whole), read_log(parts)
     assert [int(r["step"]) for r in b] == list(range(1, 7))
@@ -135,15 +136,17 @@ def test_torchrun_two_cpu_processes(dataset: Path, arcface: Path, tmp_path: Path
     assert load_generator(tmp_path / "generator.pt").config.width == 8
 
 
-def test_the_trained_checkpoint_swaps_in_realtime_swap(trained: Path, arcface: Path, tmp_path: Path) -> None:
+def test_the_trained_checkpoint_swaps_in_realtime_swap(
+    trained: Path, arcface: Path, tmp_path: Path, dlib_analyzer: DlibAnalyzer
+) -> None:
     clip = make_clip(tmp_path / "clip.mp4", ClipSpec(width=640, height=360, seconds=1.0, light=(0.5, 0.9)))
     out = tmp_path / "out.mp4"
-    result = run_module("realtime.swap", clip, out, "--source", write_source_face(tmp_path / "face.jpg"),
-                        "--model", trained / "generator.pt", "--identity-model", arcface)  # fmt: skip
+    result = call_main("realtime.swap", clip, out, "--source", write_source_face(tmp_path / "face.jpg"),
+                       "--model", trained / "generator.pt", "--identity-model", arcface)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "swapper: simswap (224px, modulated blocks, separable convs)" in result.stderr
     before, after = video_frames(clip), video_frames(out)
-    x0, y0, x1, y1 = DlibAnalyzer().detect(before[0])[0].bbox.astype(int)
+    x0, y0, x1, y1 = dlib_analyzer.detect(before[0])[0].bbox.astype(int)
     assert np.abs(after[0].astype(int) - before[0])[y0:y1, x0:x1].mean() > 6
     assert verify_file(out).marked
 
@@ -169,8 +172,8 @@ def test_evaluate_reports_the_protocol(trained: Path, photos: Path, tmp_path: Pa
     assert rows[0]["distance_before"] == pytest.approx(rows[1]["distance_before"], abs=1e-5)  # symmetric
     assert "identity cosine distance to the donor" in (tmp_path / "report" / "evaluation.md").read_text()
     assert "identity cosine distance" in result.stdout
-    dlib = run_module("training.evaluate", "--model", trained / "generator.pt", "--pairs", pairs, "--metric", "dlib",
-                      "--json", "--quiet")  # fmt: skip
+    dlib = call_main("training.evaluate", "--model", trained / "generator.pt", "--pairs", pairs, "--metric", "dlib",
+                     "--json", "--quiet")  # fmt: skip
     assert dlib.returncode == 0, dlib.stderr
     assert "128-d descriptor" in json.loads(dlib.stdout)["identity_model"]
 
@@ -200,15 +203,15 @@ def test_mistakes_give_one_line_and_an_exit_status(dataset: Path, arcface: Path,
          "pairs folder not found"),
     ]  # fmt: skip
     for args, code, message in cases:
-        result = run_module(*args)
-        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        result = call_main(*args)
+        lines = result.error_lines()
         assert result.returncode == code, (args, result.stderr[-2000:])
         assert len(lines) == 1 and re.search(message, lines[0]), (args, result.stderr[-2000:])
 
 
 def test_dry_run_prints_the_resolved_config(dataset: Path, arcface: Path) -> None:
-    result = run_module("training.train", "--data", dataset, "--identity-model", arcface, "--block", "modulated",
-                        "--lambda-id", "20", "--no-augment", "--dry-run")  # fmt: skip
+    result = call_main("training.train", "--data", dataset, "--identity-model", arcface, "--block", "modulated",
+                       "--lambda-id", "20", "--no-augment", "--dry-run")  # fmt: skip
     assert result.returncode == 0, result.stderr
     config = json.loads(result.stdout)
     assert config["block"] == "modulated" and config["lambda_id"] == 20.0 and config["augment"] is False
