@@ -76,6 +76,7 @@ def test_target_selection(mode: str, analyzer: DlibAnalyzer, swapper: ClassicSwa
         assert changed == [False, False, True]
 
 
+@pytest.mark.slow
 def test_ctrl_c_leaves_no_output(tmp_path: Path) -> None:
     clip = make_clip(tmp_path / "clip.mp4", ClipSpec(width=640, height=360, seconds=8.0))
     source = write_source_face(tmp_path / "face.jpg")

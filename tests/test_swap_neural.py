@@ -100,6 +100,7 @@ def swap_clip(
     return out, before, after
 
 
+@pytest.mark.slow
 def test_our_checkpoint_swaps_a_clip_end_to_end(models: dict[str, Path]) -> None:
     note = "swapper: simswap (224px, modulated blocks, separable convs)"
     out, before, after = swap_clip(models, "generator", note, subprocess=True)
@@ -116,6 +117,7 @@ def test_our_checkpoint_swaps_a_clip_end_to_end(models: dict[str, Path]) -> None
     assert verify_file(out).marked
 
 
+@pytest.mark.slow
 def test_compiled_generator_matches_eager(models: dict[str, Path]) -> None:
     """torch.compile(fullgraph=True) of a generator on the custom ops (one graph, no breaks) gives the eager output,
     for one face and for a frame of three; and --compile runs end to end."""

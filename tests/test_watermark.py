@@ -122,6 +122,7 @@ def _clean_media(root: Path) -> list[Path]:
     return files[:50]
 
 
+@pytest.mark.slow
 def test_no_false_positives_on_clean_media(tmp_path: Path) -> None:
     files = _clean_media(tmp_path)
     assert len(files) == 50

@@ -38,6 +38,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"clip": make_clip(root / "clip.mp4", SPEC), "source": write_source_face(root / "face.jpg")}
 
 
+@pytest.mark.slow
 def test_file_camera_for_five_seconds_gives_swapped_watermarked_frames(media: dict[str, Path], tmp_path: Path) -> None:
     out, report_path = tmp_path / "live.mp4", tmp_path / "report.json"
     result = run_module("realtime.webcam", "--source", media["source"], "--input", media["clip"], "--sink", "file",
@@ -60,6 +61,7 @@ def test_file_camera_for_five_seconds_gives_swapped_watermarked_frames(media: di
     assert verify_file(out).marked
 
 
+@pytest.mark.slow
 def test_a_slow_swap_drops_frames_and_latency_stays_bounded(media: dict[str, Path]) -> None:
     class SlowSwapper(ClassicSwapper):
         def swap_many(self, frame, faces):  # type: ignore[no-untyped-def]

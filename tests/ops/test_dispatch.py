@@ -13,6 +13,7 @@ import torch
 
 from realtime.ops import _dispatch, depthwise_conv2d, extension_loaded
 from realtime.ops._dispatch import ExtensionMissingError, choose_impl
+from tests.cli import call_main
 
 
 def test_extension_is_loaded_in_this_install():
@@ -75,7 +76,7 @@ def test_env_report_runs_and_lists_kernels():
     assert info["extension_loaded"] is True
     assert set(info["extension_kernels"]) == {"modulated_conv2d", "depthwise_conv2d", "seamless_blend"}
     assert info["torch"] == torch.__version__
-    table = subprocess.run([sys.executable, "-m", "realtime.env"], capture_output=True, text=True, check=False)
+    table = call_main("realtime.env")
     assert "extension_devices" in table.stdout and table.returncode == 0
 
 

@@ -31,6 +31,7 @@ def test_prepare_writes_aligned_crops_with_landmarks(dataset: Path) -> None:
         assert np.abs(m[:, :2] - np.eye(2)).max() < 0.01 and np.abs(m[:, 2]).max() < 1.0, m
 
 
+@pytest.mark.slow
 def test_prepare_cli_aligned_mode_and_blur_filter(dataset: Path, tmp_path: Path) -> None:
     """--aligned finds the same landmarks on the crops as prepare stored when it made them."""
     out = tmp_path / "again"

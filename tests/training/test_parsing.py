@@ -55,6 +55,7 @@ def test_parser_masks_follow_the_networks_classes(tmp_path: Path) -> None:
         FaceParser(tmp_path / "junk.onnx")
 
 
+@pytest.mark.slow
 def test_prepare_writes_parsing_masks_and_training_uses_them(dataset: Path, arcface: Path, tmp_path: Path) -> None:
     parser_path = write_parser(tmp_path / "parser.onnx")
     data = tmp_path / "data"

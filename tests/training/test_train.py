@@ -42,6 +42,7 @@ def trained(dataset: Path, arcface: Path, tmp_path_factory: pytest.TempPathFacto
     return out
 
 
+@pytest.mark.slow
 def test_fifty_steps_learn_and_leave_a_complete_run_folder(trained: Path) -> None:
     rows = read_log(trained)
     assert [int(r["step"]) for r in rows] == list(range(1, 51))
@@ -58,6 +59,7 @@ def test_fifty_steps_learn_and_leave_a_complete_run_folder(trained: Path) -> Non
     assert TrainConfig.from_dict(state["config"]).block == "modulated" and state["step"] == 50
 
 
+@pytest.mark.slow
 def test_resume_gives_the_losses_of_an_uninterrupted_run(dataset: Path, arcface: Path, tmp_path: Path) -> None:
     whole, parts = tmp_path / "whole", tmp_path / "parts"
     common = ("--log-every", "1", "--save-every", "3", "--preview-every", "100", "--workers", "2")
@@ -76,6 +78,7 @@ def test_resume_gives_the_losses_of_an_uninterrupted_run(dataset: Path, arcface:
     assert all(torch.allclose(final_a[k].float(), final_b[k].float(), atol=1e-6) for k in final_a)
 
 
+@pytest.mark.slow
 def test_progressive_blocks_freeze_the_encoder_and_earlier_blocks(dataset: Path, arcface: Path, tmp_path: Path) -> None:
     train(dataset, arcface, tmp_path, "--steps", "8", "--progressive-every", "3", "--save-every", "3",
           "--log-every", "1", "--mask", "landmarks", "--mask-start", "2", "--mask-ramp", "2")  # fmt: skip
@@ -91,6 +94,7 @@ def test_progressive_blocks_freeze_the_encoder_and_earlier_blocks(dataset: Path,
     assert active_blocks(0, 3, 2) == 1 and active_blocks(3, 3, 2) == 2 and active_blocks(100, 3, 2) == 2
 
 
+@pytest.mark.slow
 def test_mixed_precision_and_channels_last_train(dataset: Path, arcface: Path, tmp_path: Path) -> None:
     """--amp (autocast; fp16 with loss scaling) and --channels-last: on CUDA in real runs, exercised here on the CPU."""
     for amp in ("bf16", "fp16"):
@@ -122,6 +126,7 @@ def test_the_mask_keeps_the_background_out_of_the_discriminator(dataset: Path, a
     assert len(seen) == 3
 
 
+@pytest.mark.slow
 def test_torchrun_two_cpu_processes(dataset: Path, arcface: Path, tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -136,6 +141,7 @@ def test_torchrun_two_cpu_processes(dataset: Path, arcface: Path, tmp_path: Path
     assert load_generator(tmp_path / "generator.pt").config.width == 8
 
 
+@pytest.mark.slow
 def test_the_trained_checkpoint_swaps_in_realtime_swap(
     trained: Path, arcface: Path, tmp_path: Path, dlib_analyzer: DlibAnalyzer
 ) -> None:
@@ -151,6 +157,7 @@ def test_the_trained_checkpoint_swaps_in_realtime_swap(
     assert verify_file(out).marked
 
 
+@pytest.mark.slow
 def test_evaluate_reports_the_protocol(trained: Path, photos: Path, tmp_path: Path) -> None:
     pairs = tmp_path / "pairs"
     pairs.mkdir()
