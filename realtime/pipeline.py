@@ -3,8 +3,8 @@
 One :class:`FaceSwapPipeline` processes a stream of frames (video, camera or a single image). A detection strategy
 (:mod:`realtime.faces.detection`) decides when full detection runs and how its faces join the tracking: offline,
 :class:`~realtime.faces.detection.InlineDetection` detects every N frames, after a scene cut, or
-when no face is being tracked, and re-fits the 68 landmarks inside each track's predicted box in between (~2 ms a
-face); live sessions pass a background strategy instead. The landmarks are smoothed by each track's One-Euro
+when no face is being tracked, and re-fits the 68 landmarks inside each track's predicted box in between (a small
+fraction of detection's cost: ``bench/pipeline.py``); live sessions pass a background strategy instead. The landmarks are smoothed by each track's One-Euro
 filter.
 """
 

@@ -1,7 +1,8 @@
 """When full face detection runs, and how its faces join the tracking: the strategies a pipeline is given.
 
 A stream's faces come from two sources: full detection (the detector over the whole frame: new faces, lost faces,
-fresh boxes; tens to hundreds of ms) and landmark re-fitting inside each track's predicted box (~2 ms a face).
+fresh boxes) and landmark re-fitting inside each track's predicted box, many times cheaper (``bench/pipeline.py``
+reports both per frame).
 :class:`TrackedFaces` holds what both need for one stream (analyzer, tracker, score threshold, descriptors); a
 :class:`DetectionStrategy` decides, frame by frame, which of the two runs:
 
@@ -50,8 +51,8 @@ class TrackedFaces:
     def describe_ambiguous(self, frame: np.ndarray, faces: list[Face]) -> None:
         """Descriptors for the faces that do not clearly continue one known track (when ``describe``). A face
         overlapping no track is new; one overlapping several tracks, or a track another face also overlaps, is
-        ambiguous (faces crossing) and the descriptors decide the match. ~90 ms a face with dlib, so a face that
-        plainly continues its track is not described again."""
+        ambiguous (faces crossing) and the descriptors decide the match. A descriptor costs about as much as a
+        detection with dlib, so a face that plainly continues its track is not described again."""
         if not self.describe:
             return
         known = [tr for tr in self.tracker.tracks if tr.embedding is not None]

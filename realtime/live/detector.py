@@ -1,7 +1,8 @@
 """Full face detection on a background thread, so a live frame never waits for the detector.
 
-dlib's HOG detector takes ~100-150 ms on a 640x480 frame on a small CPU, several frame periods; landmark re-fitting
-inside a tracked box takes ~2 ms. :class:`BackgroundDetection` therefore re-fits landmarks on every frame and hands
+Full detection costs several frame periods on a small CPU, landmark re-fitting inside a tracked box a small fraction
+of one (``bench/pipeline.py`` reports both per frame, as ``detect`` and ``landmarks``, in
+``bench/results/pipeline-*.json``). :class:`BackgroundDetection` therefore re-fits landmarks on every frame and hands
 a frame to a :class:`BackgroundDetector` thread whenever a detection is due; the result (new faces, lost faces,
 fresh boxes) joins the tracking on the first frame after it is ready. dlib and onnxruntime release the GIL while
 they compute.

@@ -22,7 +22,7 @@ __all__ = ["AdaptiveInterval", "LatencyStats", "LiveSession", "SessionReport", "
 def leave_a_core_for_detection() -> int:
     """Limit torch's CPU threads (the blend's parallel loops) to all cores but one, which the background detector
     uses; returns the new thread count. A parallel loop whose threads outnumber the free cores waits for the one
-    the detector preempts: on 2 cores this took the p95 latency at 640x480 from 17 ms to 42 ms."""
+    the detector preempts: on 2 cores that more than doubled the p95 latency (``bench/webcam.py`` measures it)."""
     import os
 
     import torch

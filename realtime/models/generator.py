@@ -9,7 +9,7 @@ at 512), identity blocks at 512 channels, bilinear upsampling, a 7x7 head with t
 - ``block="modulated"``: identity blocks whose 3x3 convolutions are demodulated modulated convolutions
   (StyleGAN2-style) instead of conv + instance norm + AdaIN;
 - ``conv="separable"``: depthwise-separable convolutions in the encoder, decoder and identity blocks, where SimSwap
-  spends most of its ~96 GFLOP per face (69% in the bottleneck alone);
+  spends most of its compute (``bench/generator.py`` counts GFLOP per face; the bottleneck holds most of it);
 - ``width``: channel multiplier (64 is SimSwap's), for small models in tests and quick training runs.
 """
 
