@@ -53,6 +53,35 @@ def test_scene_cut_resets_tracking(analyzer: DlibAnalyzer, swapper: ClassicSwapp
     assert all(tr.track_id >= 1 for tr in pipeline.tracker.tracks)
 
 
+def test_the_pipeline_detects_when_its_strategy_says(analyzer: DlibAnalyzer, swapper: ClassicSwapper) -> None:
+    """Inline detection every 3 frames: frames 0, 3, 6 detect, the others re-fit; a strategy that records its
+    calls shows the pipeline hands it every frame with its index and the scene-cut flag."""
+    spec = ClipSpec(width=640, height=360)
+    frames = [render_frame(face_image("astronaut"), i / 30, spec) for i in range(7)]
+    inline = FaceSwapPipeline(analyzer, swapper, detection=InlineDetection(3))
+    assert [inline.process(f, i / 30)[1].detected for i, f in enumerate(frames)] == [i % 3 == 0 for i in range(7)]
+
+    class Recording(InlineDetection):
+        def __init__(self) -> None:
+            super().__init__(1000)
+            self.calls: list[tuple[int, bool]] = []
+            self.closed = False
+
+        def step(self, faces, frame, t, index, cut):  # type: ignore[no-untyped-def]
+            self.calls.append((index, cut))
+            return super().step(faces, frame, t, index, cut)
+
+        def close(self) -> None:
+            self.closed = True
+
+    recording = Recording()
+    pipeline = FaceSwapPipeline(analyzer, swapper, detection=recording)
+    for i, frame in enumerate(frames[:3]):
+        pipeline.process(frame, i / 30)
+    pipeline.close()
+    assert recording.calls == [(0, False), (1, False), (2, False)] and recording.closed
+
+
 @pytest.mark.parametrize("mode", ["largest", "reference", "all"])
 def test_target_selection(mode: str, analyzer: DlibAnalyzer, swapper: ClassicSwapper) -> None:
     frame = render_frame(face_image("trio"), 0.0, ClipSpec(width=1280, height=720, face="trio", noise=0))
