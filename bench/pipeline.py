@@ -25,9 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import report
 from realtime.io.video import VideoReader, VideoWriter
+from realtime.jobs import EncodeSettings, swap_video
 from realtime.options import make_pipeline
 from realtime.samples import ClipSpec, make_clip, write_source_face
-from realtime.swap import _swap_video, build_parser
+from realtime.swap import build_parser
 
 STAGES = ("detect", "landmarks", "swap", "blend", "watermark")  # FaceSwapPipeline.stage_seconds keys
 CLIPS = [
@@ -55,7 +56,7 @@ def swap_run(clip: Path, source: Path, out: Path) -> dict[str, Any]:
     pipeline = make_pipeline(args)
     setup = time.perf_counter() - setup_start
     start = time.perf_counter()
-    _swap_video(args, pipeline)
+    swap_video(pipeline, clip, out, EncodeSettings(preset=args.preset, crf=args.crf))
     wall = time.perf_counter() - start
     with VideoReader(out) as reader:
         frames = sum(1 for _ in reader)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from realtime.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, UserError
 
-__all__ = ["add_quiet_debug", "doc_parser", "notes", "run_cli", "user_message"]
+__all__ = ["add_quiet_debug", "doc_parser", "notes", "run_cli", "show_progress", "user_message"]
 
 
 def doc_parser(prog: str, doc: str) -> argparse.ArgumentParser:
@@ -28,6 +28,12 @@ def add_quiet_debug(parser: argparse.ArgumentParser, quiet_help: str) -> None:
     """--quiet (``quiet_help`` says what it silences; errors always print) and --debug (tracebacks)."""
     parser.add_argument("--quiet", action="store_true", help=quiet_help)
     parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
+
+
+def show_progress(quiet: bool) -> bool:
+    """Whether a command shows progress bars: not with --quiet, and not when stderr is no terminal (a log file or
+    a pipe would collect every redraw)."""
+    return not quiet and sys.stderr.isatty()
 
 
 def notes(prog: str, quiet: bool) -> Callable[[str], None]:

@@ -63,6 +63,12 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
         "python -m realtime.verify reads it back (default 0)",
     )
     parser.add_argument(
+        "--allow-truncated",
+        action="store_true",
+        help="process a truncated or damaged input (or source video) as far as it decodes, with a warning saying "
+        "how much; without it such input is an error and nothing is written",
+    )
+    parser.add_argument(
         "--device",
         choices=["auto", "cpu", "cuda"],
         default="auto",
@@ -122,12 +128,12 @@ def make_pipeline(
     note(f"face analysis: {analyzer.describe()}; blend on {device}")
     # before the source, so a bad model file fails fast
     swapper = make_swapper(args, device, note)
-    source = load_source(args.source, analyzer)
+    source = load_source(args.source, analyzer, allow_incomplete=args.allow_truncated)
     note(f"source: {source.count} face(s) from {args.source}")
     swapper.set_source(source.image, source.face)
     reference = None
     if args.target_face == "reference":
-        ref = load_source(args.reference, analyzer)
+        ref = load_source(args.reference, analyzer, allow_incomplete=args.allow_truncated)
         reference = ref.embedding
     options = PipelineOptions(
         target_face=args.target_face,

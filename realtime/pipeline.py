@@ -2,10 +2,10 @@
 
 One :class:`FaceSwapPipeline` processes a stream of frames (video, camera or a single image). A detection strategy
 (:mod:`realtime.faces.detection`) decides when full detection runs and how its faces join the tracking: offline,
-:class:`~realtime.faces.detection.InlineDetection` detects every N frames, after a scene cut, or
-when no face is being tracked, and re-fits the 68 landmarks inside each track's predicted box in between (a small
-fraction of detection's cost: ``bench/pipeline.py``); live sessions pass a background strategy instead. The landmarks are smoothed by each track's One-Euro
-filter.
+:class:`~realtime.faces.detection.InlineDetection` detects every N frames, after a scene cut, or when no face is
+being tracked, and re-fits the 68 landmarks inside each track's predicted box in between (a small fraction of
+detection's cost: ``bench/pipeline.py``); live sessions pass a background strategy instead. The landmarks are
+smoothed by each track's One-Euro filter.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from realtime.faces.types import FaceAnalyzer
 from realtime.swappers.base import Swapper
 from realtime.watermark import Watermarker
 
-__all__ = ["TARGET_MODES", "FaceSwapPipeline", "PipelineOptions"]
+__all__ = ["TARGET_MODES", "FaceSwapPipeline", "FrameStats", "PipelineOptions"]
 
 TARGET_MODES = ("all", "largest", "reference")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,31 +28,43 @@ class SourceIdentity:
     count: int
 
 
-def _source_images(path: Path, video_samples: int) -> list[np.ndarray]:
+def _source_images(path: Path, video_samples: int, allow_incomplete: bool) -> Iterator[np.ndarray]:
+    """The source's pictures, one at a time: a folder's images, one image, or ``video_samples`` frames spread over
+    a video (only those frames are kept in memory)."""
     if path.is_dir():
         files = image_files(path)
         if not files:
             raise InputError(f"source folder has no images ({', '.join(sorted(IMAGE_SUFFIXES))}): {path}")
-        return [read_image(p) for p in files]
+        yield from (read_image(p) for p in files)
+        return
     suffix = path.suffix.lower()
     if suffix in IMAGE_SUFFIXES:
-        return [read_image(path)]
+        yield read_image(path)
+        return
     if suffix in VIDEO_SUFFIXES:
-        with VideoReader(path) as reader:
-            frames = [f.image for f in reader]
-        step = max(1, len(frames) // video_samples)
-        return frames[::step][:video_samples]
+        with VideoReader(path, allow_incomplete=allow_incomplete) as reader:
+            total = reader.info.frames or round(reader.info.duration * float(reader.info.fps)) or video_samples
+            step = max(1, total // video_samples)
+            for frame in reader:
+                if frame.index % step == 0:
+                    yield frame.image
+                    if frame.index // step + 1 >= video_samples:
+                        break  # the rest of the video is not needed
+        return
     if not path.exists():
         raise InputError(f"source not found: {path}")
     raise InputError(f"source must be an image, a folder of images or a video, got {path}")
 
 
-def load_source(path: str | Path, analyzer, video_samples: int = 8) -> SourceIdentity:  # type: ignore[no-untyped-def]
-    """Detect the source person's faces and build a :class:`SourceIdentity`; InputError when none is found."""
+def load_source(  # type: ignore[no-untyped-def]
+    path: str | Path, analyzer, video_samples: int = 8, allow_incomplete: bool = False
+) -> SourceIdentity:
+    """Detect the source person's faces and build a :class:`SourceIdentity`; InputError when none is found, and
+    for a truncated or damaged source video unless ``allow_incomplete``."""
     path = Path(path)
     best: tuple[float, np.ndarray, Face] | None = None
     embeddings = []
-    for image in _source_images(path, video_samples):
+    for image in _source_images(path, video_samples, allow_incomplete):
         faces = analyzer.detect(image)
         if not faces:
             continue

@@ -18,23 +18,20 @@ Exit status: 0 done (also when the input shows no face: the output is the input 
 from __future__ import annotations
 
 import argparse
-import queue
 import sys
-import threading
-import time
 from pathlib import Path
 
 from tqdm import tqdm
 
-from realtime.cli import add_quiet_debug, doc_parser, notes, run_cli
+from realtime.cli import add_quiet_debug, doc_parser, notes, run_cli, show_progress
 from realtime.errors import InputError, UsageError
 from realtime.io.files import check_output_path
-from realtime.io.images import IMAGE_SUFFIXES, read_image, write_image
-from realtime.io.metadata import provenance_tags
-from realtime.io.video import VIDEO_SUFFIXES, VideoReader, VideoWriter
+from realtime.io.images import IMAGE_SUFFIXES
+from realtime.io.video import VIDEO_SUFFIXES
+from realtime.jobs import EncodeSettings, swap_image, swap_video
 from realtime.options import add_pipeline_arguments, check_pipeline_args, make_pipeline
-from realtime.pipeline import FaceSwapPipeline
-from realtime.watermark import COMPAT_MIN_SIDE, embed_compat
+from realtime.pipeline import FaceSwapPipeline, FrameStats
+from realtime.watermark import COMPAT_MIN_SIDE
 
 PROG = "python -m realtime.swap"
 
@@ -73,64 +70,33 @@ def _check_args(args: argparse.Namespace) -> str:
 
 def _swap_image(args: argparse.Namespace, pipeline: FaceSwapPipeline) -> int:
     note = notes(PROG, args.quiet)
-    image = read_image(args.input)
-    out, stats = pipeline.process(image, 0.0)
-    if stats.swapped == 0:
-        note("warning: no face found in the input; writing it with the watermark only")
-    if min(out.shape[:2]) >= COMPAT_MIN_SIDE:
-        out = embed_compat(out, args.watermark_id)  # also readable by invisible-watermark's own decoder
-    else:
+    result = swap_image(pipeline, args.input, args.output, args.watermark_id)
+    if result.faces_swapped == 0:
+        note("warning: no face found in the input; written with the watermark only")
+    if not result.compat_mark:
         note(f"image under {COMPAT_MIN_SIDE} px: it carries realtime's mark only (invisible-watermark's needs more)")
-    write_image(args.output, out, synthetic=True)
     return 0
 
 
 def _swap_video(args: argparse.Namespace, pipeline: FaceSwapPipeline) -> int:
-    with VideoReader(args.input) as reader:
-        info = reader.info
-        total = info.frames or None
-        frames_with_faces = 0
-        encode_queue: queue.Queue[object] = queue.Queue(maxsize=8)
-        failure: list[BaseException] = []
+    note = notes(PROG, args.quiet)
+    encode = EncodeSettings(codec=args.codec, crf=args.crf, preset=args.preset)
+    with tqdm(unit="frame", disable=not show_progress(args.quiet), dynamic_ncols=True) as bar:
 
-        with VideoWriter(
-            args.output,
-            info,
-            audio_source=args.input,
-            codec=args.codec,
-            crf=args.crf,
-            preset=args.preset,
-            metadata=provenance_tags(),
-        ) as writer:
+        def on_frame(done: int, total: int | None, stats: FrameStats) -> None:
+            bar.total = total
+            bar.update(1)
+            bar.set_postfix(faces=stats.faces, refresh=False)
 
-            def encode() -> None:
-                while (item := encode_queue.get()) is not None:
-                    if not failure:
-                        try:
-                            writer.write(*item)  # type: ignore[misc]
-                        except BaseException as exc:  # surfaced on the main thread
-                            failure.append(exc)
-
-            encoder = threading.Thread(target=encode, name="video-encode", daemon=True)
-            encoder.start()
-            try:
-                start = time.perf_counter()
-                with tqdm(total=total, unit="frame", disable=args.quiet, dynamic_ncols=True) as bar:
-                    for frame in reader:
-                        out, stats = pipeline.process(frame.image, frame.time)
-                        frames_with_faces += stats.swapped > 0
-                        encode_queue.put((out, frame.pts))
-                        if failure:
-                            raise failure[0]
-                        bar.update(1)
-                        bar.set_postfix(fps=f"{bar.n / max(time.perf_counter() - start, 1e-9):.1f}", faces=stats.faces)
-            finally:
-                encode_queue.put(None)
-                encoder.join()
-            if failure:
-                raise failure[0]
-    if frames_with_faces == 0:
-        notes(PROG, args.quiet)("warning: no face found in the input; the output is the input re-encoded, watermarked")
+        result = swap_video(pipeline, args.input, args.output, encode, allow_incomplete=args.allow_truncated,
+                            on_frame=on_frame)  # fmt: skip
+    if not result.decode.complete:
+        note(f"warning: {args.input} is truncated or damaged: {result.decode.describe()}; "
+             f"the output holds the {result.frames} frames that decoded")  # fmt: skip
+    if result.frames_with_faces == 0:
+        note("warning: no face found in the input; the output is the input re-encoded, watermarked")
+    note(f"wrote {args.output}: {result.frames} frames, {result.frames_with_faces} with a face swapped, "
+         f"{result.frames / max(result.seconds, 1e-9):.1f} fps")  # fmt: skip
     return 0
 
 

@@ -77,7 +77,7 @@ def _check_args(args: argparse.Namespace) -> None:
 
 def _open_source(args: argparse.Namespace) -> FrameSource:
     if args.input is not None:
-        return FileSource(args.input)
+        return FileSource(args.input, allow_incomplete=args.allow_truncated)
     device: int | str = int(args.camera) if args.camera.isdigit() else args.camera
     return CameraSource(device, args.width, args.height, args.fps, retry_seconds=args.retry)
 

@@ -39,3 +39,23 @@ def reencoded_frames(path: Path, out: Path, crf: int = 18, watermark_id: int | N
         for frame in reader:
             writer.write(marker.embed(frame.image) if marker else frame.image, frame.pts)
     return video_frames(out)
+
+
+def faststart_copy(path: Path, out: Path) -> Path:
+    """``path`` remuxed (no re-encode) into an MP4 whose index (moov) comes first, as web-ready files have it: cut
+    short, such a file still opens and announces every frame."""
+    with av.open(str(path)) as src, av.open(str(out), "w", options={"movflags": "faststart"}) as dst:
+        streams = {s.index: dst.add_stream_from_template(s) for s in src.streams if s.type in ("video", "audio")}
+        for packet in src.demux(*[s for s in src.streams if s.index in streams]):
+            if packet.dts is None:
+                continue
+            packet.stream = streams[packet.stream.index]
+            dst.mux(packet)
+    return out
+
+
+def cut(path: Path, out: Path, fraction: float) -> Path:
+    """The first ``fraction`` of ``path``'s bytes: a download or copy that stopped early."""
+    data = path.read_bytes()
+    out.write_bytes(data[: int(len(data) * fraction)])
+    return out

@@ -21,7 +21,7 @@ from realtime.samples import face_image
 from tests.cli import CliResult, call_main
 from tests.conftest import CLIP_SPEC, WATERMARK_ID, SwappedClip
 from tests.measure import IDENTITY_MARGIN, identity_shift
-from tests.media import reencoded_frames, write_audio_only
+from tests.media import cut, faststart_copy, reencoded_frames, write_audio_only
 from tests.media import video_frames as frames
 
 
@@ -164,3 +164,20 @@ def test_bad_inputs_exit_cleanly_and_leave_no_output(swapped_clip: SwappedClip, 
         assert len(lines) == 1 or lines[0].startswith("usage:"), result.stderr  # argparse prints its usage first
         assert not out.exists()
     assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_a_truncated_input_fails_unless_allowed(swapped_clip: SwappedClip, tmp_path: Path) -> None:
+    """A web-ready MP4 (index first) cut short still opens and announces all its frames: the swap fails with one
+    line and writes nothing; with --allow-truncated it swaps what decodes and says how much that was."""
+    half = cut(faststart_copy(swapped_clip.clip, tmp_path / "whole.mp4"), tmp_path / "half.mp4", 0.5)
+    out = tmp_path / "out.mp4"
+    result = swap(half, out, "--source", swapped_clip.source)
+    assert result.returncode == 1, result.stderr
+    (line,) = result.error_lines()
+    assert re.search(r"half\.mp4 is truncated or damaged: decoded \d+ of 90 frames", line), line
+    assert not out.exists() and not list(tmp_path.glob(".*partial*"))
+    result = call_main("realtime.swap", half, out, "--source", swapped_clip.source, "--allow-truncated")
+    assert result.returncode == 0, result.stderr
+    decoded = int(re.search(r"decoded (\d+) of 90 frames", result.stderr).group(1))  # type: ignore[union-attr]
+    assert 20 < decoded < 70 and f"the output holds the {decoded} frames that decoded" in result.stderr
+    assert len(frames(out)) == decoded

@@ -16,13 +16,13 @@ from realtime.live.detector import BackgroundDetection
 from realtime.live.frames import CapturedFrame, LatestFrame
 from realtime.live.session import AdaptiveInterval, LiveSession
 from realtime.live.sinks import NullSink
-from realtime.live.sources import FileSource
+from realtime.live.sources import FileSource, FrameSource
 from realtime.pipeline import FaceSwapPipeline
 from realtime.samples import ClipSpec, make_clip, write_source_face
 from realtime.swappers.classic import ClassicSwapper
 from realtime.verify import verify_file
 from tests.cli import CliResult, call_main, run_module
-from tests.media import video_frames
+from tests.media import cut, faststart_copy, video_frames
 
 SPEC = ClipSpec(width=640, height=480, seconds=5.0, still=(2.0, 3.0), light=(3.0, 4.0))
 
@@ -149,3 +149,31 @@ def test_camera_and_usage_errors(media: dict[str, Path], tmp_path: Path) -> None
         lines = result.error_lines()
         assert result.returncode == code, (extra, result.stderr)
         assert len(lines) == 1 and message in lines[0], (extra, result.stderr)
+
+
+def test_a_truncated_file_camera_fails_at_its_end_unless_allowed(media: dict[str, Path], tmp_path: Path) -> None:
+    """The capture thread's error reaches the session (it used to die unseen and leave the session waiting)."""
+    short = cut(faststart_copy(media["clip"], tmp_path / "whole.mp4"), tmp_path / "short.mp4", 0.3)
+    result = run("--source", media["source"], "--input", short, "--sink", "null", "--quiet")
+    assert result.returncode == 1, result.stderr
+    (line,) = result.error_lines()
+    assert "short.mp4 is truncated or damaged: decoded" in line and "--allow-truncated" in line
+    result = run("--source", media["source"], "--input", short, "--sink", "null", "--quiet", "--allow-truncated")
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_failing_capture_thread_ends_the_session_with_its_error(dlib_analyzer: DlibAnalyzer) -> None:
+    class Broken(FileSource):
+        def __init__(self) -> None:  # no file: the capture thread fails at once
+            FrameSource.__init__(self)
+            self.width, self.height, self.fps = 64, 48, 30.0
+
+        def _run(self, slot: LatestFrame) -> None:
+            raise OSError("the device went away")
+
+        def _release(self) -> None:
+            pass
+
+    pipeline = FaceSwapPipeline(dlib_analyzer, ClassicSwapper())
+    with pytest.raises(OSError, match="the device went away"):
+        LiveSession(Broken(), pipeline, [NullSink()], status=None, max_seconds=5).run()

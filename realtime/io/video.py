@@ -3,6 +3,12 @@
 Frames travel as RGB uint8 arrays [H,W,3] in display orientation: the container's rotation is applied on read and
 re-applied as metadata on write, so the stored pixels keep their original orientation. Timestamps travel as the
 source's pts in the source time base, so variable frame rate survives a round trip.
+
+Nothing is lost silently: the reader counts what it decoded against what the container announces (its frame count,
+or its duration) and the packets and frames FFmpeg flags as damaged, and skips undecodable packets while counting
+them (threaded decoding otherwise swallows the error of a cut-off last packet). A truncated or damaged input raises
+an InputError once decoding ends, unless the reader was told to accept it (``allow_incomplete``); then
+:attr:`VideoReader.report` says how much was decoded.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import numpy as np
 from realtime.errors import InputError, OutputError, UsageError
 from realtime.io.files import TempOutput
 
-__all__ = ["VIDEO_SUFFIXES", "DecodedFrame", "VideoInfo", "VideoReader", "VideoWriter", "probe"]
+__all__ = ["VIDEO_SUFFIXES", "DecodeReport", "DecodedFrame", "VideoInfo", "VideoReader", "VideoWriter", "probe"]
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"})
 _FORMAT_BY_SUFFIX = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
@@ -65,6 +71,51 @@ class DecodedFrame:
     index: int
 
 
+@dataclass(frozen=True)
+class DecodeReport:
+    """How a decode went: ``decoded`` frames of ``expected`` (the container's frame count, or its duration times the
+    frame rate; None when the container says neither), the seconds decoded of ``duration`` (0.0 when unknown),
+    packets the demuxer flagged as corrupt, frames the decoder flagged as corrupt, and packets that failed to
+    decode (skipped)."""
+
+    decoded: int
+    expected: int | None
+    decoded_seconds: float
+    duration: float
+    corrupt_packets: int
+    corrupt_frames: int
+    decode_errors: int
+
+    @property
+    def complete(self) -> bool:
+        """No damage flagged and nothing missing: the frames decoded are within one of the announced count and
+        their time within half a second of the announced duration. When the container announces both, both must
+        show the loss (some muxers, AVI's among them, count time-base ticks rather than frames)."""
+        if self.corrupt_packets or self.corrupt_frames or self.decode_errors:
+            return False
+        short_count = self.expected is not None and self.decoded < self.expected - 1
+        short_time = self.duration > 0 and self.decoded_seconds < self.duration - 0.5
+        if self.expected is not None and self.duration > 0:
+            return not (short_count and short_time)
+        return not (short_count or short_time)
+
+    def describe(self) -> str:
+        """One phrase: "decoded 88 of 180 frames (1 corrupt packet)"."""
+        if self.expected is not None:
+            head = f"decoded {self.decoded} of {self.expected} frames"
+        elif self.duration > 0:
+            head = f"decoded {self.decoded} frames, {self.decoded_seconds:.1f} of {self.duration:.1f} s"
+        else:
+            head = f"decoded {self.decoded} frames"
+        damage = [
+            f"{n} {what}{'s' if n != 1 else ''}"
+            for n, what in ((self.corrupt_packets, "corrupt packet"), (self.corrupt_frames, "corrupt frame"),
+                            (self.decode_errors, "undecodable packet"))
+            if n
+        ]  # fmt: skip
+        return head + (f" ({', '.join(damage)})" if damage else "")
+
+
 def to_display(stored: np.ndarray, rotation: int) -> np.ndarray:
     """Stored pixels → display orientation (rotate counter-clockwise by ``rotation`` degrees)."""
     return np.ascontiguousarray(np.rot90(stored, k=(rotation // 90) % 4)) if rotation else stored
@@ -93,11 +144,18 @@ class VideoReader:
     """Decode the first video stream of ``path`` on a background thread into a bounded queue.
 
     Iterating yields :class:`DecodedFrame` in presentation order. ``queue_size`` bounds the decoded frames held
-    in memory. Opening decodes the first frame (to learn the rotation and to fail early on truncated files).
+    in memory. Opening decodes the first frame (to learn the rotation and to fail early on unreadable files). When
+    the stream ends, :attr:`report` holds the :class:`DecodeReport`; an incomplete decode (truncated or damaged
+    input) then raises InputError unless ``allow_incomplete``. ``threads``: decoder threads (0: FFmpeg's choice).
     """
 
-    def __init__(self, path: str | os.PathLike[str], queue_size: int = 8) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], queue_size: int = 8, allow_incomplete: bool = False, threads: int = 0
+    ) -> None:
         self.path = Path(path)
+        self.allow_incomplete = allow_incomplete
+        self.report: DecodeReport | None = None
+        self._corrupt_packets = self._corrupt_frames = self._decode_errors = 0
         self.container = _open_input(path)
         videos = [s for s in self.container.streams if s.type == "video"]
         if not videos:
@@ -105,6 +163,7 @@ class VideoReader:
             raise InputError(f"no video stream in {self.path}")
         self.stream = videos[0]
         self.stream.thread_type = "AUTO"
+        self.stream.codec_context.thread_count = max(0, threads)
         self._frames = self._decode()
         try:
             self._first = next(self._frames)
@@ -135,23 +194,61 @@ class VideoReader:
         self._thread: threading.Thread | None = None
 
     def _decode(self) -> Iterator[av.VideoFrame]:
+        """Every decodable frame; damaged packets and frames are counted, undecodable packets skipped."""
         for packet in self.container.demux(self.stream):
-            yield from packet.decode()
+            self._corrupt_packets += bool(packet.is_corrupt)
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError:
+                self._decode_errors += 1
+                continue
+            for frame in frames:
+                self._corrupt_frames += bool(frame.is_corrupt)
+                yield frame
 
     def _produce(self) -> None:
-        index = 0
+        index, last = 0, None
         try:
             for frame in itertools.chain([self._first], self._frames):  # the first frame was decoded at open
                 if self._stop.is_set():
                     return
-                self._put(self._convert(frame, index))
+                last = self._convert(frame, index)
+                self._put(last)
                 index += 1
+            self.report = self._report(index, last)
+            if not self.report.complete and not self.allow_incomplete:
+                self._put(InputError(
+                    f"{self.path} is truncated or damaged: {self.report.describe()} "
+                    "(--allow-truncated processes what decodes)"
+                ))  # fmt: skip
         except av.error.FFmpegError as exc:
-            self._put(InputError(f"decoding {self.path} failed at frame {index}: {exc}"))
+            self._put(InputError(f"reading {self.path} failed after frame {index}: {exc}"))
         except BaseException as exc:  # hand every failure to the consumer thread
             self._put(exc)
         finally:
             self._put(_END)
+
+    def _report(self, decoded: int, last: DecodedFrame | None) -> DecodeReport:
+        """Compare what was decoded with what the container announces: the video stream's duration (Matroska keeps
+        it as the track's DURATION tag); the container's overall duration only when it holds no other stream,
+        since audio may run longer."""
+        duration = float(self.stream.duration * self.stream.time_base) if self.stream.duration else 0.0
+        if not duration:
+            duration = _tag_seconds(self.stream.metadata.get("DURATION", ""))
+        if not duration and self.container.duration and len(self.container.streams) == 1:
+            duration = self.container.duration / av.time_base
+        start = float(self.stream.start_time * self.stream.time_base) if self.stream.start_time else 0.0
+        period = 1.0 / float(self.info.fps) if self.info.fps else 0.0
+        seconds = (last.time - start + period) if last is not None else 0.0
+        return DecodeReport(
+            decoded=decoded,
+            expected=self.info.frames or None,
+            decoded_seconds=seconds,
+            duration=duration,
+            corrupt_packets=self._corrupt_packets,
+            corrupt_frames=self._corrupt_frames,
+            decode_errors=self._decode_errors,
+        )
 
     def _put(self, item: object) -> None:
         while not self._stop.is_set():
@@ -196,9 +293,18 @@ class VideoReader:
         self.close()
 
 
+def _tag_seconds(text: str) -> float:
+    """Seconds from a "HH:MM:SS.fraction" duration tag; 0.0 when absent or malformed."""
+    try:
+        hours, minutes, seconds = text.split(":")
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    except ValueError:
+        return 0.0
+
+
 def probe(path: str | os.PathLike[str]) -> VideoInfo:
     """A video's :class:`VideoInfo` (decodes one frame); raises InputError when it cannot be read."""
-    with VideoReader(path, queue_size=1) as reader:
+    with VideoReader(path, queue_size=1, allow_incomplete=True) as reader:
         return reader.info
 
 
@@ -214,6 +320,7 @@ class VideoWriter:
         info: the source's :class:`VideoInfo` (size, rate, time base, rotation).
         audio_source: file whose first audio stream is carried over (None: no audio).
         codec: video encoder (libx264 by default); crf, preset: its quality/speed settings.
+        threads: encoder threads (0: FFmpeg's choice).
         metadata: container-level tags (e.g. a synthetic-media marker).
     """
 
@@ -226,6 +333,7 @@ class VideoWriter:
         codec: str = "libx264",
         crf: int = 18,
         preset: str = "veryfast",
+        threads: int = 0,
         metadata: dict[str, str] | None = None,
     ) -> None:
         suffix = Path(path).suffix.lower()
@@ -254,6 +362,8 @@ class VideoWriter:
         self.stream.codec_context.time_base = info.time_base
         if codec in ("libx264", "libx265"):
             self.stream.options = {"crf": str(crf), "preset": preset}
+        if threads > 0:
+            self.stream.codec_context.thread_count = threads
         if info.rotation:
             self.stream.set_display_rotation(info.rotation)
         self._audio_in: av.container.InputContainer | None = None

@@ -32,6 +32,7 @@ class LatestFrame:
         self._cond = threading.Condition()
         self._frame: CapturedFrame | None = None
         self._closed: str | None = None
+        self.error: BaseException | None = None  # why capture failed, when it did (reason "failed")
         self.dropped = 0
         self.captured = 0
 
@@ -44,11 +45,12 @@ class LatestFrame:
             self.captured += 1
             self._cond.notify()
 
-    def close(self, reason: str) -> None:
-        """No more frames (``reason``: "ended", "disconnected", "stopped" ...); a waiting :meth:`get` returns None."""
+    def close(self, reason: str, error: BaseException | None = None) -> None:
+        """No more frames (``reason``: "ended", "disconnected", "stopped", or "failed" with the capture thread's
+        ``error``); a waiting :meth:`get` returns None."""
         with self._cond:
             if self._closed is None:
-                self._closed = reason
+                self._closed, self.error = reason, error
             self._cond.notify_all()
 
     @property

@@ -131,7 +131,8 @@ class LiveSession:
 
     def run(self) -> SessionReport:
         """Process until the source ends or is lost, a window is closed, the time limit, or KeyboardInterrupt
-        (which ends the session normally, with end "stopped"). Sinks are closed in every case."""
+        (which ends the session normally, with end "stopped"). Sinks are closed in every case (a recording is
+        finished); a capture thread's error is raised here once they are."""
         start = time.perf_counter()
         end, output, last_status = "stopped", 0, start
         self.source.start(self.slot)
@@ -169,6 +170,8 @@ class LiveSession:
                 sink.close()
         if self.status is not None and self.status.isatty():
             self.status.write("\n")
+        if self.slot.error is not None:
+            raise self.slot.error
         return SessionReport(
             end=end,
             frames_captured=self.slot.captured,

@@ -38,8 +38,16 @@ class FrameSource(ABC):
         """One line for the user: what is captured, at which size and rate."""
 
     def start(self, slot: LatestFrame) -> None:
-        self._thread = threading.Thread(target=self._run, args=(slot,), name="capture", daemon=True)
+        self._thread = threading.Thread(target=self._capture, args=(slot,), name="capture", daemon=True)
         self._thread.start()
+
+    def _capture(self, slot: LatestFrame) -> None:
+        """The capture thread's body: an error ends the capture with reason "failed" and the error on the slot
+        (the session re-raises it on its own thread) instead of dying unseen and leaving the session waiting."""
+        try:
+            self._run(slot)
+        except BaseException as exc:
+            slot.close("failed", exc)
 
     def stop(self) -> None:
         self._stop.set()
@@ -142,12 +150,13 @@ class CameraSource(FrameSource):
 
 class FileSource(FrameSource):
     """A video file played as a camera: frames become available at their own timestamps (real time), whether or not
-    the consumer keeps up, as a camera's would. Ends with "ended" after the last frame."""
+    the consumer keeps up, as a camera's would. Ends with "ended" after the last frame; a truncated or damaged file
+    fails at its end unless ``allow_incomplete``."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, allow_incomplete: bool = False) -> None:
         super().__init__()
         self.path = Path(path)
-        self.reader = VideoReader(self.path)
+        self.reader = VideoReader(self.path, allow_incomplete=allow_incomplete)
         info = self.reader.info
         self.width, self.height = info.width, info.height
         self.fps = float(info.fps or Fraction(30))

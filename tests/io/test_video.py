@@ -13,7 +13,7 @@ import pytest
 from realtime.errors import InputError, OutputError, UsageError
 from realtime.io.video import VideoReader, VideoWriter, probe
 from realtime.samples import ClipSpec, face_image, make_clip, render_frame
-from tests.media import write_audio_only
+from tests.media import cut, faststart_copy, write_audio_only
 
 
 def _read_all(path: Path) -> list:  # type: ignore[type-arg]
@@ -89,6 +89,48 @@ def test_truncated_empty_missing_and_audio_only_inputs(tmp_path: Path) -> None:
     for path, message in cases:
         with pytest.raises(InputError, match=message):
             probe(path)
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_a_cut_short_file_is_reported_not_silently_shortened(tmp_path: Path, suffix: str) -> None:
+    """An MP4 with its index first (or a Matroska file, whose header keeps the track's duration) cut in half still
+    opens; the reader yields what decodes, then raises, unless told to accept it, and its report says how much."""
+    spec = ClipSpec(width=320, height=240, seconds=3.0)
+    src = make_clip(tmp_path / f"src{suffix}", spec)
+    whole = faststart_copy(src, tmp_path / "whole.mp4") if suffix == ".mp4" else src
+    half = cut(whole, tmp_path / f"half{suffix}", 0.5)
+    with VideoReader(whole) as reader:
+        assert len(list(reader)) == 90 and reader.report is not None and reader.report.complete
+    with VideoReader(half) as reader:
+        decoded = []
+        with pytest.raises(InputError, match=r"truncated or damaged: decoded \d+ .*--allow-truncated"):
+            decoded.extend(reader)
+    assert 20 < len(decoded) < 70
+    with VideoReader(half, allow_incomplete=True) as reader:
+        assert len(list(reader)) == len(decoded)
+        report = reader.report
+    assert report is not None and not report.complete and report.decoded == len(decoded)
+    assert report.expected == 90 if suffix == ".mp4" else report.duration == pytest.approx(3.0, abs=0.05)
+
+
+def test_damage_in_the_middle_is_counted(tmp_path: Path) -> None:
+    """Bytes overwritten in the middle of the stream: every frame may still come out (FFmpeg conceals errors), but
+    the frames and packets it flags as damaged are counted, and the reader says so."""
+    src = faststart_copy(make_clip(tmp_path / "src.mp4", ClipSpec(width=320, height=240, seconds=3.0, audio=False)),
+                         tmp_path / "whole.mp4")  # fmt: skip
+    data = bytearray(src.read_bytes())
+    for offset in range(len(data) // 3, len(data) // 3 + 20000, 997):
+        data[offset : offset + 50] = bytes(50)
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(bytes(data))
+    with VideoReader(damaged, allow_incomplete=True) as reader:
+        frames = list(reader)
+    assert reader.report is not None and not reader.report.complete
+    assert reader.report.corrupt_frames + reader.report.corrupt_packets + reader.report.decode_errors > 0
+    assert "corrupt" in reader.report.describe() or "undecodable" in reader.report.describe()
+    assert len(frames) <= 90
+    with VideoReader(damaged) as reader, pytest.raises(InputError, match="truncated or damaged"):
+        list(reader)
 
 
 def test_writer_errors_and_abort_leave_nothing_behind(tmp_path: Path) -> None:
