@@ -1,15 +1,51 @@
 """What every command-line entry point shares: an argument parser whose help text is the module's docstring, and
-one way of turning errors into a one-line message and an exit status."""
+one way of turning errors and signals into a one-line message and an exit status."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 
-from realtime.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, UserError
+from realtime.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, Terminated, UserError
 
-__all__ = ["add_quiet_debug", "doc_parser", "notes", "run_cli", "show_progress", "user_message"]
+__all__ = [
+    "add_quiet_debug",
+    "doc_parser",
+    "notes",
+    "run_cli",
+    "show_progress",
+    "terminate_on_signals",
+    "user_message",
+]
+
+TERMINATING_SIGNALS = ("SIGTERM", "SIGHUP")  # what service managers, `kill` and a closed terminal send
+
+
+@contextlib.contextmanager
+def terminate_on_signals() -> Iterator[None]:
+    """While inside, SIGTERM and SIGHUP raise :class:`Terminated` in the main thread; the previous handlers come
+    back on exit. Elsewhere than the main thread (Python delivers signals only there) it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: object) -> None:
+        raise Terminated(signum)
+
+    previous = {}
+    for name in TERMINATING_SIGNALS:
+        sig = getattr(signal, name, None)
+        if sig is not None:  # SIGHUP does not exist on Windows
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def doc_parser(prog: str, doc: str) -> argparse.ArgumentParser:
@@ -56,20 +92,23 @@ def user_message(err: UserError) -> str:
     return text
 
 
-def run_cli(
-    prog: str, body: Callable[[], int], debug: bool = False, interrupted: str = "interrupted; no output written"
-) -> int:
+def run_cli(prog: str, body: Callable[[], int], debug: bool = False, interrupted: str = "no output written") -> int:
     """Run ``body`` and return its exit status; a UserError prints ``prog: error: <one line>`` and returns its
-    ``exit_code``, Ctrl-C prints ``interrupted`` and returns 130, and any other exception prints one line and returns
-    1 (or propagates with ``debug``, for the traceback)."""
+    ``exit_code``; Ctrl-C prints ``prog: interrupted; <interrupted>`` and returns 130, SIGTERM and SIGHUP print
+    ``prog: terminated by SIGTERM; <interrupted>`` and return 143 and 129 (cleanup runs as for Ctrl-C); any other
+    exception prints one line and returns 1 (or propagates with ``debug``, for the traceback)."""
     try:
-        return body()
+        with terminate_on_signals():
+            return body()
     except UserError as err:
         print(f"{prog}: error: {user_message(err)}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
-        print(f"{prog}: {interrupted}", file=sys.stderr)
+        print(f"{prog}: interrupted; {interrupted}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Terminated as stop:
+        print(f"{prog}: terminated by {stop.name}; {interrupted}", file=sys.stderr)
+        return stop.exit_code
     except Exception as err:
         if debug:
             raise

@@ -3,6 +3,8 @@ every CLI shares. Every layer raises these (ops excepted), so they live at the b
 
 from __future__ import annotations
 
+import signal
+
 __all__ = [
     "EXIT_INPUT",
     "EXIT_INTERNAL",
@@ -11,6 +13,7 @@ __all__ = [
     "InputError",
     "ModelsMissingError",
     "OutputError",
+    "Terminated",
     "UsageError",
     "UserError",
 ]
@@ -49,3 +52,15 @@ class UsageError(UserError):
     """The command line is wrong."""
 
     exit_code = EXIT_USAGE
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: raised in the main thread like KeyboardInterrupt (and, like it, no Exception, so
+    ``except Exception`` does not swallow it), so every ``with`` block and ``finally`` cleans up on the way out.
+    ``exit_code`` is 128 + the signal number (143 for SIGTERM, 129 for SIGHUP)."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+        self.exit_code = 128 + signum
+        super().__init__(self.name)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from realtime.cli import doc_parser
+from realtime.cli import doc_parser, run_cli
 from realtime.errors import InputError, UserError
 from realtime.io.images import IMAGE_SUFFIXES, read_image
 from realtime.io.metadata import read_provenance
@@ -97,22 +97,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.max_frames < 1:
         parser.error("--max-frames must be >= 1")
-    status = 0
-    for path in args.files:
-        try:
-            report = verify_file(path, args.max_frames, quiet=args.quiet or args.json)
-        except UserError as err:
-            print(f"{PROG}: error: {err}", file=sys.stderr)
-            status = 1
-            continue
-        except KeyboardInterrupt:
-            print(f"{PROG}: interrupted", file=sys.stderr)
-            return 130
-        if not args.quiet:
-            print(json.dumps(asdict(report)) if args.json else report.line())
-        if not report.marked and status == 0:
-            status = EXIT_UNMARKED
-    return status
+
+    def body() -> int:
+        status = 0
+        for path in args.files:
+            try:
+                report = verify_file(path, args.max_frames, quiet=args.quiet or args.json)
+            except UserError as err:
+                print(f"{PROG}: error: {err}", file=sys.stderr)
+                status = 1
+                continue
+            if not args.quiet:
+                print(json.dumps(asdict(report)) if args.json else report.line())
+            if not report.marked and status == 0:
+                status = EXIT_UNMARKED
+        return status
+
+    return run_cli(PROG, body, interrupted="not every file was checked")
 
 
 if __name__ == "__main__":

@@ -17,13 +17,14 @@ on Windows and macOS, OBS Studio's virtual camera.
 
 Exit status: 0 stopped (Ctrl-C, window closed, --seconds reached, or the end of --input), 1 a camera, virtual
 camera, model or source problem, or the camera was lost mid-stream (after a short retry; any recording is
-finished and kept), 2 a usage error.
+finished and kept), 2 a usage error, 143/129 ended by SIGTERM/SIGHUP (any recording finished and kept).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -130,11 +131,14 @@ def main(argv: list[str] | None = None) -> int:
                              max_seconds=args.seconds).run()  # fmt: skip
         if args.report is not None:
             args.report.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+        kept = f"; recording kept: {args.record}" if args.record else ""
         if report.end == "disconnected":
-            kept = f"; recording kept: {args.record}" if args.record else ""
-            print(f"{PROG}: error: the camera stopped delivering frames ({report.line()}){kept}", file=sys.stderr)
+            print(f"{PROG}: error: {report.line()}{kept}", file=sys.stderr)
             return 1
-        note(report.line())
+        if report.end in ("SIGTERM", "SIGHUP"):
+            print(f"{PROG}: {report.line()}{kept}", file=sys.stderr)
+            return 128 + int(getattr(signal, report.end))
+        note(report.line() + kept)
         return 0
 
     return run_cli(PROG, body, debug=args.debug)

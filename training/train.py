@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{PROG}: done at step {config.steps}: {losses}; model {config.out}/generator.pt", file=sys.stderr)
         return 0
 
-    return run_cli(PROG, body, debug=args.debug, interrupted="interrupted; resume from the last checkpoint")
+    return run_cli(PROG, body, debug=args.debug, interrupted="resume from the last checkpoint")
 
 
 if __name__ == "__main__":

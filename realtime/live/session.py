@@ -11,12 +11,20 @@ from typing import TextIO
 
 import numpy as np
 
+from realtime.errors import Terminated
 from realtime.live.frames import LatestFrame
 from realtime.live.sinks import Sink
 from realtime.live.sources import FrameSource
 from realtime.pipeline import FaceSwapPipeline
 
-__all__ = ["AdaptiveInterval", "LatencyStats", "LiveSession", "SessionReport", "leave_a_core_for_detection"]
+__all__ = [
+    "END_PHRASES",
+    "AdaptiveInterval",
+    "LatencyStats",
+    "LiveSession",
+    "SessionReport",
+    "leave_a_core_for_detection",
+]
 
 
 def leave_a_core_for_detection() -> int:
@@ -82,10 +90,23 @@ class AdaptiveInterval:
         return self.interval
 
 
+# Why a session ended (SessionReport.end, stable for scripts reading --report) and how the summary line says it.
+END_PHRASES = {
+    "ended": "the input ended",
+    "disconnected": "the camera stopped delivering frames",
+    "stopped": "stopped",
+    "window closed": "the window was closed",
+    "time limit": "--seconds reached",
+    "SIGTERM": "terminated by SIGTERM",
+    "SIGHUP": "terminated by SIGHUP",
+}
+
+
 @dataclass
 class SessionReport:
-    """How a session went; ``end`` is why it stopped ("ended", "disconnected", "stopped", "window closed",
-    "time limit")."""
+    """How a session went; ``end`` is why it stopped: one of :data:`END_PHRASES`' keys ("ended" for the end of a
+    file input, "disconnected", "stopped" by Ctrl-C, "window closed", "time limit", or the terminating signal's
+    name)."""
 
     end: str
     frames_captured: int
@@ -101,7 +122,7 @@ class SessionReport:
     def line(self) -> str:
         return (f"{self.frames_output} frames out of {self.frames_captured} captured ({self.frames_dropped} dropped), "
                 f"{self.fps:.1f} fps, latency p50 {self.latency_p50_ms:.0f} ms p95 {self.latency_p95_ms:.0f} ms "
-                f"max {self.latency_max_ms:.0f} ms; ended: {self.end}")  # fmt: skip
+                f"max {self.latency_max_ms:.0f} ms; {END_PHRASES.get(self.end, self.end)}")  # fmt: skip
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -130,9 +151,9 @@ class LiveSession:
         self.interval = AdaptiveInterval(pipeline.detection.every, source.fps)
 
     def run(self) -> SessionReport:
-        """Process until the source ends or is lost, a window is closed, the time limit, or KeyboardInterrupt
-        (which ends the session normally, with end "stopped"). Sinks are closed in every case (a recording is
-        finished); a capture thread's error is raised here once they are."""
+        """Process until the source ends or is lost, a window is closed, the time limit, KeyboardInterrupt (end
+        "stopped") or SIGTERM/SIGHUP (end "SIGTERM"/"SIGHUP"), all of which end the session normally. Sinks are
+        closed in every case (a recording is finished); a capture thread's error is raised here once they are."""
         start = time.perf_counter()
         end, output, last_status = "stopped", 0, start
         self.source.start(self.slot)
@@ -163,6 +184,8 @@ class LiveSession:
                     last_status = done
         except KeyboardInterrupt:
             end = "stopped"
+        except Terminated as stop:  # SIGTERM/SIGHUP (realtime.cli): end like Ctrl-C, the caller sets the exit status
+            end = stop.name
         finally:
             self.source.stop()
             self.pipeline.close()
