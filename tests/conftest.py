@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
+import subprocess
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,3 +98,21 @@ def swapped_clip(tmp_path_factory: pytest.TempPathFactory) -> SwappedClip:
     result = run_module("realtime.swap", clip, out, "--source", source, "--watermark-id", hex(WATERMARK_ID), "--quiet")
     assert result.returncode == 0, result.stderr
     return SwappedClip(root, clip, source, out)
+
+
+@pytest.fixture
+def full_folder(tmp_path: Path) -> Iterator[Path]:
+    """A folder on a 64 KiB tmpfs: writing more than that fails with ENOSPC, as on a full disk. Mounting needs
+    root (or CAP_SYS_ADMIN); the test is skipped where that is not available."""
+    folder = tmp_path / "full"
+    folder.mkdir()
+    if shutil.which("mount") is None:
+        pytest.skip("no mount command to make a small filesystem")
+    mount = ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)]
+    mounted = subprocess.run(mount, capture_output=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({mounted.stderr.decode().strip()[:80]})")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=False)

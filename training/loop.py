@@ -28,7 +28,7 @@ from realtime.errors import InputError
 from realtime.io.files import TempOutput
 from realtime.io.images import write_image
 from realtime.models.arcface import ArcFaceEncoder, load_arcface
-from realtime.models.checkpoint import load_state, save_generator
+from realtime.models.checkpoint import load_state, save_generator, save_state
 from realtime.models.generator import SwapGenerator
 from training.config import TrainConfig
 from training.data import LANDMARKS_FILE, IdentityFolders, PairDataset, StepBatchSampler
@@ -308,9 +308,9 @@ class Trainer:
                 "scaler": self.scaler.state_dict(),
                 "rng_cpu": torch.get_rng_state(),
             }
-            with TempOutput(path) as temp:
-                torch.save(state, temp)
-            (self.out / "checkpoints" / "latest").write_text(path.name + "\n")
+            save_state(state, path)
+            with TempOutput(self.out / "checkpoints" / "latest") as temp:
+                temp.write_text(path.name + "\n")
             save_generator(self.out / "generator.pt", self.generator, step=step, training=self.config.to_dict())
         if self.dist.world > 1:
             dist.barrier()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -9,13 +10,34 @@ from types import TracebackType
 
 from realtime.errors import OutputError
 
-__all__ = ["TempOutput", "check_output_path"]
+__all__ = ["TempOutput", "check_output_path", "write_failure"]
+
+# Write failures that are about the output's device, not the data: each is said in the user's words, naming the
+# output path they asked for (not the hidden temporary file the error came from).
+_DEVICE_PROBLEMS = {
+    errno.ENOSPC: "no space left on the device holding {target}",
+    errno.EDQUOT: "disk quota exceeded on the device holding {target}",
+    errno.EFBIG: "{target} would be larger than its filesystem allows",
+    errno.EROFS: "the filesystem holding {target} is read-only",
+    errno.EIO: "input/output error on the device holding {target}",
+}
 
 
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def write_failure(exc: BaseException, target: Path) -> OutputError | None:
+    """The one-line OutputError a failed write of ``target`` means when ``exc`` (or an exception it was raised
+    from) is an OSError about the device (full disk, quota, read-only, I/O error); None otherwise."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in _DEVICE_PROBLEMS:
+            return OutputError(_DEVICE_PROBLEMS[seen.errno].format(target=target))
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def check_output_path(target: Path) -> Path:
@@ -37,7 +59,8 @@ class TempOutput:
     """Context manager giving a temporary path next to ``target`` with the same suffix.
 
     On a clean exit the temporary file is renamed onto ``target`` (atomic on one filesystem); on any exception,
-    KeyboardInterrupt included, it is deleted, so ``target`` is never left half-written.
+    KeyboardInterrupt included, it is deleted, so ``target`` is never left half-written. A write that failed for
+    the device's sake (full disk, quota, read-only, I/O error) becomes an OutputError naming ``target``.
     """
 
     def __init__(self, target: str | os.PathLike[str]) -> None:
@@ -68,3 +91,5 @@ class TempOutput:
                 raise OutputError(f"cannot write {self.target}: {err.strerror or err}") from err
         else:
             self.path.unlink(missing_ok=True)
+            if exc is not None and not isinstance(exc, OutputError) and (failure := write_failure(exc, self.target)):
+                raise failure from exc

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from realtime.errors import InputError, OutputError, UsageError
-from realtime.io.files import TempOutput
+from realtime.io.files import TempOutput, write_failure
 from realtime.io.metadata import image_save_options
 
 __all__ = ["IMAGE_SUFFIXES", "image_files", "read_image", "write_image"]
@@ -54,4 +54,4 @@ def write_image(path: str | os.PathLike[str], image: np.ndarray, quality: int = 
         try:
             Image.fromarray(np.ascontiguousarray(image)).save(temp, format=_PIL_FORMAT[suffix], **options)
         except OSError as exc:
-            raise OutputError(f"cannot write image {path}: {exc}") from exc
+            raise write_failure(exc, Path(path)) or OutputError(f"cannot write image {path}: {exc}") from exc

@@ -27,8 +27,8 @@ from types import TracebackType
 import av
 import numpy as np
 
-from realtime.errors import InputError, OutputError, UsageError
-from realtime.io.files import TempOutput
+from realtime.errors import InputError, OutputError, UsageError, UserError
+from realtime.io.files import TempOutput, write_failure
 
 __all__ = ["VIDEO_SUFFIXES", "DecodeReport", "DecodedFrame", "VideoInfo", "VideoReader", "VideoWriter", "probe"]
 
@@ -428,9 +428,12 @@ class VideoWriter:
         frame = av.VideoFrame.from_ndarray(to_stored(image, self.info.rotation), format="rgb24")
         frame.pts = pts
         frame.time_base = self.info.time_base
-        for packet in self.stream.encode(frame):
-            self.container.mux(packet)
-        self._mux_audio_until(float(pts * self.info.time_base) + 0.5)
+        try:
+            for packet in self.stream.encode(frame):
+                self.container.mux(packet)
+            self._mux_audio_until(float(pts * self.info.time_base) + 0.5)
+        except OSError as exc:
+            raise self._failed(exc) from exc
 
     def close(self) -> None:
         """Flush the encoders, finish the file and rename it onto the target path."""
@@ -444,12 +447,19 @@ class VideoWriter:
                 for packet in self._audio_out.encode(None):
                     self.container.mux(packet)
             self.container.close()
+        except OSError as exc:
+            raise self._failed(exc) from exc
         except BaseException:
             self.abort()
             raise
         self._close_audio_input()
         self._closed = True
         self._temp.__exit__(None, None, None)
+
+    def _failed(self, exc: OSError) -> UserError:
+        """Discard the partial file after a failed write; the error to raise, naming the output path."""
+        self.abort()
+        return write_failure(exc, self._temp.target) or OutputError(f"cannot write {self._temp.target}: {exc}")
 
     def abort(self) -> None:
         """Discard the partial file (the target path is left untouched)."""

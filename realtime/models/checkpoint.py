@@ -20,7 +20,7 @@ from realtime.errors import InputError
 from realtime.io.files import TempOutput
 from realtime.models.generator import GeneratorConfig, SwapGenerator
 
-__all__ = ["FORMAT", "load_generator", "load_state", "save_generator"]
+__all__ = ["FORMAT", "load_generator", "load_state", "save_generator", "save_state"]
 
 FORMAT = "realtime-generator"
 FORMAT_VERSION = 1
@@ -39,8 +39,15 @@ def save_generator(path: str | os.PathLike[str], model: SwapGenerator, **extra: 
         if not (k.startswith("BottleNeck.") and int(k.split(".")[1]) >= active)
     }
     payload.update(extra)
-    with TempOutput(path) as temp:
-        torch.save(payload, temp)
+    return save_state(payload, path)
+
+
+def save_state(state: object, path: str | os.PathLike[str]) -> Path:
+    """``torch.save(state)`` to ``path`` through a temporary file renamed when complete. Written through a Python
+    file object, so a full disk surfaces as the OSError it is (torch's own file writer only says "iostream error")
+    and becomes a one-line OutputError naming ``path``."""
+    with TempOutput(path) as temp, open(temp, "wb") as file:
+        torch.save(state, file)
     return Path(path)
 
 
