@@ -7,9 +7,13 @@ caller passes ``trust_pickle=True`` (``--trust-pickle`` on the command line): un
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
+import pickletools
 import re
+import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -53,32 +57,96 @@ def save_state(state: object, path: str | os.PathLike[str]) -> Path:
 
 def load_state(path: str | os.PathLike[str], trust_pickle: bool = False) -> Any:
     """``torch.load`` of a user's file on the CPU, safely; InputError (one line) for missing, empty, truncated or
-    foreign files, and for pickled objects unless ``trust_pickle`` (then the object itself, e.g. a whole module)."""
+    foreign files, and for pickled objects unless ``trust_pickle`` (then the object itself, e.g. a whole module).
+
+    Whether a refused file is a pickled object is read from the file itself (the globals its pickle would import,
+    without running it), not from torch's error wording, which changes between torch versions; and torch's advice
+    to load with ``weights_only=False`` is never passed on."""
     p = Path(path)
     if not p.is_file():
         raise InputError(f"model file not found: {p}")
     if p.stat().st_size == 0:
         raise InputError(f"model file is empty (0 bytes): {p}")
     try:
-        state = torch.load(p, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if "Unsupported global" not in str(exc):  # anything else is a damaged or foreign file, not an object
-            raise InputError(
-                f"cannot read model file {p}: not a PyTorch file or truncated ({_first_line(exc)})"
-            ) from exc
+        with warnings.catch_warnings():  # torch warns about pickle protocols it then refuses anyway: noise here
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(p, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
+        imports = _unsafe_imports(p)
+        if not imports:
+            raise InputError(f"cannot read model file {p}: not a PyTorch file or truncated ({_reason(exc)})") from exc
         if not trust_pickle:
             raise InputError(
-                f"{p} is a pickled Python object, not plain weights; loading it would run code from the file. "
-                "Pass --trust-pickle only if you trust where it came from"
+                f"{p} is a pickled Python object (it imports {', '.join(imports[:3])}), not plain weights; loading "
+                "it would run code from the file. Pass --trust-pickle only if you trust where it came from"
             ) from exc
-        state = torch.load(p, map_location="cpu", weights_only=False)
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise InputError(f"cannot read model file {p}: not a PyTorch file or truncated ({_first_line(exc)})") from exc
-    return state
+    return torch.load(p, map_location="cpu", weights_only=False)
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+# What a plain-weights pickle may import (torch's tensor rebuilders, storages and dtypes, and the dict class
+# state_dict() returns); anything else means the file holds Python objects.
+_WEIGHTS_MODULES = ("torch",)
+_WEIGHTS_GLOBALS = {("collections", "OrderedDict"), ("_codecs", "encode")}
+
+
+def _unsafe_imports(path: Path) -> list[str]:
+    """The globals ("module.name") the file's pickle would import beyond plain weights, read without unpickling;
+    [] when it imports none or is no pickle at all (damaged, truncated, another format)."""
+    if zipfile.is_zipfile(path):  # torch.save's format: the pickle is <archive>/data.pkl
+        try:
+            with zipfile.ZipFile(path) as archive:
+                name = next((n for n in archive.namelist() if n.endswith("/data.pkl") or n == "data.pkl"), None)
+                data = archive.read(name) if name else b""
+        except (zipfile.BadZipFile, OSError, EOFError):
+            return []
+    else:  # torch's legacy format, or a plain pickle
+        data = path.read_bytes()
+    found = [f"{module}.{name}" for module, name in _pickle_globals(data)
+             if not module.startswith(_WEIGHTS_MODULES) and (module, name) not in _WEIGHTS_GLOBALS]  # fmt: skip
+    return list(dict.fromkeys(found))
+
+
+def _pickle_globals(data: bytes) -> list[tuple[str, str]]:
+    """(module, name) of every GLOBAL and STACK_GLOBAL in the pickle stream(s) at the start of ``data``, found by
+    walking its opcodes (pickletools never executes them); stops quietly where the data stops being a pickle."""
+    found: list[tuple[str, str]] = []
+    stream = io.BytesIO(data)
+    while stream.tell() < len(data):
+        strings: list[str] = []  # recent string operands (STACK_GLOBAL takes the last two)
+        memo: dict[int, object] = {}
+        last: object = None
+        try:
+            for opcode, arg, _ in pickletools.genops(stream):
+                if opcode.name == "GLOBAL":
+                    module, _, name = str(arg).partition(" ")
+                    found.append((module, name))
+                elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+                    found.append((strings[-2], strings[-1]))
+                elif isinstance(arg, str) and "UNICODE" in opcode.name:
+                    strings.append(arg)
+                elif opcode.name in ("BINGET", "LONG_BINGET", "GET") and isinstance(memo.get(arg), str):  # type: ignore[arg-type]
+                    strings.append(str(memo[arg]))  # type: ignore[index]
+                if opcode.name == "MEMOIZE":
+                    memo[len(memo)] = last
+                elif opcode.name in ("BINPUT", "LONG_BINPUT", "PUT"):
+                    memo[int(arg)] = last  # type: ignore[arg-type]
+                last = arg if isinstance(arg, str) else None
+        except (ValueError, EOFError, IndexError, KeyError, TypeError):
+            break  # not (or no longer) a pickle: what was found so far stands
+        if stream.tell() == 0:
+            break
+    return found
+
+
+def _reason(exc: BaseException) -> str:
+    """A short reason from torch's error, without its advice to load with weights_only=False (unsafe here)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    useful = [
+        line for line in lines
+        if not line.startswith(("Weights only load failed", "Please file an issue", "Check the documentation"))
+        and "weights_only" not in line
+    ]  # fmt: skip
+    return (useful[0] if useful else type(exc).__name__)[:200]
 
 
 def official_config(state: dict[str, torch.Tensor]) -> GeneratorConfig:
