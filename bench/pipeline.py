@@ -1,12 +1,16 @@
 """End-to-end speed of ``python -m realtime.swap`` on generated clips, with the time share of each stage.
 
 For 720p and 1080p clips with one face (skimage's astronaut) and three faces (from insightface's t1.jpg) this runs
-the same code as the CLI (embedded dlib analysis, classic swapper, Poisson blend, libx264 veryfast, audio copy)
-and reports frames per second, the share of the processing thread's time per stage, and the floor: the same
-clip decoded and re-encoded with nothing in between.
+the same code as the CLI (embedded dlib analysis, classic swapper, Poisson blend, libx264 veryfast, audio copy,
+the CLI's thread budget) and reports frames per second, the share of the processing thread's time per stage, and
+the floor: the same clip decoded and re-encoded with nothing in between. Two rows run a random-weight SimSwap-size
+224 generator (modulated identity blocks, depthwise-separable convs) on a short 720p clip. The rows marked "busy 2"
+run beside two busy loops (other processes spinning on the CPU): how the run degrades on a loaded machine.
+
+Every row runs in a fresh process (``--one``), so no thread pool or cache of one row colours the next.
 
 Examples:
-    python bench/pipeline.py               # all four clips, saves bench/results/pipeline-<date>.json
+    python bench/pipeline.py               # every row, saves bench/results/pipeline-<date>.json
     python bench/pipeline.py --seconds 3 --no-save
 
 Target on the project's 2-core CPU: at least 20 fps end to end at 720p with one face.
@@ -15,6 +19,8 @@ Target on the project's 2-core CPU: at least 20 fps end to end at 720p with one 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,24 +29,26 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import realtime  # noqa: F401  (first: it sets OpenMP's wait policy before torch loads, as the CLI does)
 from bench.common import report
-from realtime.io.video import VideoReader, VideoWriter
-from realtime.jobs import EncodeSettings, swap_video
-from realtime.options import make_pipeline
-from realtime.samples import ClipSpec, make_clip, write_source_face
-from realtime.swap import build_parser
 
 STAGES = ("detect", "landmarks", "swap", "blend", "watermark")  # FaceSwapPipeline.stage_seconds keys
-CLIPS = [
-    ("720p", 1280, 720, "astronaut", 1),
-    ("720p", 1280, 720, "trio", 3),
-    ("1080p", 1920, 1080, "astronaut", 1),
-    ("1080p", 1920, 1080, "trio", 3),
+# (label, width, height, face image, faces in it, swapper, busy loops beside, clip seconds as a share of --seconds)
+ROWS = [
+    ("720p", 1280, 720, "astronaut", 1, "classic", 0, 1.0),
+    ("720p", 1280, 720, "astronaut", 1, "classic", 2, 1.0),
+    ("720p", 1280, 720, "trio", 3, "classic", 0, 1.0),
+    ("1080p", 1920, 1080, "astronaut", 1, "classic", 0, 1.0),
+    ("1080p", 1920, 1080, "trio", 3, "classic", 0, 1.0),
+    ("720p", 1280, 720, "astronaut", 1, "simswap224", 0, 0.25),
+    ("720p", 1280, 720, "astronaut", 1, "simswap224", 2, 0.25),
 ]
 
 
 def floor_fps(clip: Path, out: Path) -> float:
     """Frames per second of decode + encode alone (same encoder settings as the swap)."""
+    from realtime.io.video import VideoReader, VideoWriter
+
     start = time.perf_counter()
     n = 0
     with VideoReader(clip) as reader, VideoWriter(out, reader.info, audio_source=clip, preset="veryfast") as writer:
@@ -50,27 +58,79 @@ def floor_fps(clip: Path, out: Path) -> float:
     return n / (time.perf_counter() - start)
 
 
-def swap_run(clip: Path, source: Path, out: Path) -> dict[str, Any]:
-    args = build_parser().parse_args([str(clip), str(out), "--source", str(source), "--quiet"])
+def neural_models(root: Path) -> list[str]:
+    """A random-weight 224 generator (modulated blocks, separable convs: SimSwap's size) and ArcFace r18, as
+    --model/--identity-model arguments."""
+    import torch
+
+    from realtime.models import GeneratorConfig, SwapGenerator
+    from realtime.models.arcface import ARCFACE_ARCHS, IResNet
+    from realtime.models.checkpoint import save_generator
+
+    torch.manual_seed(0)
+    generator = save_generator(root / "g.pt", SwapGenerator(GeneratorConfig(block="modulated", conv="separable")))
+    torch.save(IResNet(ARCFACE_ARCHS["r18"]).state_dict(), root / "arcface.pth")
+    return ["--model", str(generator), "--identity-model", str(root / "arcface.pth")]
+
+
+def measure(clip: Path, source: Path, out: Path, extra: list[str]) -> dict[str, Any]:
+    """One swap of ``clip`` as the CLI runs it; fps, per-stage time and setup time."""
+    from realtime.jobs import EncodeSettings, swap_video
+    from realtime.options import make_pipeline
+    from realtime.swap import build_parser
+    from realtime.threads import apply_threads, plan_threads
+
+    args = build_parser().parse_args([str(clip), str(out), "--source", str(source), "--quiet", *extra])
+    budget = plan_threads(args.threads)
+    apply_threads(budget)
     setup_start = time.perf_counter()
     pipeline = make_pipeline(args)
     setup = time.perf_counter() - setup_start
-    start = time.perf_counter()
-    swap_video(pipeline, clip, out, EncodeSettings(preset=args.preset, crf=args.crf))
-    wall = time.perf_counter() - start
-    with VideoReader(out) as reader:
-        frames = sum(1 for _ in reader)
+    result = swap_video(pipeline, clip, out, EncodeSettings(preset=args.preset, crf=args.crf, threads=budget.codec),
+                        decode_threads=budget.codec)  # fmt: skip
     stages = dict(pipeline.stage_seconds)
-    busy = sum(stages.values())
     return {
-        "frames": frames,
-        "faces_per_frame": pipeline.faces_swapped / max(frames, 1),
-        "fps": frames / wall,
+        "frames": result.frames,
+        "faces_per_frame": pipeline.faces_swapped / max(result.frames, 1),
+        "fps": result.frames / result.seconds,
         "setup_s": setup,
-        "wall_s": wall,
-        "stage_ms_per_frame": {k: 1000 * v / frames for k, v in stages.items()},
-        "stage_share": {k: v / wall for k, v in stages.items()},
-        "other_share": max(0.0, 1 - busy / wall),
+        "stage_ms_per_frame": {k: round(1000 * v / result.frames, 2) for k, v in stages.items()},
+        "stage_share": {k: v / result.seconds for k, v in stages.items()},
+        "other_share": max(0.0, 1 - sum(stages.values()) / result.seconds),
+    }
+
+
+def one_row(row: tuple[Any, ...], seconds: float, root: Path) -> dict[str, Any]:
+    """Measure one row in this process, with its busy loops started beside it."""
+    from realtime.samples import ClipSpec, make_clip, write_source_face
+
+    label, width, height, face, faces, swapper, busy, share = row
+    clip = make_clip(root / "clip.mp4", ClipSpec(width=width, height=height, seconds=seconds * share, face=face))
+    source = write_source_face(root / "source.jpg")
+    extra = neural_models(root) if swapper == "simswap224" else []
+    floor = floor_fps(clip, root / "floor.mp4") if not busy else None
+    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(busy)]
+    try:
+        time.sleep(0.5 if busy else 0.0)
+        result = measure(clip, source, root / "out.mp4", extra)
+    finally:
+        for loop in loops:
+            loop.kill()
+    share_of = result["stage_share"]
+    return {
+        "clip": f"{label} {faces} face{'s' if faces > 1 else ''}",
+        "swapper": swapper,
+        "busy": busy,
+        "swapped_per_frame": result["faces_per_frame"],
+        "fps": result["fps"],
+        "floor_fps": floor,
+        **{f"{k}_%": 100 * share_of.get(k, 0.0) for k in STAGES},
+        "other_%": 100 * result["other_share"],
+        "setup_s": result["setup_s"],
+        "ms_per_frame": result["stage_ms_per_frame"],
+        "target": ("fps >= 20: " + ("met" if result["fps"] >= 20 else "MISSED"))
+        if (label, faces, swapper, busy) == ("720p", 1, "classic", 0)
+        else None,
     }
 
 
@@ -78,39 +138,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=6.0, help="clip length (default 6 s)")
     parser.add_argument("--no-save", action="store_true")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # measure ROWS[ONE] in this process
     args = parser.parse_args(argv)
+    if args.one is not None:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(json.dumps(one_row(ROWS[args.one], args.seconds, Path(tmp))))
+        return 0
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        source = write_source_face(root / "source.jpg")
-        for label, width, height, face, faces in CLIPS:
-            clip = make_clip(
-                root / f"{label}_{face}.mp4", ClipSpec(width=width, height=height, seconds=args.seconds, face=face)
-            )
-            floor = floor_fps(clip, root / "floor.mp4")
-            result = swap_run(clip, source, root / "out.mp4")
-            share = result["stage_share"]
-            rows.append(
-                {
-                    "clip": f"{label} {faces} face{'s' if faces > 1 else ''}",
-                    "swapped_per_frame": result["faces_per_frame"],
-                    "fps": result["fps"],
-                    "floor_fps": floor,
-                    **{f"{k}_%": 100 * share.get(k, 0.0) for k in STAGES},
-                    "other_%": 100 * result["other_share"],
-                    "setup_s": result["setup_s"],
-                    "ms_per_frame": {k: round(v, 2) for k, v in result["stage_ms_per_frame"].items()},
-                    "target": ("fps >= 20: " + ("met" if result["fps"] >= 20 else "MISSED"))
-                    if (label, faces) == ("720p", 1)
-                    else None,
-                }
-            )
+    for index in range(len(ROWS)):
+        cmd = [sys.executable, __file__, "--one", str(index), "--seconds", str(args.seconds)]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            sys.exit(f"bench/pipeline.py: row {ROWS[index]} failed:\n{done.stderr[-3000:]}")
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        print(f"  {rows[-1]['clip']} {rows[-1]['swapper']} busy {rows[-1]['busy']}: {rows[-1]['fps']:.1f} fps")
     print(
         "stage shares are of the processing thread's wall time; decode and encode run on their own threads "
-        "(other_% includes waiting for them)"
+        "(other_% includes waiting for them); busy = other processes spinning beside the run"
     )
-    columns = ["clip", "swapped_per_frame", "fps", "floor_fps", *(f"{k}_%" for k in STAGES), "other_%", "setup_s",
-               "target"]  # fmt: skip
+    columns = ["clip", "swapper", "busy", "swapped_per_frame", "fps", "floor_fps", *(f"{k}_%" for k in STAGES),
+               "other_%", "setup_s", "target"]  # fmt: skip
     return report("pipeline", rows, columns, save=not args.no_save, extra={"seconds": args.seconds}, cuda_note=None)
 
 

@@ -32,13 +32,14 @@ TARGET_P95_MS = 50.0
 def measure(width: int, height: int, seconds: float, root: Path) -> dict[str, Any]:
     from realtime.faces.dlib_backend import DlibAnalyzer
     from realtime.live.detector import BackgroundDetection
-    from realtime.live.session import LiveSession, leave_a_core_for_detection
+    from realtime.live.session import LiveSession
     from realtime.live.sinks import NullSink
     from realtime.live.sources import FileSource
     from realtime.pipeline import FaceSwapPipeline
     from realtime.samples import ClipSpec, make_clip, write_source_face
     from realtime.source import load_source
     from realtime.swappers.classic import ClassicSwapper
+    from realtime.threads import apply_threads, plan_threads
 
     spec = ClipSpec(width=width, height=height, seconds=seconds, still=(seconds * 0.4, seconds * 0.6),
                     light=(seconds * 0.6, seconds * 0.8))  # fmt: skip
@@ -48,7 +49,7 @@ def measure(width: int, height: int, seconds: float, root: Path) -> dict[str, An
     swapper = ClassicSwapper()
     swapper.set_source(source.image, source.face)
     pipeline = FaceSwapPipeline(analyzer, swapper, detection=BackgroundDetection())
-    leave_a_core_for_detection()  # as python -m realtime.webcam does
+    apply_threads(plan_threads(reserve=1))  # as python -m realtime.webcam does
     session = LiveSession(FileSource(clip), pipeline, [NullSink()], status=None)
     report = session.run()
     times = np.asarray(session.stats.all_times)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import cv2
 import numpy as np
 import torch
 
 from realtime.ops import seamless_blend
 from realtime.swappers.base import SwapResult
+from realtime.threads import torch_threads
 
 __all__ = ["BLEND_MODES", "paste"]
 
@@ -28,7 +31,8 @@ def paste(frame: np.ndarray, result: SwapResult, mode: str = "poisson", device: 
         mask = cv2.erode(result.mask, np.ones((3, 3), np.uint8))
         dst = torch.from_numpy(np.ascontiguousarray(target)).permute(2, 0, 1)[None].to(device, torch.float32)
         src = torch.from_numpy(np.ascontiguousarray(result.face)).permute(2, 0, 1)[None].to(device)
-        out = seamless_blend(dst, src, torch.from_numpy(mask)[None, None].to(device))
+        with torch_threads(1) if device == "cpu" else contextlib.nullcontext():  # see realtime.threads
+            out = seamless_blend(dst, src, torch.from_numpy(mask)[None, None].to(device))
         target[...] = out[0].permute(1, 2, 0).clamp_(0, 255).round_().to(torch.uint8).cpu().numpy()
     elif mode == "feather":
         size = max(3, int(0.08 * min(target.shape[:2])) | 1)

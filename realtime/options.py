@@ -63,6 +63,13 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
         "python -m realtime.verify reads it back (default 0)",
     )
     parser.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="CPU threads for this run (torch, OpenCV, video decoding and encoding; default: the cores this "
+        "process may use, from its CPU affinity and cgroup quota)",
+    )
+    parser.add_argument(
         "--allow-truncated",
         action="store_true",
         help="process a truncated or damaged input (or source video) as far as it decodes, with a warning saying "
@@ -96,6 +103,8 @@ def check_pipeline_args(args: argparse.Namespace) -> None:
         raise UsageError("--models-dir names insightface models; it cannot be used with --detector dlib")
     if args.similarity is not None and args.similarity <= 0:
         raise UsageError("--similarity must be > 0")
+    if args.threads is not None and args.threads < 1:
+        raise UsageError("--threads must be >= 1")
     if args.detect_every < 1:
         raise UsageError("--detect-every must be >= 1")
     if args.smoothing < 0:

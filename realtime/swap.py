@@ -31,6 +31,7 @@ from realtime.io.video import VIDEO_SUFFIXES
 from realtime.jobs import EncodeSettings, swap_image, swap_video
 from realtime.options import add_pipeline_arguments, check_pipeline_args, make_pipeline
 from realtime.pipeline import FaceSwapPipeline, FrameStats
+from realtime.threads import apply_threads, plan_threads
 from realtime.watermark import COMPAT_MIN_SIDE
 
 PROG = "python -m realtime.swap"
@@ -80,7 +81,8 @@ def _swap_image(args: argparse.Namespace, pipeline: FaceSwapPipeline) -> int:
 
 def _swap_video(args: argparse.Namespace, pipeline: FaceSwapPipeline) -> int:
     note = notes(PROG, args.quiet)
-    encode = EncodeSettings(codec=args.codec, crf=args.crf, preset=args.preset)
+    budget = plan_threads(args.threads)
+    encode = EncodeSettings(codec=args.codec, crf=args.crf, preset=args.preset, threads=budget.codec)
     with tqdm(unit="frame", disable=not show_progress(args.quiet), dynamic_ncols=True) as bar:
 
         def on_frame(done: int, total: int | None, stats: FrameStats) -> None:
@@ -89,7 +91,7 @@ def _swap_video(args: argparse.Namespace, pipeline: FaceSwapPipeline) -> int:
             bar.set_postfix(faces=stats.faces, refresh=False)
 
         result = swap_video(pipeline, args.input, args.output, encode, allow_incomplete=args.allow_truncated,
-                            on_frame=on_frame)  # fmt: skip
+                            decode_threads=budget.codec, on_frame=on_frame)  # fmt: skip
     if not result.decode.complete:
         note(f"warning: {args.input} is truncated or damaged: {result.decode.describe()}; "
              f"the output holds the {result.frames} frames that decoded")  # fmt: skip
@@ -105,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def body() -> int:
         kind = _check_args(args)
+        apply_threads(plan_threads(args.threads))
         pipeline = make_pipeline(args, notes(PROG, args.quiet))
         return _swap_image(args, pipeline) if kind == "image" else _swap_video(args, pipeline)
 

@@ -32,10 +32,11 @@ from realtime.cli import add_quiet_debug, doc_parser, notes, run_cli
 from realtime.errors import InputError, UsageError
 from realtime.io.files import check_output_path
 from realtime.live.detector import BackgroundDetection
-from realtime.live.session import LiveSession, leave_a_core_for_detection
+from realtime.live.session import LiveSession
 from realtime.live.sinks import SINKS, FileSink, NullSink, Sink, VirtualCameraSink, WindowSink
 from realtime.live.sources import CameraSource, FileSource, FrameSource
 from realtime.options import add_pipeline_arguments, check_pipeline_args, make_pipeline
+from realtime.threads import apply_threads, plan_threads
 
 PROG = "python -m realtime.webcam"
 
@@ -125,7 +126,9 @@ def main(argv: list[str] | None = None) -> int:
             for sink in sinks:
                 sink.close()
             raise
-        leave_a_core_for_detection()
+        # a core for the background detector: a parallel loop whose threads outnumber the free cores waits for
+        # the one the detector preempts (bench/webcam.py measures the latency)
+        apply_threads(plan_threads(args.threads, reserve=1))
         note("output: " + ", ".join(_describe(sink) for sink in sinks) + "; Ctrl-C stops")
         report = LiveSession(source, pipeline, sinks, status=None if args.quiet else sys.stderr,
                              max_seconds=args.seconds).run()  # fmt: skip

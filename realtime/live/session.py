@@ -23,21 +23,7 @@ __all__ = [
     "LatencyStats",
     "LiveSession",
     "SessionReport",
-    "leave_a_core_for_detection",
 ]
-
-
-def leave_a_core_for_detection() -> int:
-    """Limit torch's CPU threads (the blend's parallel loops) to all cores but one, which the background detector
-    uses; returns the new thread count. A parallel loop whose threads outnumber the free cores waits for the one
-    the detector preempts: on 2 cores that more than doubled the p95 latency (``bench/webcam.py`` measures it)."""
-    import os
-
-    import torch
-
-    threads = max(1, (os.cpu_count() or 2) - 1)
-    torch.set_num_threads(threads)
-    return threads
 
 
 class LatencyStats:
