@@ -11,7 +11,7 @@ import argparse
 import dataclasses
 import types
 import typing
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,8 @@ class TrainConfig:
 
     data: str = ""  # root/<identity>/*.jpg|png, aligned crops (see python -m training.prepare)
     out: str = "runs/simswap"  # checkpoints/, previews/, log.csv, tensorboard/
-    identity_model: str = ""  # ArcFace: insightface recognition .onnx or arcface_torch .pth (frozen)
+    identity_model: str = ""  # ArcFace: insightface recognition .onnx or arcface_torch .pth (frozen); stored resolved
+    identity_sha256: str = field(default="", metadata={"cli": False})  # its hash, recorded when training starts
     # generator (realtime.models.GeneratorConfig)
     resolution: int = 224
     crop: str = "arcface"  # the template the data is aligned with: arcface or ffhq
@@ -127,6 +128,8 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     hints = typing.get_type_hints(TrainConfig)
     group = parser.add_argument_group("training configuration (defaults: SimSwap 224)")
     for f in fields(TrainConfig):
+        if not f.metadata.get("cli", True):
+            continue
         flag = "--" + f.name.replace("_", "-")
         default = f.default
         help_text = f"{_HELP.get(f.name, '')} (default: {default})".strip()

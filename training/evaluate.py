@@ -38,7 +38,7 @@ from realtime.faces.align import transform_points, warp_face
 from realtime.faces.backends import DETECTORS, create_analyzer
 from realtime.faces.pick import largest_face
 from realtime.faces.types import Face, FaceAnalyzer, kps5_from_68
-from realtime.io.files import TempOutput
+from realtime.io.files import TempOutput, file_sha256
 from realtime.io.images import image_files, read_image
 from realtime.models.arcface import ArcFaceEncoder, load_arcface
 from realtime.swappers.neural import NeuralSwapper
@@ -194,16 +194,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _recorded_identity_model(model: Path) -> Path | None:
-    """The identity model training.train recorded in a generator checkpoint, if any."""
+def recorded_identity_model(model: Path) -> Path:
+    """The identity model training.train recorded in the generator checkpoint ``model``: at its recorded path, or,
+    when that is gone (another machine, a moved run), a file of the same name beside the checkpoint, in its run
+    folder or in the current folder, whose hash matches. UsageError when the checkpoint records none; InputError
+    naming the file and its hash when no match is found, or when the file found is not the one trained with."""
     from realtime.models.checkpoint import load_state
 
-    if model.suffix == ".onnx":
-        return None
-    state = load_state(model, trust_pickle=False) if model.is_file() else None
+    state = load_state(model, trust_pickle=False) if model.suffix != ".onnx" and model.is_file() else None
     training = state.get("training") if isinstance(state, dict) else None
-    recorded = training.get("identity_model") if isinstance(training, dict) else None
-    return Path(recorded) if recorded else None
+    recorded = str(training.get("identity_model") or "") if isinstance(training, dict) else ""
+    if not recorded:
+        raise UsageError("--identity-model is needed (the checkpoint does not record one)")
+    assert isinstance(training, dict)
+    digest = str(training.get("identity_sha256") or "")
+    name = Path(recorded).name
+    candidates = [Path(recorded), model.parent / name, model.parent.parent / name, Path.cwd() / name]
+    for candidate in dict.fromkeys(candidates):
+        if not candidate.is_file():
+            continue
+        if digest and file_sha256(candidate) != digest:
+            if candidate == Path(recorded):
+                raise InputError(
+                    f"{candidate} has changed since the generator was trained with it (sha256 differs); pass "
+                    "--identity-model FILE to evaluate with it anyway"
+                )
+            continue
+        return candidate
+    known = f" (sha256 {digest[:16]}...)" if digest else ""
+    raise InputError(
+        f"the generator was trained with {recorded}{known}, which is not there (nor beside the checkpoint or "
+        "here); pass --identity-model FILE"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -215,9 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.metric == "dlib" and args.metric_model:
             raise UsageError("--metric-model is for --metric arcface")
         if args.identity_model is None:
-            args.identity_model = _recorded_identity_model(args.model)
-            if args.identity_model is None:
-                raise UsageError("--identity-model is needed (the checkpoint does not record one)")
+            args.identity_model = recorded_identity_model(args.model)
         pairs = read_pairs(args.pairs)
         swap_args = argparse.Namespace(swapper="auto", model=args.model, identity_model=args.identity_model,
                                        trust_pickle=args.trust_pickle, compile=False)  # fmt: skip

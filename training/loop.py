@@ -11,6 +11,7 @@ faded in from ``mask_start`` over ``mask_ramp`` steps.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 import time
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from realtime.errors import InputError
-from realtime.io.files import TempOutput
+from realtime.io.files import TempOutput, file_sha256
 from realtime.io.images import write_image
 from realtime.models.arcface import ArcFaceEncoder, load_arcface
 from realtime.models.checkpoint import load_state, save_generator, save_state
@@ -123,11 +124,22 @@ class Trainer:
         return torch.device("cpu")
 
     def _encoder(self) -> ArcFaceEncoder:
+        """The frozen identity network. The config records its resolved path and hash (evaluate finds the network
+        by them, from any folder); a resumed run must use the very network it started with."""
         if not self.config.identity_model:
             raise InputError("training needs --identity-model (the frozen ArcFace of the identity loss)")
-        encoder = load_arcface(self.config.identity_model).to(self.device).eval()
+        path = Path(self.config.identity_model).resolve()
+        encoder = load_arcface(path).to(self.device).eval()
         if encoder.crop[0] == "simswap":
             raise InputError("the identity model must be a plain ArcFace (.onnx or arcface_torch .pth)")
+        digest = file_sha256(path)
+        recorded = self.config.identity_sha256
+        if recorded and recorded != digest:
+            raise InputError(
+                f"{path} is not the identity model this run started with (sha256 {digest[:12]}... vs "
+                f"{recorded[:12]}...): resuming with another network would change what the run learns"
+            )
+        self.config = dataclasses.replace(self.config, identity_model=str(path), identity_sha256=digest)
         return encoder.requires_grad_(False)
 
     def _restore(self, state: dict[str, Any]) -> None:

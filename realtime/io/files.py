@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -10,7 +11,7 @@ from types import TracebackType
 
 from realtime.errors import OutputError
 
-__all__ = ["TempOutput", "check_output_path", "write_failure"]
+__all__ = ["TempOutput", "check_output_path", "file_sha256", "write_failure"]
 
 # Write failures that are about the output's device, not the data: each is said in the user's words, naming the
 # output path they asked for (not the hidden temporary file the error came from).
@@ -27,6 +28,15 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    """The SHA-256 of a file's bytes, as 64 hex digits (read in ``chunk``-byte pieces: memory stays flat)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def write_failure(exc: BaseException, target: Path) -> OutputError | None:

@@ -7,6 +7,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import socket
 from pathlib import Path
 
@@ -14,7 +15,10 @@ import numpy as np
 import pytest
 import torch
 
+from realtime.errors import InputError
 from realtime.faces.dlib_backend import DlibAnalyzer
+from realtime.io.files import file_sha256
+from realtime.models.arcface import ARCFACE_ARCHS, IResNet
 from realtime.models.checkpoint import load_generator
 from realtime.samples import ClipSpec, make_clip, write_source_face
 from realtime.verify import verify_file
@@ -23,6 +27,7 @@ from tests.media import video_frames
 from tests.training.conftest import TINY, train
 from training.config import TrainConfig
 from training.data import IdentityFolders
+from training.evaluate import recorded_identity_model
 from training.loop import Trainer, active_blocks, mask_weight
 
 LOSSES = ("loss_d", "loss_g", "id", "feat", "rec", "adv")
@@ -224,3 +229,30 @@ def test_dry_run_prints_the_resolved_config(dataset: Path, arcface: Path) -> Non
     assert config["block"] == "modulated" and config["lambda_id"] == 20.0 and config["augment"] is False
     assert config["lambda_rec"] == 10.0 and config["lr_g"] == 4e-4 and config["beta1"] == 0.0  # SimSwap's defaults
     assert len(IdentityFolders.scan(dataset).names) == 7
+
+
+def test_the_identity_model_is_recorded_and_found_again(
+    dataset: Path, arcface: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkpoint records the identity model's resolved path and hash; evaluate finds it again after the run
+    moved (beside the checkpoint) or says which file it needs; a resumed run refuses another network."""
+    models, run = tmp_path / "models", tmp_path / "run"
+    models.mkdir()
+    shutil.copy(arcface, models / "backbone.pth")
+    monkeypatch.chdir(models)
+    train(dataset, Path("backbone.pth"), run, "--steps", "1")  # typed relative to the current folder
+    monkeypatch.chdir(tmp_path)
+    recorded = torch.load(run / "generator.pt", weights_only=True)["training"]
+    assert recorded["identity_model"] == str(models / "backbone.pth")
+    assert recorded["identity_sha256"] == file_sha256(arcface)
+    assert recorded_identity_model(run / "generator.pt") == models / "backbone.pth"
+    (models / "backbone.pth").rename(run / "backbone.pth")  # the run travelled with its network, the models did not
+    assert recorded_identity_model(run / "generator.pt") == run / "backbone.pth"
+    torch.save(IResNet(ARCFACE_ARCHS["r18"], width=16).state_dict(), run / "backbone.pth")  # same name, other net
+    with pytest.raises(
+        InputError, match=rf"trained with {models / 'backbone.pth'} \(sha256 {file_sha256(arcface)[:16]}"
+    ):
+        recorded_identity_model(run / "generator.pt")
+    result = call_main("training.train", "--resume", "auto", "--out", run, "--steps", "2", "--identity-model",
+                       run / "backbone.pth", "--quiet")  # fmt: skip
+    assert result.returncode == 1 and "is not the identity model this run started with" in result.error_lines()[-1]
