@@ -1,10 +1,11 @@
 """``python -m realtime.verify FILE...``: is this image or video marked as synthetic by realtime, and with what id?
 
-For each file it prints whether the invisible mark is present, the 32-bit id it carries, a confidence (the mean
-certainty of the 64 payload bits, 0-1: marked files read about 0.5-1 depending on how hard they were recompressed,
-unmarked ones fall towards 0 as more frames are read), and the synthetic-media tag in the file's metadata. A mark
-counts only when its 24-bit marker and CRC both check out (a chance match on an unmarked file: 1 in 4 billion).
-Images are also read with invisible-watermark's own dwtDctSvd decoder.
+For each file it prints the verdict first: "marked" with the 32-bit id the mark carries, or "not marked". A mark
+counts only when its 24-bit marker and CRC both check out (a chance match on an unmarked file: about 1 in 4
+billion). Then a confidence in [0, 1]: how strongly the mark's marker bits read (about 1 on a fresh output, lower
+after heavy recompression; near 0 on unmarked files; bench/watermark.py reports both sides). Then the
+synthetic-media tag in the file's metadata. Images are also read with invisible-watermark's dwtDctSvd decoder.
+A truncated video is read as far as it decodes, and the line says so.
 
 Examples:
     python -m realtime.verify swapped.mp4
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from realtime.cli import doc_parser, run_cli
+from realtime.cli import doc_parser, run_cli, show_progress
 from realtime.errors import InputError, UserError
 from realtime.io.images import IMAGE_SUFFIXES, read_image
 from realtime.io.metadata import read_provenance
@@ -45,12 +46,19 @@ class Report:
     frames: int
     metadata: str | None
     compat_id: int | None = None  # images: the id invisible-watermark's decoder read (None: no valid mark)
+    decode: str | None = None  # videos that are truncated or damaged: how much decoded (None: all of it)
 
     def line(self) -> str:
-        mark = f"marked, id {self.watermark_id}" if self.marked else "NOT marked"
+        """The verdict first (from the marker and checksum), then how strong the mark read, then the rest."""
+        if self.marked:
+            verdict = f"marked, id {self.watermark_id} (marker and checksum valid)"
+        else:
+            verdict = "not marked (no valid marker and checksum)"
+        frames = f"{self.frames} frame{'s' if self.frames != 1 else ''}"
         extra = f"; invisible-watermark: id {self.compat_id}" if self.compat_id is not None else ""
+        truncated = f"; input {self.decode}" if self.decode else ""
         return (
-            f"{self.path}: {mark} (confidence {self.confidence:.2f} over {self.frames} frame(s)){extra}; "
+            f"{self.path}: {verdict}; confidence {self.confidence:.2f} over {frames}{extra}{truncated}; "
             f"metadata: {self.metadata or 'no synthetic-media tag'}"
         )
 
@@ -67,14 +75,16 @@ def verify_file(path: Path, max_frames: int = 150, quiet: bool = True) -> Report
         compat, kind = read_compat(image), "image"
     elif suffix in VIDEO_SUFFIXES:
         compat, kind = None, "video"
-        with VideoReader(path) as reader:
+        with VideoReader(path, allow_incomplete=True) as reader:  # a cut-off copy still carries its mark
             total = reader.info.frames or 0
             step = max(1, -(-total // max_frames))  # spread the frames read over the whole video
-            with tqdm(total=total or None, unit="frame", disable=quiet, leave=False) as bar:
+            with tqdm(total=total or None, unit="frame", disable=not show_progress(quiet), leave=False) as bar:
                 for i, frame in enumerate(reader):
                     if i % step == 0 and detector.frames < max_frames:
                         detector.add(frame.image)
                     bar.update(1)
+            assert reader.report is not None
+            decode = None if reader.report.complete else f"truncated or damaged: {reader.report.describe()}"
     else:
         raise InputError(f"not an image or video this tool reads: {path}")
     try:
@@ -85,7 +95,8 @@ def verify_file(path: Path, max_frames: int = 150, quiet: bool = True) -> Report
     marked, user_id = found.marked, found.user_id
     if not marked and compat is not None:
         marked, user_id = True, compat
-    return Report(str(path), marked, user_id, round(found.confidence, 4), found.frames, metadata, compat)
+    return Report(str(path), marked, user_id, round(found.confidence, 4), found.frames, metadata, compat,
+                  decode if kind == "video" else None)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -144,6 +144,10 @@ def _response(height: int, width: int) -> np.ndarray:
 _DITHER = np.random.default_rng([KEY, 1]).random(PAYLOAD_BITS)
 
 
+# +1 where the marker has a 0 bit (read as a positive soft decision), -1 where it has a 1
+_MARKER_SIGNS = np.where(encode_payload(0)[:MARKER_BITS], -1.0, 1.0)
+
+
 def _soft_bits(projection: np.ndarray, step: float) -> np.ndarray:
     """Soft decisions [64] in [-1, 1]: +1 on a bit-0 lattice point, -1 on a bit-1 point (half a step away)."""
     return np.cos(2 * np.pi * (projection / step - _DITHER))
@@ -201,8 +205,10 @@ class Watermarker:
 
 @dataclass
 class Detection:
-    """What the detector read. ``user_id`` is None unless the marker and CRC matched (``marked``); ``confidence``
-    is the share of payload bits read with at least 2-sigma certainty (about 0.05 on unmarked content)."""
+    """What the detector read. ``marked`` (with ``user_id``) only when the 24-bit marker and the CRC check out: the
+    decision. ``confidence``, in [0, 1], is how strongly the soft readings of the 24 marker bits agree with the
+    known marker: about 1 on a cleanly marked frame, lower as re-encoding wears the mark down, and near 0 on
+    unmarked content (chance agreement averages out), so it grades a decision rather than making it."""
 
     marked: bool
     user_id: int | None
@@ -216,6 +222,7 @@ class WatermarkDetector:
     def __init__(self, step: float = 6.0) -> None:
         self.step = step
         self._soft_sums: dict[tuple[int, int], np.ndarray] = {}
+        self._own_grid: tuple[int, int] | None = None  # the grid the first frame's size itself uses
         self.frames = 0
 
     def add(self, frame: np.ndarray) -> None:
@@ -223,6 +230,7 @@ class WatermarkDetector:
         rescaled across a width threshold changes grid), each at the row count its aspect ratio gives and one
         either side, since rounding the aspect ratio of a rescaled copy can land on a neighbour."""
         h, w = frame.shape[:2]
+        self._own_grid = self._own_grid or grid_shape(h, w)
         luma = _luma(frame)
         for cols in GRID_COLUMNS:
             rows = max(cols // 4, round(cols * h / w))
@@ -233,15 +241,19 @@ class WatermarkDetector:
         self.frames += 1
 
     def result(self) -> Detection:
-        """The best reading over the grids tried: marked when some grid decodes a valid payload."""
-        best = Detection(False, None, 0.0, self.frames)
-        for soft_sum in self._soft_sums.values():
+        """Marked when some grid decodes a valid payload (the best such reading); otherwise the reading of the grid
+        the frames' own size uses, so an unmarked file's confidence is one chance agreement, not the best of the
+        nine grids tried (a maximum over chance readings would sit well above zero)."""
+        readings = {}
+        for grid, soft_sum in self._soft_sums.items():
             soft = soft_sum / max(self.frames, 1)
             user_id = decode_payload(soft < 0)
-            candidate = Detection(user_id is not None, user_id, float(np.abs(soft).mean()), self.frames)
-            if (candidate.marked, candidate.confidence) > (best.marked, best.confidence):
-                best = candidate
-        return best
+            agreement = float(np.mean(soft[:MARKER_BITS] * _MARKER_SIGNS))
+            readings[grid] = Detection(user_id is not None, user_id, max(0.0, agreement), self.frames)
+        decoded = [r for r in readings.values() if r.marked]
+        if decoded:
+            return max(decoded, key=lambda r: r.confidence)
+        return readings.get(self._own_grid or (0, 0), Detection(False, None, 0.0, self.frames))
 
 
 # invisible-watermark's dwtDctSvd mark, for still images: readable by its own WatermarkDecoder("bytes", 64)

@@ -19,7 +19,7 @@ from realtime.verify import verify_file
 from realtime.watermark import Watermarker, decode_payload, encode_payload
 from tests.cli import call_main, run_module
 from tests.conftest import WATERMARK_ID, SwappedClip
-from tests.media import video_frames
+from tests.media import cut, faststart_copy, video_frames
 
 
 def encode(frames: list[np.ndarray], path: Path, crf: int, scale: float = 1.0) -> Path:
@@ -85,9 +85,14 @@ def test_the_cli_reads_the_swap_output_and_its_metadata(swapped_clip: SwappedCli
     assert result.returncode == 0, result.stdout + result.stderr
     result = call_main("realtime.verify", swapped_clip.out)
     assert result.returncode == 0
-    assert f"marked, id {WATERMARK_ID}" in result.stdout and "synthetic (realtime " in result.stdout
+    line = result.stdout.strip()
+    assert line.startswith(f"{swapped_clip.out}: marked, id {WATERMARK_ID} (marker and checksum valid); confidence ")
+    assert float(line.split("confidence ")[1].split()[0]) > 0.5 and "synthetic (realtime " in line
     result = call_main("realtime.verify", swapped_clip.out, swapped_clip.clip)  # one unmarked file: 3
-    assert result.returncode == 3 and "NOT marked" in result.stdout
+    unmarked = result.stdout.strip().splitlines()[1]
+    assert result.returncode == 3
+    assert unmarked.startswith(f"{swapped_clip.clip}: not marked (no valid marker and checksum); confidence ")
+    assert float(unmarked.split("confidence ")[1].split()[0]) < 0.3
 
 
 def _clean_media(root: Path) -> list[Path]:
@@ -186,3 +191,11 @@ def test_bad_files_exit_1_with_one_line(tmp_path: Path, swapped_clip: SwappedCli
         assert len(lines) == 1 and lines[0].startswith("python -m realtime.verify: error:"), result.stderr
     result = call_main("realtime.verify", swapped_clip.out, tmp_path / "missing.mp4")
     assert result.returncode == 1 and "marked" in result.stdout
+
+
+def test_a_cut_off_copy_still_verifies_and_says_it_is_cut(swapped_clip: SwappedClip, tmp_path: Path) -> None:
+    half = cut(faststart_copy(swapped_clip.out, tmp_path / "whole.mp4"), tmp_path / "half.mp4", 0.6)
+    report = verify_file(half)
+    assert report.marked and report.watermark_id == WATERMARK_ID
+    assert report.decode is not None and "truncated or damaged: decoded" in report.decode
+    assert "input truncated or damaged" in report.line()
