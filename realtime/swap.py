@@ -1,7 +1,8 @@
 """``python -m realtime.swap INPUT OUTPUT --source FACE``: swap a face into a video or an image, offline.
 
 Examples:
-    python -m realtime.demo demo.mp4 && python -m realtime.swap demo.mp4 out.mp4 --source face.jpg
+    python -m realtime.demo demo.mp4 --source-face face.jpg        # a clip and a face to try it on
+    python -m realtime.swap demo.mp4 out.mp4 --source face.jpg
     python -m realtime.swap in.mp4 out.mp4 --source faces/ --target-face largest --blend feather
     python -m realtime.swap in.mov out.mov --source person.mp4 --target-face reference --reference them.jpg
     python -m realtime.swap photo.jpg swapped.png --source face.jpg
@@ -59,7 +60,8 @@ def _check_args(args: argparse.Namespace) -> str:
     if suffix_out not in kinds:
         raise UsageError(f"unsupported output extension {suffix_out or '(none)'!r}")
     if kinds[suffix_in] != kinds[suffix_out]:
-        raise UsageError(f"input is a {kinds[suffix_in]} but output is a {kinds[suffix_out]}")
+        article = {"image": "an image", "video": "a video"}
+        raise UsageError(f"input is {article[kinds[suffix_in]]} but output is {article[kinds[suffix_out]]}")
     check_pipeline_args(args)
     if args.input.resolve() == args.output.resolve():
         raise UsageError("output must differ from input")

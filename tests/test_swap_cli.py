@@ -155,6 +155,7 @@ def test_bad_inputs_exit_cleanly_and_leave_no_output(swapped_clip: SwappedClip, 
         ((clip, unwritable_folder(tmp_path) / "out.mp4", "--source", source), 1, "not writable|cannot create a file"),
         ((clip, out, "--source", source, "--target-face", "reference"), 2, "needs --reference"),
         ((clip, out), 2, "the following arguments are required: --source"),
+        ((clip, tmp_path / "out.png", "--source", source), 2, "input is a video but output is an image"),
     ]
     for args, code, message in cases:
         result = swap(*args)

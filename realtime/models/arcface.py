@@ -238,7 +238,7 @@ def load_onnx_weights(model: IResNet, path: str | os.PathLike[str]) -> IResNet:
             _set(module.weight, weight, where)
             _set(module.bias, params[1] if len(params) > 1 else np.zeros(module.out_features), where)
         else:
-            raise InputError(f"{where}: found {op} where the iresnet has a {kind} layer; not an iresnet model")
+            raise InputError(f"{where}: found {op} where the iresnet has a layer of kind {kind}; not an iresnet model")
     if pos != len(layers):
         raise InputError(f"{path.name}: {len(layers) - pos} layers left over; the file is a deeper network")
     return model
