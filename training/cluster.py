@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from realtime.cli import doc_parser, run_cli
+from realtime.cli import doc_parser, run_cli, show_progress
 from realtime.errors import InputError, UsageError
 from realtime.faces.dlib_backend import DlibAnalyzer
 from realtime.faces.types import Face, kps5_from_68
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.out.resolve() == args.faces.resolve():
             raise UsageError("OUT must differ from FACES")
         encoder = load_arcface(args.identity_model) if args.identity_model else None
-        groups = cluster_folder(args.faces, args.out, args.clusters, encoder, args.seed, args.quiet)
+        groups = cluster_folder(args.faces, args.out, args.clusters, encoder, args.seed, not show_progress(args.quiet))
         if not args.quiet:
             sizes = ", ".join(str(len(g)) for g in groups)
             print(f"{PROG}: {sum(map(len, groups))} crops in {len(groups)} clusters ({sizes}) -> {args.out}; "

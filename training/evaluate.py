@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from realtime.cli import doc_parser, run_cli
+from realtime.cli import doc_parser, run_cli, show_progress
 from realtime.errors import InputError, UsageError
 from realtime.faces.align import transform_points, warp_face
 from realtime.faces.backends import DETECTORS, create_analyzer
@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             path = args.metric_model or args.identity_model
             metric = load_arcface(path, trust_pickle=args.trust_pickle) if args.metric_model else swapper.encoder
             metric_name = f"ArcFace {path} (1 - cosine of L2-normalised embeddings)"
-        rows = Evaluator(swapper, analyzer, metric).run(pairs, args.quiet)
+        rows = Evaluator(swapper, analyzer, metric).run(pairs, not show_progress(args.quiet))
         report = summarize(rows, metric_name, str(args.model))
         text = markdown(report)
         if args.out is not None:

@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from realtime.cli import doc_parser, run_cli
+from realtime.cli import doc_parser, run_cli, show_progress
 from realtime.errors import InputError, UsageError
 from realtime.faces.align import TEMPLATES, transform_points, warp_face
 from realtime.faces.backends import DETECTORS, create_analyzer
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         face_parser = FaceParser(args.parsing_model, classes) if args.parsing_model else None
         analyzer = create_analyzer(args.detector, args.models_dir)
         counts = prepare(args.src, args.dst, analyzer, args.crop, args.size, args.min_sharpness,
-                         args.frame_interval, args.aligned, args.quiet, face_parser, args.all_faces,
+                         args.frame_interval, args.aligned, not show_progress(args.quiet), face_parser, args.all_faces,
                          args.min_face)  # fmt: skip
         if not args.quiet:
             summary = ", ".join(f"{counts[k]} {k.replace('_', ' ')}" for k in ("written", "no_face", "blurred",

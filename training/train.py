@@ -30,7 +30,7 @@ import sys
 import torch
 import torch.distributed as dist
 
-from realtime.cli import doc_parser, run_cli
+from realtime.cli import doc_parser, run_cli, show_progress
 from realtime.errors import UsageError
 from training.config import TrainConfig, add_config_arguments, config_from_args
 
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         if world > 1 and not dist.is_initialized():
             dist.init_process_group("nccl" if torch.cuda.is_available() and config.device != "cpu" else "gloo")
         try:
-            trainer = Trainer(config, resume=state, quiet=args.quiet)
+            trainer = Trainer(config, resume=state, quiet=not show_progress(args.quiet))
             if not args.quiet and trainer.dist.rank == 0:
                 print(
                     f"{PROG}: {len(trainer.folders.names)} identities, {len(trainer.dataset)} images; "
