@@ -2,8 +2,7 @@
 installed packages, to try realtime.swap on without any media of your own (see :mod:`realtime.samples`).
 
 Examples:
-    python -m realtime.demo demo.mp4                      # 720p, 4 s, one face, with audio
-    python -m realtime.demo demo.mp4 --source-face face.jpg   # also write a source face (a person of t1.jpg)
+    python -m realtime.demo demo.mp4 --source-face face.jpg   # 720p, 4 s, one face, audio; and a face to swap in
     python -m realtime.demo group.mp4 --face group --seconds 2
     python -m realtime.demo odd.mp4 --size 641x359 --vfr --rotation 90
 """
@@ -17,7 +16,7 @@ from realtime.cli import doc_parser, run_cli
 from realtime.errors import UsageError
 from realtime.io.files import TempOutput
 from realtime.io.images import IMAGE_SUFFIXES
-from realtime.samples import ClipSpec, make_clip, write_source_face
+from realtime.samples import FACES, ClipSpec, make_clip, write_source_face
 
 PROG = "python -m realtime.demo"
 
@@ -25,7 +24,7 @@ PROG = "python -m realtime.demo"
 def main(argv: list[str] | None = None) -> int:
     parser = doc_parser(PROG, __doc__ or "")
     parser.add_argument("output", type=Path, help="clip to write (.mp4, .mov, .mkv)")
-    parser.add_argument("--face", choices=["astronaut", "group", "trio"], default="astronaut")
+    parser.add_argument("--face", choices=FACES, default="astronaut", help="the package picture filmed")
     parser.add_argument("--size", default="1280x720", help="WIDTHxHEIGHT (default 1280x720)")
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--fps", type=int, default=30)

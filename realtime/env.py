@@ -9,7 +9,6 @@ Exit status: 0 when the extension is loaded, 1 when it is not (so scripts can ch
 
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 import sys
@@ -17,6 +16,7 @@ from typing import Any
 
 import torch
 
+from realtime.cli import doc_parser
 from realtime.ops import _dispatch
 
 
@@ -51,12 +51,7 @@ def collect() -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m realtime.env",
-        description="Report torch, CUDA and the compiled realtime kernels.",
-        epilog="Examples:\n  python -m realtime.env\n  python -m realtime.env --json",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = doc_parser("python -m realtime.env", __doc__ or "")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
     info = collect()

@@ -7,7 +7,7 @@ operators only (Conv, MatMul, InstanceNorm-equivalents, Resize) and runs in any 
 and compared with torch; the export fails if they differ by more than ``--tolerance``.
 
 Examples:
-    python -m realtime.export checkpoints/step_100000.pt generator.onnx
+    python -m realtime.export runs/base/generator.pt generator.onnx          # a run of python -m training.train
     python -m realtime.export latest_net_G.pth simswap224.onnx --opset 17
 
 Exit status: 0 written and checked, 1 an input/output problem or a failed check, 2 a usage error.

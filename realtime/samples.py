@@ -19,12 +19,18 @@ import av
 import cv2
 import numpy as np
 
-__all__ = ["ClipSpec", "face_image", "make_clip", "render_frame", "write_source_face"]
+__all__ = ["FACES", "ClipSpec", "face_image", "make_clip", "render_frame", "write_source_face"]
+
+
+FACES = ("astronaut", "group", "trio", "person")
 
 
 def face_image(name: str) -> np.ndarray:
     """RGB uint8 picture from an installed package: ``astronaut`` (one face, skimage), ``group`` (six people,
-    insightface's t1.jpg) or ``trio`` (the left three of them)."""
+    insightface's t1.jpg), ``trio`` (the left three of them) or ``person`` (one man of t1.jpg, 300x300: the source
+    face of the demos)."""
+    if name == "person":
+        return np.ascontiguousarray(face_image("group")[150:450, 350:650])
     if name == "astronaut":
         from skimage import data
 
@@ -36,13 +42,12 @@ def face_image(name: str) -> np.ndarray:
 
         path = Path(insightface.__file__).parent / "data" / "images" / "t1.jpg"
         return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
-    raise ValueError(f"unknown face image {name!r}; choose astronaut, group or trio")
+    raise ValueError(f"unknown face image {name!r}; choose one of {', '.join(FACES)}")
 
 
 def write_source_face(path: str | Path) -> Path:
     """Write one person of insightface's t1.jpg (a 300x300 crop around a face) as an image to use as --source."""
-    crop = face_image("group")[150:450, 350:650]
-    if not cv2.imwrite(str(path), cv2.cvtColor(crop, cv2.COLOR_RGB2BGR)):
+    if not cv2.imwrite(str(path), cv2.cvtColor(face_image("person"), cv2.COLOR_RGB2BGR)):
         raise OSError(f"cannot write {path}")
     return Path(path)
 
@@ -75,7 +80,8 @@ def _camera(t: float, spec: ClipSpec) -> tuple[float, float, float]:
 
 
 def render_frame(source: np.ndarray, t: float, spec: ClipSpec) -> np.ndarray:
-    """The clip's display-oriented RGB uint8 frame [height, width, 3] at time t seconds."""
+    """The clip's display-oriented RGB uint8 frame [height, width, 3] at time t seconds (the sensor noise is
+    deterministic per timestamp)."""
     h, w = spec.height, spec.width
     zoom, dx, dy = _camera(t, spec)
     sh, sw = source.shape[:2]

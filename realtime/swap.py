@@ -2,7 +2,7 @@
 
 Examples:
     python -m realtime.demo demo.mp4 --source-face face.jpg        # a clip and a face to try it on
-    python -m realtime.swap demo.mp4 out.mp4 --source face.jpg
+    python -m realtime.swap demo.mp4 swapped.mp4 --source face.jpg
     python -m realtime.swap in.mp4 out.mp4 --source faces/ --target-face largest --blend feather
     python -m realtime.swap in.mov out.mov --source person.mp4 --target-face reference --reference them.jpg
     python -m realtime.swap photo.jpg swapped.png --source face.jpg

@@ -9,7 +9,7 @@ A truncated video is read as far as it decodes, and the line says so.
 
 Examples:
     python -m realtime.verify swapped.mp4
-    python -m realtime.verify out/*.mp4 photos/*.jpg --json
+    python -m realtime.verify outputs/*.mp4 outputs/*.png --json
     python -m realtime.verify clip.mp4 --max-frames 60
 
 Exit status: 0 every file is marked, 3 some file is not, 1 some file cannot be read (this wins over 3), 2 usage.

@@ -6,10 +6,13 @@ face, a 640x360 clip and its swap through the real ``python -m realtime.swap`` e
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
 import subprocess
+import sys
+import tempfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +34,33 @@ def _seed_line() -> str:
 
 def pytest_report_header(config: pytest.Config) -> str:
     return _seed_line()
+
+
+COMPILE_CHECK = pytest.StashKey[tuple[subprocess.Popen[bytes], Path]]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start tests/compile_check.py beside the suite when its test is selected (see that module)."""
+    if any(item.name == "test_compiled_generator_matches_eager" for item in session.items):
+        out = Path(tempfile.mkdtemp(prefix="compile_check_")) / "result.json"
+        cmd = [sys.executable, "-m", "tests.compile_check", str(out)]
+        job = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        session.config.stash[COMPILE_CHECK] = (job, out)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    job = session.config.stash.get(COMPILE_CHECK, None)
+    if job is not None and job[0].poll() is None:
+        job[0].kill()
+
+
+@pytest.fixture
+def compile_check(request: pytest.FixtureRequest) -> dict[str, float]:
+    """tests/compile_check.py's result, waiting for it to finish."""
+    job, out = request.config.stash[COMPILE_CHECK]
+    _, stderr = job.communicate(timeout=900)
+    assert job.returncode == 0, stderr.decode()[-3000:]
+    return json.loads(out.read_text())
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]

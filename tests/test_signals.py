@@ -20,7 +20,6 @@ from pathlib import Path
 
 import pytest
 
-from realtime.samples import ClipSpec, make_clip, write_source_face
 from realtime.verify import verify_file
 from tests.cli import call_main
 from tests.conftest import SwappedClip
@@ -62,21 +61,18 @@ def send_when(sig: signal.Signals, pattern: str, folder: Path, delay: float = 0.
 
 
 @pytest.mark.slow
-def test_ctrl_c_leaves_no_output(tmp_path: Path) -> None:
-    clip = make_clip(tmp_path / "clip.mp4", ClipSpec(width=640, height=360, seconds=8.0))
-    source = write_source_face(tmp_path / "face.jpg")
+def test_ctrl_c_leaves_no_output(swapped_clip: SwappedClip, tmp_path: Path) -> None:
     out = tmp_path / "out.mp4"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "realtime.swap", str(clip), str(out), "--source", str(source)],
+        [sys.executable, "-m", "realtime.swap", str(swapped_clip.clip), str(out), "--source", str(swapped_clip.source)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     assert wait_for(".out.*partial*", tmp_path) or proc.poll() is not None
-    time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 130, stderr
+    assert proc.returncode == 130, f"the swap ended before the signal came, or did not stop: {stderr}"
     assert stderr.strip().splitlines()[-1] == "python -m realtime.swap: interrupted; no output written"
     assert "Traceback" not in stderr
     assert not out.exists()

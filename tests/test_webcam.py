@@ -24,11 +24,11 @@ from realtime.verify import verify_file
 from tests.cli import CliResult, call_main, run_module
 from tests.media import cut, faststart_copy, video_frames
 
-SPEC = ClipSpec(width=640, height=480, seconds=5.0, still=(2.0, 3.0), light=(3.0, 4.0))
+SPEC = ClipSpec(width=640, height=480, seconds=3.0, still=(1.0, 2.0), light=(2.0, 2.7))
 
 
 def run(*args: object) -> CliResult:
-    """realtime.webcam's main in this process (the real entry point runs in the five-second file-camera test)."""
+    """realtime.webcam's main in this process (the real entry point runs in the three-second file-camera test)."""
     return call_main("realtime.webcam", *args)
 
 
@@ -39,7 +39,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.mark.slow
-def test_file_camera_for_five_seconds_gives_swapped_watermarked_frames(media: dict[str, Path], tmp_path: Path) -> None:
+def test_file_camera_for_three_seconds_gives_swapped_watermarked_frames(media: dict[str, Path], tmp_path: Path) -> None:
     out, report_path = tmp_path / "live.mp4", tmp_path / "report.json"
     result = run_module("realtime.webcam", "--source", media["source"], "--input", media["clip"], "--sink", "file",
                         "--output", out, "--report", report_path)  # fmt: skip
@@ -153,7 +153,7 @@ def test_camera_and_usage_errors(media: dict[str, Path], tmp_path: Path) -> None
 
 def test_a_truncated_file_camera_fails_at_its_end_unless_allowed(media: dict[str, Path], tmp_path: Path) -> None:
     """The capture thread's error reaches the session (it used to die unseen and leave the session waiting)."""
-    short = cut(faststart_copy(media["clip"], tmp_path / "whole.mp4"), tmp_path / "short.mp4", 0.3)
+    short = cut(faststart_copy(media["clip"], tmp_path / "whole.mp4"), tmp_path / "short.mp4", 0.5)
     result = run("--source", media["source"], "--input", short, "--sink", "null", "--quiet")
     assert result.returncode == 1, result.stderr
     (line,) = result.error_lines()
