@@ -22,7 +22,7 @@ from pathlib import Path
 
 from realtime.cli import doc_parser, run_cli
 from realtime.errors import InputError, UsageError
-from realtime.io.files import TempOutput, check_output_path
+from realtime.io.files import TempOutput, output_folder
 from realtime.io.images import image_files
 
 PROG = "python -m training.pairs"
@@ -61,8 +61,8 @@ def choose_pairs(root: Path, count: int, seed: int = 0) -> list[tuple[Path, Path
 
 
 def write_pairs(pairs: list[tuple[Path, Path]], out: Path) -> Path:
-    """Copy each pair into ``out`` (pair_NN_source.ext, pair_NN_target.ext) and write ``out``/pairs.txt; returns it."""
-    out.mkdir(exist_ok=True)
+    """Copy each pair into the folder ``out`` (pair_NN_source.ext, pair_NN_target.ext) and write ``out``/pairs.txt;
+    returns that file."""
     lines = ["# source target (python -m training.pairs)"]
     for i, (source, target) in enumerate(pairs):
         names = (f"pair_{i:02d}_source{source.suffix.lower()}", f"pair_{i:02d}_target{target.suffix.lower()}")
@@ -88,9 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.pairs < 1:
             raise UsageError("--pairs must be >= 1")
         pairs = choose_pairs(args.root, args.pairs, args.seed)
-        if not args.out.is_dir():
-            check_output_path(args.out)
-        listing = write_pairs(pairs, args.out)
+        listing = write_pairs(pairs, output_folder(args.out))
         if not args.quiet:
             print(f"{PROG}: {len(pairs)} pairs of different people in {listing}", file=sys.stderr)
         return 0

@@ -23,7 +23,7 @@ import numpy as np
 from realtime.cli import doc_parser, run_cli
 from realtime.errors import UsageError
 from realtime.faces.dlib_backend import DlibAnalyzer
-from realtime.io.files import check_output_path
+from realtime.io.files import output_folder
 from realtime.io.images import write_image
 from realtime.samples import face_image
 
@@ -73,10 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> int:
         if args.per_person < 1:
             raise UsageError("--per-person must be >= 1")
-        if not args.out.is_dir():
-            check_output_path(args.out)  # its parent must exist and be writable
-            args.out.mkdir()
-        root = write_identity_photos(args.out, args.per_person, args.seed)
+        root = write_identity_photos(output_folder(args.out), args.per_person, args.seed)
         if not args.quiet:
             people = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name.startswith("person_"))
             print(f"{PROG}: {len(people)} people x {args.per_person} photos in {root}", file=sys.stderr)

@@ -11,7 +11,7 @@ from types import TracebackType
 
 from realtime.errors import OutputError
 
-__all__ = ["TempOutput", "check_output_path", "file_sha256", "write_failure"]
+__all__ = ["TempOutput", "check_output_path", "file_sha256", "output_folder", "write_failure"]
 
 # Write failures that are about the output's device, not the data: each is said in the user's words, naming the
 # output path they asked for (not the hidden temporary file the error came from).
@@ -62,6 +62,18 @@ def check_output_path(target: Path) -> Path:
         raise OutputError(f"output folder is not writable: {folder}")
     if target.is_dir():
         raise OutputError(f"output is a folder: {target}")
+    return folder
+
+
+def output_folder(folder: Path) -> Path:
+    """``folder``, created if missing (its parent must exist and be writable: OutputError otherwise, as for a
+    file); a command writing several files into a folder calls it before any work."""
+    if not folder.is_dir():
+        check_output_path(folder)
+        try:
+            folder.mkdir()
+        except OSError as exc:
+            raise OutputError(f"cannot create the folder {folder}: {exc.strerror or exc}") from exc
     return folder
 
 
