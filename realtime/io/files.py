@@ -94,10 +94,14 @@ class TempOutput:
             )
         except OSError as exc:  # permissions, read-only or special filesystems (root passes os.access checks)
             raise OutputError(f"cannot create a file in {folder}: {exc.strerror or exc}") from exc
-        os.close(fd)
         self.path = Path(name)
-        # mkstemp creates 0600 files; give the output the permissions any new file of the user's would get
-        os.chmod(self.path, 0o666 & ~_umask())
+        try:
+            os.close(fd)
+            # mkstemp creates 0600 files; give the output the permissions any new file of the user's would get
+            os.chmod(self.path, 0o666 & ~_umask())
+        except BaseException:  # an interrupt too: the file must not outlive this
+            self.path.unlink(missing_ok=True)
+            raise
 
     def __enter__(self) -> Path:
         return self.path

@@ -344,13 +344,36 @@ class VideoWriter:
         self.format = _FORMAT_BY_SUFFIX[suffix]
         self.info = info
         self._temp = TempOutput(path)
+        self._audio_in: av.container.InputContainer | None = None
+        self.container: av.container.OutputContainer | None = None
         try:
-            # MP4/MOV keep free-form tags (such as the synthetic-media marker) only with use_metadata_tags
-            options = {"movflags": "use_metadata_tags"} if self.format in ("mp4", "mov") else {}
-            self.container = av.open(str(self._temp.path), "w", format=self.format, options=options)
-        except (av.error.FFmpegError, OSError) as exc:
-            self._temp.__exit__(OutputError, None, None)
-            raise OutputError(f"cannot write {path}: {exc}") from exc
+            self._open(path, info, codec, crf, preset, threads, metadata, audio_source)
+        except BaseException as exc:  # an interrupt too: nothing may stay behind at the temporary path
+            if self.container is not None:
+                with contextlib.suppress(av.error.FFmpegError, OSError, ValueError):
+                    self.container.close()
+            self._close_audio_input()
+            self._temp.__exit__(type(exc), exc, None)
+            if isinstance(exc, (av.error.FFmpegError, OSError)) and not isinstance(exc, UserError):
+                raise OutputError(f"cannot write {path}: {exc}") from exc
+            raise
+        self._closed = False
+
+    def _open(
+        self,
+        path: str | os.PathLike[str],
+        info: VideoInfo,
+        codec: str,
+        crf: int,
+        preset: str,
+        threads: int,
+        metadata: dict[str, str] | None,
+        audio_source: str | os.PathLike[str] | None,
+    ) -> None:
+        """Open the container, the video stream and the audio carried over (see the class)."""
+        # MP4/MOV keep free-form tags (such as the synthetic-media marker) only with use_metadata_tags
+        options = {"movflags": "use_metadata_tags"} if self.format in ("mp4", "mov") else {}
+        self.container = av.open(str(self._temp.path), "w", format=self.format, options=options)
         for key, value in (metadata or {}).items():
             self.container.metadata[key] = value
         stored_w, stored_h = (info.height, info.width) if info.rotation in (90, 270) else (info.width, info.height)
@@ -366,14 +389,12 @@ class VideoWriter:
             self.stream.codec_context.thread_count = threads
         if info.rotation:
             self.stream.set_display_rotation(info.rotation)
-        self._audio_in: av.container.InputContainer | None = None
         self._audio_packets: Iterator[av.Packet] | None = None
         self._pending: av.Packet | None = None
         self._audio_out = None
         self._transcode = False
         if audio_source is not None:
             self._setup_audio(audio_source)
-        self._closed = False
 
     def _setup_audio(self, source: str | os.PathLike[str]) -> None:
         container = av.open(str(source))
