@@ -50,6 +50,9 @@ class Track:
     smoothed: np.ndarray  # [K,2] filtered landmarks
     embedding: np.ndarray | None = None
     missed: int = 0  # consecutive detection rounds without a match
+    holding: bool = False  # the face is still: ``smoothed`` stays put (see Tracker)
+    still_for: int = 0  # consecutive frames the filtered landmarks barely moved
+    filtered: np.ndarray | None = None  # the filter's latest output
     anchor_box: np.ndarray | None = None  # the detector's box at the last detection
     anchor_centre: np.ndarray | None = None  # the landmarks' centre at that detection
 
@@ -71,9 +74,12 @@ class Tracker:
 
     Args:
         min_cutoff, beta: One-Euro settings for the landmarks (``min_cutoff=0`` disables smoothing).
-        deadband: pixels; the smoothed landmarks handed on stay put until some point has moved farther than this
-            from them. Sub-pixel fitting noise on a still face otherwise flips pixels of the rasterised face mask in
-            and out, and a Poisson blend propagates every flip across the face (visible shimmer).
+        deadband, still_speed, still_frames: holding a still face still. Landmark fits wander by a pixel or so
+            on a motionless face (dlib's points are whole pixels, and sensor noise flips them), and any change of
+            the landmarks shifts the whole warped face: visible shimmer. Once the filtered landmarks have moved
+            less than ``still_speed`` px per frame (mean over the points) for ``still_frames`` frames, the landmarks
+            handed on are held; they follow again as soon as the filtered ones are ``deadband`` px away from them
+            on average (or 3x that at some point). Moving faces are followed frame by frame, with no steps.
         iou_threshold: minimum box overlap for a detection to continue a track.
         max_missed: detection rounds a track may go unmatched before it is dropped.
         same_person: ``(embedding, embedding) -> bool`` from the analyzer; when both a track and a detection carry
@@ -87,10 +93,13 @@ class Tracker:
         beta: float = 0.5,
         iou_threshold: float = 0.3,
         max_missed: int = 1,
-        deadband: float = 1.0,
+        deadband: float = 0.75,
+        still_speed: float = 0.35,
+        still_frames: int = 3,
         same_person: Callable[[np.ndarray, np.ndarray], bool] | None = None,
     ) -> None:
         self.min_cutoff, self.beta, self.deadband = min_cutoff, beta, deadband
+        self.still_speed, self.still_frames = still_speed, still_frames
         self.iou_threshold, self.max_missed = iou_threshold, max_missed
         self.same_person = same_person
         self.tracks: list[Track] = []
@@ -161,7 +170,17 @@ class Tracker:
         track.face = face
         track.missed = 0
         filtered = track.filter(face.landmarks, t)
-        if self.min_cutoff == 0 or np.abs(filtered - track.smoothed).max() > self.deadband:
+        previous, track.filtered = track.filtered, filtered
+        if self.min_cutoff == 0:  # no smoothing: no holding either
             track.smoothed = filtered
+        elif track.holding:
+            away = np.linalg.norm(filtered - track.smoothed, axis=1)
+            if away.mean() > self.deadband or away.max() > 3 * self.deadband:
+                track.holding, track.still_for, track.smoothed = False, 0, filtered
+        else:
+            track.smoothed = filtered
+            speed = np.inf if previous is None else float(np.linalg.norm(filtered - previous, axis=1).mean())
+            track.still_for = track.still_for + 1 if speed < self.still_speed else 0
+            track.holding = track.still_for >= self.still_frames
         if face.embedding is not None:
             track.embedding = face.embedding
