@@ -47,7 +47,7 @@ def measure(width: int, height: int, seconds: float, root: Path) -> dict[str, An
     analyzer = DlibAnalyzer()
     source = load_source(write_source_face(root / "face.jpg"), analyzer)
     swapper = ClassicSwapper()
-    swapper.set_source(source.image, source.face)
+    swapper.set_source(source.faces)
     pipeline = FaceSwapPipeline(analyzer, swapper, detection=BackgroundDetection())
     apply_threads(plan_threads(reserve=1))  # as python -m realtime.webcam does
     session = LiveSession(FileSource(clip), pipeline, [NullSink()], status=None)

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import torch
 
+from realtime.blend import BLEND_MODES
 from realtime.errors import UsageError
 from realtime.faces.backends import DETECTORS, create_analyzer
 from realtime.faces.detection import DetectionStrategy, InlineDetection
 from realtime.pipeline import TARGET_MODES, FaceSwapPipeline, PipelineOptions
-from realtime.swappers.factory import add_swapper_arguments, check_swapper_args, make_swapper
+from realtime.swappers.factory import DEFAULT_BLEND, add_swapper_arguments, check_swapper_args, make_swapper
 
 __all__ = ["add_pipeline_arguments", "check_pipeline_args", "make_pipeline"]
 
@@ -23,6 +24,14 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     """--source, target selection, face analysis, swapper and blend, --watermark-id and --device."""
     parser.add_argument(
         "--source", type=Path, required=True, help="image, folder of images or video of the source person"
+    )
+    parser.add_argument(
+        "--source-faces",
+        type=int,
+        default=64,
+        metavar="K",
+        help="from a folder or video, keep up to K distinct pictures of the source person (head pose, mouth); "
+        "the classic swapper uses, per target face, the one that looks most like it (default 64)",
     )
     target = parser.add_argument_group("which faces to replace")
     target.add_argument("--target-face", choices=TARGET_MODES, default="all")
@@ -52,7 +61,13 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     )
     swap = parser.add_argument_group("swap and blend")
     add_swapper_arguments(swap)
-    swap.add_argument("--blend", choices=["poisson", "feather"], default="poisson")
+    swap.add_argument(
+        "--blend",
+        choices=("auto", *BLEND_MODES),
+        default="auto",
+        help="how the swapped face is pasted: feather (alpha with a soft edge) or poisson (seamless clone); auto: "
+        "the one bench/quality.py scores best for the swapper (classic: feather)",
+    )
     provenance = parser.add_argument_group("provenance (always on: every output is watermarked and tagged)")
     provenance.add_argument(
         "--watermark-id",
@@ -103,6 +118,8 @@ def check_pipeline_args(args: argparse.Namespace) -> None:
         raise UsageError("--models-dir names insightface models; it cannot be used with --detector dlib")
     if args.similarity is not None and args.similarity <= 0:
         raise UsageError("--similarity must be > 0")
+    if args.source_faces < 1:
+        raise UsageError("--source-faces must be >= 1")
     if args.threads is not None and args.threads < 1:
         raise UsageError("--threads must be >= 1")
     if args.detect_every < 1:
@@ -130,26 +147,29 @@ def make_pipeline(
     """The analyzer, swapper (with the source set) and :class:`FaceSwapPipeline` the options describe, detecting
     with a ``detection`` strategy every ``--detect-every`` frames (live sessions pass a background one); ``note``
     receives a line for each choice made. Model, source and reference problems raise UserErrors."""
-    from realtime.source import load_source
+    from realtime.source import EMBEDDED, load_source
 
     device = "cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu"
     analyzer = create_analyzer(args.detector, args.models_dir, device=_analysis_device(args.detector, device))
-    note(f"face analysis: {analyzer.describe()}; blend on {device}")
+    note(f"face analysis: {analyzer.describe()}")
     # before the source, so a bad model file fails fast
     swapper = make_swapper(args, device, note)
-    source = load_source(args.source, analyzer, allow_incomplete=args.allow_truncated)
-    note(f"source: {source.count} face(s) from {args.source}")
-    swapper.set_source(source.image, source.face)
+    source = load_source(args.source, analyzer, args.source_faces, allow_incomplete=args.allow_truncated)
+    distinct = len(source.faces.faces)
+    note(f"source: {source.count} face(s) from {args.source}" + (f", {distinct} distinct kept" if distinct > 1 else ""))
+    swapper.set_source(source.faces)
     reference = None
     if args.target_face == "reference":
-        ref = load_source(args.reference, analyzer, allow_incomplete=args.allow_truncated)
+        ref = load_source(args.reference, analyzer, EMBEDDED, allow_incomplete=args.allow_truncated)
         reference = ref.embedding
+    blend = DEFAULT_BLEND[swapper.name] if args.blend == "auto" else args.blend
+    note(f"paste: {blend} blend on {device}")
     options = PipelineOptions(
         target_face=args.target_face,
         reference_embedding=reference,
         similarity=analyzer.same_person_distance if args.similarity is None else args.similarity,
         smoothing=args.smoothing,
-        blend=args.blend,
+        blend=blend,
         device=device,
         watermark_id=args.watermark_id,
     )

@@ -20,7 +20,7 @@ from realtime.blend import paste
 from realtime.faces.detection import DetectionStrategy, InlineDetection, TrackedFaces
 from realtime.faces.tracker import SceneCutDetector, Track, Tracker
 from realtime.faces.types import FaceAnalyzer
-from realtime.swappers.base import Swapper
+from realtime.swappers.base import Swapper, SwapTarget
 from realtime.watermark import Watermarker
 
 __all__ = ["TARGET_MODES", "FaceSwapPipeline", "FrameStats", "PipelineOptions"]
@@ -40,7 +40,7 @@ class PipelineOptions:
     reference_embedding: np.ndarray | None = None
     similarity: float = 0.6
     smoothing: float = 1.0
-    blend: str = "poisson"
+    blend: str = "feather"  # realtime.blend's mode (the CLIs pick the swapper's best with --blend auto)
     device: str = "cpu"  # where the blend runs
     # Detections scoring below this are not tracked or swapped. For dlib's HOG, faces in video score ~0.4-2.5 and
     # the detector's recurring false hits (a badge, a pattern) ~0.1, so video uses 0.3; a single image keeps every
@@ -114,7 +114,8 @@ class FaceSwapPipeline:
         self._frame_index += 1
         out = frame.copy()
         swapped = 0
-        results = self.swapper.swap_many(out, [track.smoothed for track in self._select(tracks)])
+        targets = [SwapTarget(track.smoothed, track.track_id) for track in self._select(tracks)]
+        results = self.swapper.swap_many(out, targets)
         clock = self._lap("swap", clock)
         for result in results:
             if result is not None:

@@ -19,7 +19,7 @@ import av
 import cv2
 import numpy as np
 
-__all__ = ["FACES", "ClipSpec", "face_image", "make_clip", "render_frame", "write_source_face"]
+__all__ = ["FACES", "ClipSpec", "face_image", "make_clip", "person_photos", "render_frame", "write_source_face"]
 
 
 FACES = ("astronaut", "group", "trio", "person")
@@ -43,6 +43,23 @@ def face_image(name: str) -> np.ndarray:
         path = Path(insightface.__file__).parent / "data" / "images" / "t1.jpg"
         return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
     raise ValueError(f"unknown face image {name!r}; choose one of {', '.join(FACES)}")
+
+
+def person_photos() -> list[np.ndarray]:
+    """One RGB uint8 photo per person of the package pictures, left to right in t1.jpg, then the astronaut: a region
+    of twice the face box around each of t1's six faces (found with the embedded dlib detector), and the top of
+    the astronaut picture."""
+    from realtime.faces.dlib_backend import DlibAnalyzer
+
+    group = face_image("group")
+    photos = []
+    for face in sorted(DlibAnalyzer().detect(group), key=lambda f: f.bbox[0]):
+        x0, y0, x1, y1 = face.bbox
+        cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0)
+        top, left = int(max(cy - half, 0)), int(max(cx - half, 0))
+        photos.append(np.ascontiguousarray(group[top : int(cy + half), left : int(cx + half)]))
+    photos.append(face_image("astronaut")[:300, 100:400])
+    return photos
 
 
 def write_source_face(path: str | Path) -> Path:

@@ -1,4 +1,11 @@
-"""Load the source identity: one image, a folder of images, or a video of the source person."""
+"""Load the source person: one image, a folder of images, or a video of them.
+
+From a folder or a video, up to ``max_faces`` distinct pictures of the person are kept: candidates (the largest face
+of each image, or of frames spread over the video) are taken best first (largest and most frontal) and one is kept
+only when it differs from every kept one in head pose or mouth by at least ``MIN_APART`` (degrees of head turn,
+:func:`~realtime.faces.pose.pose_distance`). The classic swapper then warps, onto each target face, the picture
+that looks most like it; neural swappers average the identity over them.
+"""
 
 from __future__ import annotations
 
@@ -10,27 +17,32 @@ import numpy as np
 
 from realtime.errors import InputError
 from realtime.faces.pick import frontality
-from realtime.faces.types import Face
+from realtime.faces.pose import pose_distance
+from realtime.faces.types import FaceAnalyzer
 from realtime.io.images import IMAGE_SUFFIXES, image_files, read_image
 from realtime.io.video import VIDEO_SUFFIXES, VideoReader
+from realtime.swappers.base import SourceFace, SourceSet
 
-__all__ = ["SourceIdentity", "load_source"]
+__all__ = ["MIN_APART", "SourceIdentity", "load_source"]
+
+MIN_APART = 4.0  # source pictures closer than this (pose_distance) are near-duplicates: one is enough
+EMBEDDED = 16  # pictures whose descriptors make up the mean ``embedding``
 
 
 @dataclass
 class SourceIdentity:
-    """The face to paste (``image`` RGB uint8 and its ``face``: the largest, most frontal one found), the mean
-    descriptor over every source face (``embedding``, the backend's metric space), and how many went into it."""
+    """The source person: the pictures a swapper may use (``faces``, best first), the mean descriptor of the first
+    of them (``embedding``, in the analyzer's metric space: what reference mode compares tracks with), and how
+    many faces were found before near-duplicates were dropped (``count``)."""
 
-    image: np.ndarray
-    face: Face
+    faces: SourceSet
     embedding: np.ndarray
     count: int
 
 
 def _source_images(path: Path, video_samples: int, allow_incomplete: bool) -> Iterator[np.ndarray]:
     """The source's pictures, one at a time: a folder's images, one image, or ``video_samples`` frames spread over
-    a video (only those frames are kept in memory)."""
+    a video (one at a time: the video is never held in memory)."""
     if path.is_dir():
         files = image_files(path)
         if not files:
@@ -56,24 +68,29 @@ def _source_images(path: Path, video_samples: int, allow_incomplete: bool) -> It
     raise InputError(f"source must be an image, a folder of images or a video, got {path}")
 
 
-def load_source(  # type: ignore[no-untyped-def]
-    path: str | Path, analyzer, video_samples: int = 8, allow_incomplete: bool = False
+def load_source(
+    path: str | Path,
+    analyzer: FaceAnalyzer,
+    max_faces: int = 64,
+    allow_incomplete: bool = False,
 ) -> SourceIdentity:
-    """Detect the source person's faces and build a :class:`SourceIdentity`; InputError when none is found, and
-    for a truncated or damaged source video unless ``allow_incomplete``."""
+    """Detect the source person's faces and build a :class:`SourceIdentity` of up to ``max_faces`` distinct
+    pictures; InputError when no face is found, and for a truncated or damaged source video unless
+    ``allow_incomplete``."""
     path = Path(path)
-    best: tuple[float, np.ndarray, Face] | None = None
-    embeddings = []
-    for image in _source_images(path, video_samples, allow_incomplete):
+    candidates: list[tuple[float, SourceFace]] = []
+    for image in _source_images(path, max(8, 2 * max_faces), allow_incomplete):
         faces = analyzer.detect(image)
-        if not faces:
-            continue
-        face = faces[0]  # the largest face of each source image is the source person
-        embeddings.append(analyzer.embed(image, face).astype(np.float64))
-        score = frontality(face)
-        if best is None or score > best[0]:
-            best = (score, image, face)
-    if best is None:
+        if faces:
+            face = max(faces, key=lambda f: f.size)  # the largest face of each source image is the source person
+            candidates.append((frontality(face), SourceFace.of(image, face)))
+    if not candidates:
         raise InputError(f"no face found in the source {path}")
-    mean = np.mean(embeddings, axis=0).astype(np.float32)
-    return SourceIdentity(image=best[1], face=best[2], embedding=mean, count=len(embeddings))
+    kept: list[SourceFace] = []
+    for _, candidate in sorted(candidates, key=lambda c: -c[0]):
+        if len(kept) == max_faces:
+            break
+        if all(pose_distance(candidate.pose, candidate.mouth, k.pose, k.mouth) >= MIN_APART for k in kept):
+            kept.append(candidate)
+    vectors = [np.asarray(analyzer.embed(f.image, f.face), np.float64) for f in kept[:EMBEDDED]]
+    return SourceIdentity(SourceSet(tuple(kept)), np.mean(vectors, axis=0).astype(np.float32), len(candidates))

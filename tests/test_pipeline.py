@@ -9,6 +9,7 @@ from realtime.faces.detection import InlineDetection
 from realtime.faces.dlib_backend import DlibAnalyzer
 from realtime.pipeline import FaceSwapPipeline, PipelineOptions
 from realtime.samples import ClipSpec, face_image, render_frame
+from realtime.swappers.base import SourceSet
 from realtime.swappers.classic import ClassicSwapper
 
 
@@ -21,7 +22,7 @@ def analyzer(dlib_analyzer: DlibAnalyzer) -> DlibAnalyzer:
 def swapper(analyzer: DlibAnalyzer) -> ClassicSwapper:
     image = face_image("astronaut")  # a person who is not among the trio (write_source_face's man is)
     swapper = ClassicSwapper()
-    swapper.set_source(image, analyzer.detect(image)[0])
+    swapper.set_source(SourceSet.single(image, analyzer.detect(image)[0]))
     return swapper
 
 

@@ -20,6 +20,7 @@ from realtime.models import GeneratorConfig, SwapGenerator
 from realtime.models.arcface import ARCFACE_ARCHS, IResNet, load_arcface
 from realtime.models.checkpoint import save_generator
 from realtime.samples import ClipSpec, make_clip, write_source_face
+from realtime.swappers.base import SourceSet
 from realtime.swappers.neural import InswapperEngine, NeuralSwapper
 from realtime.verify import verify_file
 from tests.cli import CliResult, call_main
@@ -132,7 +133,7 @@ def test_inswapper_engine_matches_insightface(models: dict[str, Path]) -> None:
     face = DlibAnalyzer().detect(frame)[0]
     encoder = load_arcface(models["arcface"])
     engine = InswapperEngine(models["inswapper"])
-    NeuralSwapper(engine, encoder).set_source(frame, face)
+    NeuralSwapper(engine, encoder).set_source(SourceSet.single(frame, face))
     with torch.no_grad():
         arcface_crop, _ = warp_face(frame, face.kps5, "arcface", 112)
         embedding = encoder(torch.from_numpy(arcface_crop).permute(2, 0, 1)[None].float() / 255)[0].numpy()

@@ -64,16 +64,16 @@ def test_file_camera_for_three_seconds_gives_swapped_watermarked_frames(media: d
 @pytest.mark.slow
 def test_a_slow_swap_drops_frames_and_latency_stays_bounded(media: dict[str, Path]) -> None:
     class SlowSwapper(ClassicSwapper):
-        def swap_many(self, frame, faces):  # type: ignore[no-untyped-def]
+        def swap_many(self, frame, targets):  # type: ignore[no-untyped-def]
             time.sleep(0.12)  # ~4 frame periods at 30 fps
-            return super().swap_many(frame, faces)
+            return super().swap_many(frame, targets)
 
     analyzer = DlibAnalyzer()
     swapper = SlowSwapper()
     from realtime.source import load_source
 
     source = load_source(media["source"], analyzer)
-    swapper.set_source(source.image, source.face)
+    swapper.set_source(source.faces)
     pipeline = FaceSwapPipeline(analyzer, swapper, detection=BackgroundDetection())
     session = LiveSession(FileSource(media["clip"]), pipeline, [NullSink()], status=None)
     report = session.run()

@@ -22,7 +22,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from realtime.errors import InputError
-from realtime.faces.types import HULL
+from realtime.faces.types import HULL, raised_brows
 from realtime.io.images import image_files, read_image
 from training.parsing import MASKS_FILE
 
@@ -99,9 +99,7 @@ def face_mask(landmarks: np.ndarray, size: int, image_size: int) -> np.ndarray:
     with the forehead added (the brows raised by 60% of their height over the nose tip), dilated and feathered so the
     hair line and jaw edge stay inside."""
     points = landmarks.astype(np.float64) * (size / image_size)
-    brows = points[17:27]
-    forehead = brows + 0.6 * (brows.mean(axis=0) - points[30])
-    hull = cv2.convexHull(np.round(np.concatenate([points[HULL], forehead])).astype(np.int32))
+    hull = cv2.convexHull(np.round(np.concatenate([points[HULL], raised_brows(points, 0.6)])).astype(np.int32))
     mask = np.zeros((size, size), np.uint8)
     cv2.fillConvexPoly(mask, hull, 255)
     radius = max(1, size // 32)

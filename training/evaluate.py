@@ -41,6 +41,7 @@ from realtime.faces.types import Face, FaceAnalyzer, kps5_from_68
 from realtime.io.files import TempOutput, file_sha256
 from realtime.io.images import image_files, read_image
 from realtime.models.arcface import ArcFaceEncoder, load_arcface
+from realtime.swappers.base import SourceSet
 from realtime.swappers.neural import NeuralSwapper
 
 PROG = "python -m training.evaluate"
@@ -109,7 +110,7 @@ class Evaluator:
     ) -> Direction:
         """Swap ``donor`` (image, face) into ``recipient``'s aligned crop and measure the result."""
         engine = self.swapper.engine
-        self.swapper.set_source(*donor)
+        self.swapper.set_source(SourceSet.single(*donor))
         image, face = recipient
         crop, m = warp_face(image, kps5_from_68(face.landmarks), engine.template, engine.size)
         result = np.clip(engine.run(crop[None])[0], 0, 255).round().astype(np.uint8)

@@ -22,25 +22,11 @@ import numpy as np
 
 from realtime.cli import doc_parser, run_cli
 from realtime.errors import UsageError
-from realtime.faces.dlib_backend import DlibAnalyzer
 from realtime.io.files import output_folder
 from realtime.io.images import write_image
-from realtime.samples import face_image
+from realtime.samples import person_photos
 
 PROG = "python -m training.sample_data"
-
-
-def person_photos() -> list[np.ndarray]:
-    """One RGB photo per person: a region of twice the face box around each face of t1.jpg, and the astronaut."""
-    group = face_image("group")
-    photos = []
-    for face in sorted(DlibAnalyzer().detect(group), key=lambda f: f.bbox[0]):
-        x0, y0, x1, y1 = face.bbox
-        cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0)
-        top, left = int(max(cy - half, 0)), int(max(cx - half, 0))
-        photos.append(np.ascontiguousarray(group[top : int(cy + half), left : int(cx + half)]))
-    photos.append(face_image("astronaut")[:300, 100:400])
-    return photos
 
 
 def write_identity_photos(root: str | Path, per_person: int = 3, seed: int = 0) -> Path:

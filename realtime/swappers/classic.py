@@ -1,22 +1,54 @@
 """The classic swapper (embedded default, no weights): the source face warped onto each target's landmarks.
 
-The source's 68 landmarks are triangulated once (Delaunay); for a target, every pixel of the target's landmark
-hull is mapped back into the source by the affine map of the triangle it falls in — one rasterised triangle-index
-image and one ``cv2.remap`` instead of a warp per triangle. The warped face is colour-matched to the target in Lab
-(Reinhard transfer) and masked by the landmark hull minus the target's inner mouth when it is open, so the
-target's teeth and tongue stay.
+The target's 68 landmarks, plus the brows raised onto the forehead (:func:`~realtime.faces.types.face_outline`: the
+swapped region reaches past the brows so its blended edge crosses skin, not the brows), are triangulated (Delaunay)
+and every pixel of the target's face outline is mapped back into the source by the affine map of the triangle it
+falls in — one rasterised triangle-index image and one
+``cv2.remap`` instead of a warp per triangle. Triangulating the target, not the source, keeps the warp continuous
+whatever the two expressions: a triangulation of the source can fold over itself on the target (an open mouth
+against a closed one), and the folds showed as streaks across the face.
+
+A source turned away from the camera shows one side of its face compressed; warped onto a more frontal target that
+side is stretched into a smear. So the source is also prepared mirrored (the image flipped, its landmarks relabelled
+left for right), and each triangle of the target takes its pixels from whichever view shows that part of the face
+larger: the far side is filled from the near side's mirror image, the way an artist completes a turned face. A
+frontal source keeps its own pixels everywhere (the two views' triangles are the same size), so asymmetries stay.
+
+Given several pictures of the source person (a folder, a video), each target face uses the one that looks most like
+it, turned the same way with the mouth as open (:mod:`realtime.swappers.choice`, with hysteresis per tracked face).
+
+The warped face then takes the target's colour and light (:mod:`realtime.swappers.color`) and is masked by the
+landmark hull minus the target's inner mouth when it is open, so the target's teeth and tongue stay.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from realtime.errors import InputError
-from realtime.faces.types import HULL, INNER_MOUTH, Face
-from realtime.swappers.base import SwapResult, hull_box
+from realtime.faces.types import INNER_MOUTH, MIRROR_68, OUTLINE_LIFT, face_outline, inter_ocular, raised_brows
+from realtime.swappers.base import SourceFace, SourceSet, SwapResult, SwapTarget, hull_box
+from realtime.swappers.choice import SourceChooser
+from realtime.swappers.color import COLOR_MODES, transfer_color
 
 __all__ = ["ClassicSwapper"]
+
+# The 68 points and the ten raised brow points; in the mirror image the raised brows swap ends as the brows do.
+_MIRROR_78 = np.concatenate([MIRROR_68, 68 + np.arange(10)[::-1]])
+
+
+def _extended(landmarks: np.ndarray) -> np.ndarray:
+    """[78,2]: the 68 landmarks and the brows raised onto the forehead (the points the warp is triangulated on)."""
+    return np.concatenate([np.asarray(landmarks, np.float64), raised_brows(landmarks, OUTLINE_LIFT)])
+
+
+# A triangle takes the mirror view's pixels in proportion to how much larger it is there: not at all up to
+# MIRROR_FROM x the area (landmark noise, natural asymmetry), fully from MIRROR_FULL x.
+MIRROR_FROM, MIRROR_FULL = 1.3, 2.0
 
 
 def _triangulate(points: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -34,81 +66,110 @@ def _triangulate(points: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.array(triangles, dtype=np.int32)
 
 
-def _lab_stats(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    lab = cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)[mask]
-    return lab.mean(0), lab.std(0) + 1e-3
+def _areas(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """Unsigned areas [T] of the triangles of ``points``."""
+    a, b, c = (points[triangles[:, k]] for k in range(3))
+    return 0.5 * np.abs((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
+
+
+@dataclass(frozen=True)
+class _View:
+    """A source picture ready to warp: RGB uint8 image and its [68,2] landmarks."""
+
+    image: np.ndarray
+    points: np.ndarray
+
+
+def _views(source: SourceFace) -> tuple[_View, _View]:
+    """The source face's own view and its mirror image (flipped, landmarks relabelled left for right)."""
+    if source.face.landmarks.shape != (68, 2):
+        raise InputError("the classic swapper needs 68-point landmarks on the source face")
+    image = source.image
+    points = _extended(source.face.landmarks)
+    mirrored = points[_MIRROR_78].copy()
+    mirrored[:, 0] = image.shape[1] - 1 - mirrored[:, 0]
+    return _View(np.ascontiguousarray(image), points), _View(np.ascontiguousarray(image[:, ::-1]), mirrored)
 
 
 class ClassicSwapper:
-    """Landmark-warp swapper. Call :meth:`set_source` once, then :meth:`swap` per target face.
+    """Landmark-warp swapper. Call :meth:`set_source` once, then :meth:`swap_many` per frame.
 
     Args:
-        color_match: transfer the target's Lab mean and spread onto the warped source (recommended for feather
-            blending; the Poisson blend fixes low-frequency colour on its own but still benefits).
+        color: how the warped face takes the target's colour: one of :data:`~realtime.swappers.color.COLOR_MODES`.
+        mirror: complete the side of a turned source face from its mirror image (see the module notes).
     """
 
     name = "classic"
 
-    def __init__(self, color_match: bool = True) -> None:
-        self.color_match = color_match
-        self._source: np.ndarray | None = None
-        self._points: np.ndarray | None = None
-        self._triangles: np.ndarray | None = None
+    def __init__(self, color: str = "shading", mirror: bool = True) -> None:
+        if color not in COLOR_MODES:
+            raise ValueError(f"color must be one of {COLOR_MODES}, got {color!r}")
+        self.color, self.mirror = color, mirror
+        self._views: list[tuple[_View, _View]] = []
+        self._chooser: SourceChooser | None = None
 
-    def set_source(self, image: np.ndarray, face: Face) -> None:
-        """Use ``face`` (68 landmarks) of the RGB uint8 ``image`` as the identity to paste."""
-        if face.landmarks.shape != (68, 2):
-            raise InputError("the classic swapper needs 68-point landmarks on the source face")
-        self._source = np.ascontiguousarray(image)
-        self._points = face.landmarks.astype(np.float64)
-        self._triangles = _triangulate(self._points, image.shape[:2])
+    def set_source(self, source: SourceSet) -> None:
+        """Use the pictures of ``source`` (68 landmarks each) as the identity to paste."""
+        self._views = [_views(face) for face in source.faces]
+        self._chooser = SourceChooser(source.faces)
 
-    def swap_many(self, frame: np.ndarray, faces: list[np.ndarray]) -> list[SwapResult | None]:
-        """:meth:`swap` for each face ([68,2] landmarks) of a frame."""
-        return [self.swap(frame, landmarks) for landmarks in faces]
+    def swap_many(self, frame: np.ndarray, targets: Sequence[SwapTarget]) -> list[SwapResult | None]:
+        """Warp, onto each target face of an RGB uint8 frame, the source picture that looks most like it; None for
+        a face whose hull is off-frame."""
+        if self._chooser is None:
+            raise RuntimeError("ClassicSwapper.swap_many called before set_source")
+        results = []
+        for target in targets:
+            index = self._chooser.choose(target.landmarks, frame.shape[:2], target.track_id)
+            results.append(self.swap(frame, target.landmarks, index))
+        return results
 
-    def swap(self, frame: np.ndarray, landmarks: np.ndarray) -> SwapResult | None:
-        """Warp the source onto a target's [68,2] landmarks in an RGB uint8 frame; None if the face is off-frame."""
-        if self._source is None or self._points is None or self._triangles is None:
+    def swap(self, frame: np.ndarray, landmarks: np.ndarray, source: int = 0) -> SwapResult | None:
+        """Warp source picture number ``source`` onto a target's [68,2] landmarks in an RGB uint8 frame; None if the
+        face is off-frame."""
+        if not self._views:
             raise RuntimeError("ClassicSwapper.swap called before set_source")
         box = hull_box(landmarks, frame.shape[:2])
         if box is None:
             return None
         x0, y0, x1, y1 = box
-        local = landmarks - [x0, y0]
+        local = _extended(landmarks) - [x0, y0]
+        triangles = _triangulate(local, (y1 - y0, x1 - x0))
         index = np.full((y1 - y0, x1 - x0), -1, dtype=np.int32)
-        for k, tri in enumerate(self._triangles):
+        for k, tri in enumerate(triangles):
             cv2.fillConvexPoly(index, np.round(local[tri]).astype(np.int32), int(k))
-        # Affine map of each triangle from target (local) to source coordinates.
-        maps = np.stack(
-            [
-                cv2.getAffineTransform(local[t].astype(np.float32), self._points[t].astype(np.float32))
-                for t in self._triangles
-            ]
-        )
         inside = index >= 0
-        ys, xs = np.nonzero(inside)
-        m = maps[index[ys, xs]]
-        map_x = np.zeros(index.shape, np.float32)
-        map_y = np.zeros(index.shape, np.float32)
-        map_x[ys, xs] = m[:, 0, 0] * xs + m[:, 0, 1] * ys + m[:, 0, 2]
-        map_y[ys, xs] = m[:, 1, 0] * xs + m[:, 1, 1] * ys + m[:, 1, 2]
-        warped = cv2.remap(self._source, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+        scale = inter_ocular(landmarks)
+        own, other = self._views[source]
+        face = _warp(own, local, triangles, index, inside)
+        ratio = _areas(other.points, triangles) / np.maximum(_areas(own.points, triangles), 1e-6)
+        per_triangle = np.clip((ratio - MIRROR_FROM) / (MIRROR_FULL - MIRROR_FROM), 0.0, 1.0)
+        if self.mirror and per_triangle.any():
+            weight = np.where(inside, per_triangle[index], 0.0).astype(np.float32)
+            weight = cv2.GaussianBlur(weight, (0, 0), max(1.0, scale / 10))[..., None]  # no seam between triangles
+            face = face * (1 - weight) + _warp(other, local, triangles, index, inside) * weight
         mask = np.zeros(index.shape, np.uint8)
-        cv2.fillConvexPoly(mask, np.round(local[HULL]).astype(np.int32), 1)
+        cv2.fillConvexPoly(mask, np.round(face_outline(landmarks) - [x0, y0]).astype(np.int32), 1)
         mask &= inside.astype(np.uint8)
         if _mouth_open(landmarks):
             cv2.fillPoly(mask, [np.round(local[INNER_MOUTH]).astype(np.int32)], 0)
-        face = warped.astype(np.float32)
-        target = frame[y0:y1, x0:x1]
-        region = mask.astype(bool)
-        if self.color_match and region.sum() > 16:
-            mean_s, std_s = _lab_stats(warped, region)
-            mean_t, std_t = _lab_stats(target, region)
-            lab = cv2.cvtColor(face / 255.0, cv2.COLOR_RGB2LAB)
-            lab = (lab - mean_s) * (std_t / std_s) + mean_t
-            face = np.clip(cv2.cvtColor(lab.astype(np.float32), cv2.COLOR_LAB2RGB) * 255.0, 0, 255)
+        face = transfer_color(face, frame[y0:y1, x0:x1], mask.astype(bool), self.color, scale)
         return SwapResult(box=(int(x0), int(y0), int(x1), int(y1)), face=face, mask=mask.astype(np.float32))
+
+
+def _warp(view: _View, local: np.ndarray, triangles: np.ndarray, index: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """``view`` warped onto the target's box: each pixel of triangle k (``index``) sampled through the affine map from
+    the target's triangle k (``local`` landmarks) to the view's. RGB float32 [h,w,3]."""
+    maps = np.stack(
+        [cv2.getAffineTransform(local[t].astype(np.float32), view.points[t].astype(np.float32)) for t in triangles]
+    )
+    ys, xs = np.nonzero(inside)
+    m = maps[index[ys, xs]]
+    map_x = np.zeros(index.shape, np.float32)
+    map_y = np.zeros(index.shape, np.float32)
+    map_x[ys, xs] = m[:, 0, 0] * xs + m[:, 0, 1] * ys + m[:, 0, 2]
+    map_y[ys, xs] = m[:, 1, 0] * xs + m[:, 1, 1] * ys + m[:, 1, 2]
+    return cv2.remap(view.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101).astype(np.float32)
 
 
 def _mouth_open(landmarks: np.ndarray) -> bool:

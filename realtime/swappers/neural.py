@@ -14,6 +14,7 @@ each result back into the frame with the landmark hull as its mask. The engines 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -22,12 +23,14 @@ import torch
 
 from realtime.errors import InputError, UserError
 from realtime.faces.align import invert_affine, warp_face
-from realtime.faces.types import HULL, Face, kps5_from_68
+from realtime.faces.types import face_outline, kps5_from_68
 from realtime.models.arcface import ArcFaceEncoder
 from realtime.models.generator import SwapGenerator
-from realtime.swappers.base import SwapResult, hull_box
+from realtime.swappers.base import SourceSet, SwapResult, SwapTarget, hull_box
 
 __all__ = ["GeneratorEngine", "InswapperEngine", "NeuralSwapper"]
+
+MAX_IDENTITY_FACES = 16  # pictures of the source averaged into its identity (more add little and cost encoder time)
 
 
 class GeneratorEngine:
@@ -146,19 +149,19 @@ class NeuralSwapper:
         self.name = engine.name
         self._ready = False
 
-    def set_source(self, image: np.ndarray, face: Face) -> None:
-        """Use ``face`` of the RGB uint8 ``image`` as the identity (its embedding, on the encoder's own crop)."""
-        self.engine.set_identity(self.encoder.embed(image, face.kps5))
+    def set_source(self, source: SourceSet) -> None:
+        """Use the source person's identity: the normalised mean of the encoder's embeddings of every picture in
+        ``source`` (each on the encoder's own crop), as tools that take several source images do."""
+        vectors = [self.encoder.embed(f.image, f.face.kps5) for f in source.faces[:MAX_IDENTITY_FACES]]
+        mean = np.mean(vectors, axis=0)
+        self.engine.set_identity(mean / max(float(np.linalg.norm(mean)), 1e-12))
         self._ready = True
 
-    def swap(self, frame: np.ndarray, landmarks: np.ndarray) -> SwapResult | None:
-        """One face: see :meth:`swap_many`."""
-        return self.swap_many(frame, [landmarks])[0]
-
-    def swap_many(self, frame: np.ndarray, faces: list[np.ndarray]) -> list[SwapResult | None]:
-        """Swap every face ([68,2] landmarks each) of an RGB uint8 frame; None for faces whose hull is off-frame."""
+    def swap_many(self, frame: np.ndarray, targets: Sequence[SwapTarget]) -> list[SwapResult | None]:
+        """Swap every target face of an RGB uint8 frame in one batch; None for faces whose hull is off-frame."""
         if not self._ready:
             raise RuntimeError("NeuralSwapper.swap_many called before set_source")
+        faces = [t.landmarks for t in targets]
         if not faces:
             return []
         size, template = self.engine.size, self.engine.template
@@ -176,5 +179,5 @@ class NeuralSwapper:
         back[:, 2] -= [x0, y0]  # crop -> box-local coordinates
         region = cv2.warpAffine(face, back, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-        cv2.fillConvexPoly(mask, np.round(landmarks[HULL] - [x0, y0]).astype(np.int32), 1)
+        cv2.fillConvexPoly(mask, np.round(face_outline(landmarks) - [x0, y0]).astype(np.int32), 1)
         return SwapResult(box=box, face=region, mask=mask.astype(np.float32))
