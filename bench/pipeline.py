@@ -1,11 +1,12 @@
 """End-to-end speed of ``python -m realtime.swap`` on generated clips, with the time share of each stage.
 
 For 720p and 1080p clips with one face (skimage's astronaut) and three faces (from insightface's t1.jpg) this runs
-the same code as the CLI (embedded dlib analysis, classic swapper, Poisson blend, libx264 veryfast, audio copy,
-the CLI's thread budget) and reports frames per second, the share of the processing thread's time per stage, and
-the floor: the same clip decoded and re-encoded with nothing in between. Two rows run a random-weight SimSwap-size
-224 generator (modulated identity blocks, depthwise-separable convs) on a short 720p clip. The rows marked "busy 2"
-run beside two busy loops (other processes spinning on the CPU): how the run degrades on a loaded machine.
+the same code as the CLI (embedded dlib analysis, classic swapper with its default blend and colour, libx264
+veryfast, audio copy, the CLI's thread budget) and reports frames per second, the share of the processing thread's
+time per stage, and the floor: the same clip decoded and re-encoded with nothing in between. Two rows run a
+random-weight SimSwap-size 224 generator (modulated identity blocks, depthwise-separable convs) on a short 720p
+clip. The rows marked "busy 2" run beside two busy loops (other processes spinning on the CPU): how the run
+degrades on a loaded machine.
 
 Every row runs in a fresh process (``--one``), so no thread pool or cache of one row colours the next.
 

@@ -58,12 +58,12 @@ def _triangulate(points: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     clipped = np.clip(points, 0, [w - 1, h - 1])
     for x, y in clipped:
         subdiv.insert((float(x), float(y)))
-    triangles = []
-    for tri in subdiv.getTriangleList().reshape(-1, 3, 2):
-        idx = [int(np.argmin(np.abs(clipped - v).sum(1))) for v in tri]
-        if len(set(idx)) == 3:
-            triangles.append(idx)
-    return np.array(triangles, dtype=np.int32)
+    vertices = subdiv.getTriangleList().reshape(-1, 2)
+    # Subdiv2D returns coordinates; each vertex is the nearest point (its outer bounding triangle has none nearby,
+    # so a triangle touching it maps two corners to one point and is dropped).
+    idx = np.abs(clipped[None] - vertices[:, None]).sum(-1).argmin(1).reshape(-1, 3)
+    distinct = (idx[:, 0] != idx[:, 1]) & (idx[:, 1] != idx[:, 2]) & (idx[:, 0] != idx[:, 2])
+    return idx[distinct].astype(np.int32)
 
 
 def _areas(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:
