@@ -101,6 +101,7 @@ setup(
     license="MIT",
     python_requires=">=3.10",
     packages=find_packages(include=["realtime", "realtime.*", "training", "training.*"]),
+    package_data={"realtime.models": ["manifest.json"]},  # the model store's manifest is data, not code
     install_requires=["torch>=2.4", "numpy>=1.24"],
     ext_modules=_extensions(),
     cmdclass={"build_ext": BuildExtension.with_options(use_ninja=True)},

@@ -24,6 +24,14 @@ def run_module(
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, env=env)
 
 
+def entry_module(module: str):  # type: ignore[no-untyped-def]
+    """The module ``python -m module`` runs: ``module`` itself, or a package's ``__main__``."""
+    imported = importlib.import_module(module)
+    if hasattr(imported, "__path__"):  # a package
+        return importlib.import_module(f"{module}.__main__")
+    return imported
+
+
 @dataclass
 class CliResult:
     """What :func:`call_main` saw: the exit status and everything written to stdout and stderr."""
@@ -46,7 +54,7 @@ def call_main(module: str, *args: object) -> CliResult:
     import cv2
     import torch
 
-    main = importlib.import_module(module).main
+    main = entry_module(module).main
     threads, cv2_threads = torch.get_num_threads(), cv2.getNumThreads()
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     out, err = io.StringIO(), io.StringIO()

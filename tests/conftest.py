@@ -36,6 +36,12 @@ def pytest_report_header(config: pytest.Config) -> str:
     return _seed_line()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """An empty model store for the whole session (and the CLIs it starts): auto selection must not pick up the
+    models of whoever runs the tests."""
+    os.environ["REALTIME_HOME"] = tempfile.mkdtemp(prefix="realtime_home_")
+
+
 COMPILE_CHECK = pytest.StashKey[tuple[subprocess.Popen[bytes], Path]]()
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import glob
-import importlib
 import re
 import shlex
 import time
@@ -23,17 +22,19 @@ from pathlib import Path
 import pytest
 
 from realtime.io.images import write_image
+from realtime.models.store import load_manifest
 from realtime.samples import ClipSpec, face_image, make_clip, render_frame
-from tests.cli import call_main
+from tests.cli import call_main, entry_module
 from training.sample_data import write_identity_photos
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = ["realtime.swap", "realtime.webcam", "realtime.verify", "realtime.export", "realtime.demo", "realtime.env",
-            "training.prepare", "training.cluster", "training.train", "training.evaluate", "training.sample_data",
-            "training.pairs"]  # fmt: skip
+            "realtime.models", "training.prepare", "training.cluster", "training.train", "training.evaluate",
+            "training.sample_data", "training.pairs"]  # fmt: skip
 # Files users bring (weights of published models, packs); the tests build stand-ins elsewhere, not under these names.
 USER_MODELS = ("w600k_r50.onnx", "backbone.pth", "latest_net_G.pth", "inswapper_128.onnx", "face_parsing_bisenet",
                "glint360k_r100.onnx", "~/models/", "runs/base/", "runs/first/")  # fmt: skip
+MODEL_NAMES = set(load_manifest().models)
 # The README's demo block makes the demo clip and face the later examples use; the workspace runs its first command
 # (the same as the first example of realtime.swap --help), so that example counts as run.
 PREREQUISITE = ("realtime.demo", "demo.mp4", "--source-face", "face.jpg")
@@ -83,7 +84,7 @@ def readme_examples() -> list[Example]:
 def help_examples() -> list[Example]:
     examples = []
     for module in COMMANDS:
-        doc = importlib.import_module(module).__doc__ or ""
+        doc = entry_module(module).__doc__ or ""
         _, _, tail = doc.partition("Examples:")
         assert tail, f"{module} --help shows no examples"
         examples += _commands(tail.split("\n\n")[0], f"{module} --help")
@@ -103,6 +104,10 @@ def skip_reason(example: Example) -> str | None:
         (not example.module or not words or words[0] not in COMMANDS,
          f"not a command of this project ({words[0] if words else ''})"),
         (any(name in text for name in USER_MODELS), "needs a model file the user brings"),
+        (words[0] == "realtime.models" and words[1:2] in (("fetch",), ("import",)),
+         "downloads from the internet (tests/models/test_store.py fetches from a loopback server)"),
+        (any(word in MODEL_NAMES for word in words[1:]) and words[0] != "realtime.models",
+         "needs a model the user fetches (python -m realtime.models fetch)"),
         (words[0] == "realtime.webcam" and ("--input" not in words or "window" in words or "virtualcam" in words),
          "needs a camera, a virtual camera or a window"),
         (words[0] == "training.train" and "--dry-run" not in words,
@@ -152,8 +157,9 @@ def test_the_examples_are_found() -> None:
     assert len(EXAMPLES) > 40
     runnable = [e for e in EXAMPLES if skip_reason(e) is None]
     assert {e.words[0] for e in runnable} >= {"realtime.swap", "realtime.webcam", "realtime.verify", "realtime.demo",
-                                               "realtime.env", "training.prepare", "training.cluster",
-                                               "training.sample_data", "training.pairs", "training.train"}  # fmt: skip
+                                               "realtime.env", "realtime.models", "training.prepare",
+                                               "training.cluster", "training.sample_data", "training.pairs",
+                                               "training.train"}  # fmt: skip
 
 
 @pytest.mark.slow
