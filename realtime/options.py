@@ -14,8 +14,15 @@ from realtime.blend import BLEND_MODES
 from realtime.errors import UsageError
 from realtime.faces.backends import DETECTORS, create_analyzer
 from realtime.faces.detection import DetectionStrategy, InlineDetection
+from realtime.models.store import ModelStore
 from realtime.pipeline import TARGET_MODES, FaceSwapPipeline, PipelineOptions
-from realtime.swappers.factory import DEFAULT_BLEND, add_swapper_arguments, check_swapper_args, make_swapper
+from realtime.swappers.factory import (
+    DEFAULT_BLEND,
+    add_swapper_arguments,
+    check_swapper_args,
+    make_swapper,
+    resolve_models,
+)
 
 __all__ = ["add_pipeline_arguments", "check_pipeline_args", "make_pipeline"]
 
@@ -47,8 +54,8 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
         "--detector",
         choices=DETECTORS,
         default="auto",
-        help="auto: an insightface model pack when one is found (--models-dir or ~/.insightface/models), "
-        "else the embedded dlib models",
+        help="auto: an insightface model pack when one is found (--models-dir, ~/.insightface/models or the model "
+        "store's buffalo_l), else the embedded dlib models",
     )
     analysis.add_argument(
         "--models-dir",
@@ -143,16 +150,30 @@ def make_pipeline(
     args: argparse.Namespace,
     note: Callable[[str], None] = lambda _: None,
     detection: type[DetectionStrategy] = InlineDetection,
+    store: ModelStore | None = None,
 ) -> FaceSwapPipeline:
     """The analyzer, swapper (with the source set) and :class:`FaceSwapPipeline` the options describe, detecting
-    with a ``detection`` strategy every ``--detect-every`` frames (live sessions pass a background one); ``note``
-    receives a line for each choice made. Model, source and reference problems raise UserErrors."""
+    with a ``detection`` strategy every ``--detect-every`` frames (live sessions pass a background one), with
+    models named or picked from ``store`` (default: the user's model store); ``note`` receives a line for each
+    choice made. Model, source and reference problems raise UserErrors."""
     from realtime.source import EMBEDDED, load_source
 
     device = "cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu"
-    analyzer = create_analyzer(args.detector, args.models_dir, device=_analysis_device(args.detector, device))
-    note(f"face analysis: {analyzer.describe()}")
+    store = store or ModelStore()
+    store_pack = [pack] if (pack := store.analysis_pack()) is not None else []
+    analyzer = create_analyzer(
+        args.detector, args.models_dir, _analysis_device(args.detector, device), also_search=store_pack
+    )
+    why = ""
+    if args.detector == "auto":
+        why = (
+            " (auto: an insightface pack was found)"
+            if analyzer.name != "dlib"
+            else (" (auto: no insightface pack in ~/.insightface/models or the model store)")
+        )
+    note(f"face analysis: {analyzer.describe()}{why}")
     # before the source, so a bad model file fails fast
+    resolve_models(args, store, note)
     swapper = make_swapper(args, device, note)
     source = load_source(args.source, analyzer, args.source_faces, allow_incomplete=args.allow_truncated)
     distinct = len(source.faces.faces)

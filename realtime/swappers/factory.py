@@ -8,10 +8,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 from realtime.errors import UsageError
+from realtime.models.store import ModelEntry, ModelStore
 from realtime.swappers.classic import ClassicSwapper
 from realtime.swappers.color import COLOR_MODES
 
-__all__ = ["DEFAULT_BLEND", "SWAPPERS", "add_swapper_arguments", "check_swapper_args", "make_swapper", "swapper_kind"]
+__all__ = [
+    "DEFAULT_BLEND",
+    "SWAPPERS",
+    "add_swapper_arguments",
+    "check_swapper_args",
+    "make_swapper",
+    "resolve_models",
+    "swapper_kind",
+]
 
 SWAPPERS = ("auto", "classic", "simswap", "inswapper")
 # The paste each swapper gets with --blend auto. The classic swapper's is what bench/quality.py scores best (feathered
@@ -29,8 +38,8 @@ def add_swapper_arguments(group: argparse._ArgumentGroup | argparse.ArgumentPars
         choices=SWAPPERS,
         default="auto",
         help="classic: landmark warp, no weights; simswap: a SimSwap-style generator; inswapper: insightface's "
-        "inswapper_128.onnx (both need --model and --identity-model); auto: inswapper for an .onnx --model, "
-        "simswap for another --model, classic without one",
+        "inswapper_128.onnx; auto: by --model's kind, and without --model the best installed neural swapper "
+        "(python -m realtime.models), else classic",
     )
     group.add_argument(
         "--color",
@@ -40,12 +49,16 @@ def add_swapper_arguments(group: argparse._ArgumentGroup | argparse.ArgumentPars
         "target's low frequencies; auto), lab (Lab mean and spread), none",
     )
     group.add_argument(
-        "--model", type=Path, help="realtime or SimSwap generator checkpoint (*_net_G.pth), or inswapper_128.onnx"
+        "--model",
+        type=Path,
+        help="realtime or SimSwap generator checkpoint (*_net_G.pth), or inswapper_128.onnx; a file or the name of "
+        "an installed model (python -m realtime.models list)",
     )
     group.add_argument(
         "--identity-model",
         type=Path,
-        help="the ArcFace the generator was trained with: insightface recognition .onnx or arcface_torch .pth",
+        help="the ArcFace the generator was trained with: insightface recognition .onnx or arcface_torch .pth, a "
+        "file or a model name (default for a named --model: the identity model it was trained with)",
     )
     group.add_argument(
         "--trust-pickle",
@@ -70,17 +83,80 @@ def swapper_kind(args: argparse.Namespace) -> str:
 
 
 def check_swapper_args(args: argparse.Namespace) -> None:
-    """UsageError for option combinations that cannot work."""
+    """UsageError for option combinations that cannot work, as far as they can be told before models are looked
+    up (:func:`resolve_models` checks the rest once the swapper is known)."""
     if args.swapper == "classic" and (args.model or args.identity_model):
         raise UsageError("--model and --identity-model are for neural swappers; drop them or pick one with --swapper")
+    if args.swapper != "auto" or args.model is not None:
+        _check_kind_options(args)
+
+
+def _check_kind_options(args: argparse.Namespace) -> None:
     if args.color != "auto" and swapper_kind(args) != "classic":
         raise UsageError("--color is for the classic swapper (neural swappers render colour themselves)")
     if args.compile and swapper_kind(args) != "simswap":
         raise UsageError("--compile is for the simswap swapper (a torch generator given with --model)")
-    if args.swapper in ("simswap", "inswapper") and args.model is None:
-        raise UsageError(f"--swapper {args.swapper} needs --model")
-    if args.model is not None and args.identity_model is None:
-        raise UsageError("a generator needs the identity model it was trained with: --identity-model ARCFACE")
+
+
+# What --swapper auto prefers among installed models: inswapper (the field's workhorse), then SimSwap's releases,
+# whose identity model is a pickled module and so is used only with --trust-pickle.
+SWAPPER_PREFERENCE = ("inswapper_128", "inswapper_128_fp16", "simswap_512", "simswap_224")
+
+
+def _family(entry: ModelEntry) -> str:
+    return "inswapper" if entry.file.endswith(".onnx") else "simswap"
+
+
+def _usable_swappers(store: ModelStore, family: str | None, trust_pickle: bool) -> list[tuple[ModelEntry, str]]:
+    """Installed swappers (of ``family``, "inswapper" or "simswap", or any) whose identity model is installed too
+    and loadable (a pickled one only with ``trust_pickle``), best first, each with its identity model's name."""
+
+    def rank(entry: ModelEntry) -> int:
+        return SWAPPER_PREFERENCE.index(entry.name) if entry.name in SWAPPER_PREFERENCE else len(SWAPPER_PREFERENCE)
+
+    usable = []
+    for entry, _ in sorted(store.installed("swapper"), key=lambda found: rank(found[0])):
+        identity = store.manifest.models.get(entry.identity or "")
+        if (family is not None and _family(entry) != family) or identity is None or store.find(identity) is None:
+            continue
+        if "pickled" in identity.source and not trust_pickle:
+            continue
+        usable.append((entry, identity.name))
+    return usable
+
+
+def resolve_models(args: argparse.Namespace, store: ModelStore, note: Callable[[str], None] = lambda _: None) -> None:
+    """Turn ``args.model`` / ``args.identity_model`` into paths (a model name becomes its installed file, and a
+    named model brings the identity model it was trained with), and for ``--swapper auto`` (or a neural
+    ``--swapper``) without ``--model`` pick the best installed swapper; ``note`` says what was picked and why.
+
+    UsageError for a neural swapper with no model at all or no identity model; ModelsMissingError (from the store)
+    for a named model that is not installed; InputError for a path that does not exist."""
+    if args.model is None and args.swapper != "classic":
+        family = None if args.swapper == "auto" else args.swapper
+        usable = _usable_swappers(store, family, args.trust_pickle)
+        if usable:
+            entry, identity = usable[0]
+            note(f"swapper: auto picked {entry.name} (installed, with its identity model {identity}): a neural "
+                 "swapper over the classic warp")  # fmt: skip
+            args.model = Path(entry.name)
+        elif args.swapper != "auto":
+            raise UsageError(
+                f"--swapper {args.swapper} needs --model (or an installed one: python -m realtime.models list)"
+            )
+        else:
+            note("swapper: auto: no neural swapper installed with its identity model (python -m realtime.models "
+                 "fetch --recommended), so the classic one")  # fmt: skip
+    if args.model is not None:
+        names = {e.name: e for e in store.entries()}
+        named = None if Path(args.model).expanduser().exists() else names.get(str(args.model))
+        args.model = store.resolve(args.model)
+        if args.identity_model is None and named is not None and named.identity:
+            args.identity_model = Path(named.identity)
+        if args.identity_model is None:
+            raise UsageError("a generator needs the identity model it was trained with: --identity-model ARCFACE")
+        args.identity_model = store.resolve(args.identity_model)
+    _check_kind_options(args)
 
 
 def make_swapper(args: argparse.Namespace, device: str, note: Callable[[str], None] = lambda _: None):  # type: ignore[no-untyped-def]

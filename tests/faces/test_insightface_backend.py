@@ -108,3 +108,19 @@ def test_missing_or_broken_packs_are_input_errors(tmp_path, pack, monkeypatch): 
     (partial / "landmarks.onnx").write_bytes(data[: len(data) // 2])  # truncated download
     with pytest.raises(InputError, match=r"cannot load model .*landmarks\.onnx"):
         InsightFaceAnalyzer(partial)
+
+
+def test_auto_finds_the_model_stores_pack_only_when_complete(tmp_path, pack, monkeypatch):  # type: ignore[no-untyped-def]
+    from realtime.models.store import ModelStore
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    store = ModelStore(tmp_path / "home")
+    folder = store.root / "buffalo_l"
+    folder.mkdir(parents=True)
+    shutil.copy(pack / "recognition.onnx", folder / "w600k_r50.onnx")  # what fetching only inswapper's ArcFace leaves
+    assert store.analysis_pack() is None
+    shutil.copy(pack / "det.onnx", folder / "det_10g.onnx")
+    shutil.copy(pack / "landmarks.onnx", folder / "1k3d68.onnx")
+    assert store.analysis_pack() == folder
+    chosen = create_analyzer("auto", also_search=[folder])
+    assert chosen.name == "insightface" and str(folder) in chosen.describe()
