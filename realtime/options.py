@@ -16,6 +16,7 @@ from realtime.faces.backends import DETECTORS, create_analyzer
 from realtime.faces.detection import DetectionStrategy, InlineDetection
 from realtime.models.store import ModelStore
 from realtime.pipeline import TARGET_MODES, FaceSwapPipeline, PipelineOptions
+from realtime.processors.factory import add_processor_arguments, check_processor_args, make_chain
 from realtime.swappers.factory import (
     DEFAULT_BLEND,
     add_swapper_arguments,
@@ -75,6 +76,7 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
         help="how the swapped face is pasted: feather (alpha with a soft edge) or poisson (seamless clone); auto: "
         "the one bench/quality.py scores best for the swapper (classic: feather)",
     )
+    add_processor_arguments(parser)
     provenance = parser.add_argument_group("provenance (always on: every output is watermarked and tagged)")
     provenance.add_argument(
         "--watermark-id",
@@ -121,6 +123,7 @@ def check_pipeline_args(args: argparse.Namespace) -> None:
     if args.target_face == "reference" and args.reference is None:
         raise UsageError("--target-face reference needs --reference IMAGE")
     check_swapper_args(args)
+    check_processor_args(args)
     if args.models_dir is not None and args.detector == "dlib":
         raise UsageError("--models-dir names insightface models; it cannot be used with --detector dlib")
     if args.similarity is not None and args.similarity <= 0:
@@ -185,6 +188,7 @@ def make_pipeline(
         reference = ref.embedding
     blend = DEFAULT_BLEND[swapper.name] if args.blend == "auto" else args.blend
     note(f"paste: {blend} blend on {device}")
+    chain = make_chain(args, store, swapper.name, device, note)
     options = PipelineOptions(
         target_face=args.target_face,
         reference_embedding=reference,
@@ -194,4 +198,4 @@ def make_pipeline(
         device=device,
         watermark_id=args.watermark_id,
     )
-    return FaceSwapPipeline(analyzer, swapper, options, detection(args.detect_every))
+    return FaceSwapPipeline(analyzer, swapper, options, detection(args.detect_every), chain)

@@ -20,6 +20,7 @@ from realtime.blend import paste
 from realtime.faces.detection import DetectionStrategy, InlineDetection, TrackedFaces
 from realtime.faces.tracker import SceneCutDetector, Track, Tracker
 from realtime.faces.types import FaceAnalyzer
+from realtime.processors.chain import DEFAULT_MASKS, FaceChain
 from realtime.swappers.base import Swapper, SwapTarget
 from realtime.watermark import Watermarker
 
@@ -69,6 +70,8 @@ class FaceSwapPipeline:
         options: :class:`PipelineOptions`.
         detection: when full detection runs (default: :class:`~realtime.faces.detection.InlineDetection` every 5
             frames); a background strategy needs :meth:`close` after use.
+        processors: masks and enhancer between swap and paste (default: the swapper's default masks,
+            :data:`~realtime.processors.chain.DEFAULT_MASKS`, no enhancer).
     """
 
     def __init__(
@@ -77,8 +80,10 @@ class FaceSwapPipeline:
         swapper: Swapper,
         options: PipelineOptions | None = None,
         detection: DetectionStrategy | None = None,
+        processors: FaceChain | None = None,
     ) -> None:
         self.analyzer, self.swapper = analyzer, swapper
+        self.processors = processors or FaceChain(masks=DEFAULT_MASKS.get(swapper.name, ("box",)))
         self.options = options or PipelineOptions()
         if self.options.target_face not in TARGET_MODES:
             raise ValueError(f"target_face must be one of {TARGET_MODES}")
@@ -115,8 +120,14 @@ class FaceSwapPipeline:
         out = frame.copy()
         swapped = 0
         targets = [SwapTarget(track.smoothed, track.track_id) for track in self._select(tracks)]
+        if self.processors.masking:
+            targets = self.processors.prepare(frame, targets)
+            clock = self._lap("masks", clock)
         results = self.swapper.swap_many(out, targets)
         clock = self._lap("swap", clock)
+        if not self.processors.idle:
+            results = self.processors.process(frame, targets, results)
+            clock = self._lap("enhance", clock)
         for result in results:
             if result is not None:
                 paste(out, result, self.options.blend, device=self.options.device)

@@ -21,6 +21,7 @@ __all__ = [
     "template",
     "transform_points",
     "warp_face",
+    "warp_to_box",
     "warp_to_frame",
 ]
 
@@ -168,3 +169,21 @@ def warp_to_frame(
     return cv2.warpAffine(
         crop, invert_affine(m), (w, h), flags=interpolation, borderMode=cv2.BORDER_CONSTANT, borderValue=0
     )
+
+
+def warp_to_box(
+    crop: np.ndarray, m: np.ndarray, box: tuple[int, int, int, int], border: int = cv2.BORDER_CONSTANT
+) -> np.ndarray:
+    """Inverse-warp a crop (or a crop-sized map) into the frame region ``box`` = (x0, y0, x1, y1).
+
+    Args:
+        crop: [s,s] or [s,s,C] array in the crop space of ``m`` (frame → crop, as from :func:`warp_face`).
+        border: what pixels the crop does not cover get: 0 (``BORDER_CONSTANT``) or the crop's edge reflected.
+
+    Returns:
+        [y1-y0, x1-x0(,C)] array of crop's dtype, in the box's coordinates.
+    """
+    x0, y0, x1, y1 = box
+    back = invert_affine(m)
+    back[:, 2] -= [x0, y0]  # crop -> box-local coordinates
+    return cv2.warpAffine(crop, back, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=border, borderValue=0)

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["HeadPose", "head_pose", "mouth_openness", "pose_distance"]
+from realtime.faces.types import INNER_MOUTH
+
+__all__ = ["MOUTH_OPEN", "HeadPose", "head_pose", "mouth_keep", "mouth_openness", "pose_distance"]
 
 # Generic 3D positions (arbitrary units, y up, z toward the camera) of landmarks 30, 8, 36, 45, 48, 54.
 _MODEL = np.array(
@@ -72,6 +74,18 @@ def mouth_openness(landmarks: np.ndarray) -> float:
     gap = np.linalg.norm(landmarks[66] - landmarks[62])
     width = np.linalg.norm(landmarks[64] - landmarks[60]) + 1e-6
     return float(gap / width)
+
+
+MOUTH_OPEN = 0.15  # mouth_openness above which the inner mouth shows (teeth, tongue)
+
+
+def mouth_keep(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """float32 [h,w] mask for a region of ``shape`` in whose coordinates the [68,2] ``landmarks`` are: 0 inside
+    the inner mouth when it is open (over :data:`MOUTH_OPEN`), 1 elsewhere."""
+    keep = np.ones(shape, np.float32)
+    if mouth_openness(landmarks) > MOUTH_OPEN:
+        cv2.fillPoly(keep, [np.round(landmarks[INNER_MOUTH]).astype(np.int32)], 0.0)
+    return keep
 
 
 def pose_distance(a: HeadPose, mouth_a: float, b: HeadPose, mouth_b: float) -> float:

@@ -31,10 +31,16 @@ class SwapResult:
 @dataclass(frozen=True)
 class SwapTarget:
     """A face to swap in a frame: its [68,2] ``landmarks`` (frame pixels) and the ``track_id`` that follows it
-    from frame to frame (-1 for a face seen once, as in an image), by which a swapper keeps per-face choices."""
+    from frame to frame (-1 for a face seen once, as in an image), by which a swapper keeps per-face choices.
+
+    ``keep`` (float32 [h,w] in [0,1] over the face's :func:`hull_box`, or None) is where the target's own face is
+    seen and will be swapped: the masks of :mod:`realtime.processors` (occluders, parsed regions, an open mouth)
+    are 0 elsewhere. A swapper that measures the target (the classic one takes its colour and light) measures
+    only there, so a hand or microphone in front does not tint the face."""
 
     landmarks: np.ndarray
     track_id: int = -1
+    keep: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

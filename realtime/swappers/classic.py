@@ -18,7 +18,9 @@ Given several pictures of the source person (a folder, a video), each target fac
 it, turned the same way with the mouth as open (:mod:`realtime.swappers.choice`, with hysteresis per tracked face).
 
 The warped face then takes the target's colour and light (:mod:`realtime.swappers.color`) and is masked by the
-landmark hull minus the target's inner mouth when it is open, so the target's teeth and tongue stay.
+face outline. The pipeline's masks (:mod:`realtime.processors`; by default for this swapper, the mouth mask that
+keeps the target's teeth and tongue when its mouth is open) narrow the paste, and their ``keep`` map also limits
+where the target's colour is measured.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import cv2
 import numpy as np
 
 from realtime.errors import InputError
-from realtime.faces.types import INNER_MOUTH, MIRROR_68, OUTLINE_LIFT, face_outline, inter_ocular, raised_brows
+from realtime.faces.types import MIRROR_68, OUTLINE_LIFT, face_outline, inter_ocular, raised_brows
 from realtime.swappers.base import SourceFace, SourceSet, SwapResult, SwapTarget, hull_box
 from realtime.swappers.choice import SourceChooser
 from realtime.swappers.color import COLOR_MODES, transfer_color
@@ -121,12 +123,15 @@ class ClassicSwapper:
         results = []
         for target in targets:
             index = self._chooser.choose(target.landmarks, frame.shape[:2], target.track_id)
-            results.append(self.swap(frame, target.landmarks, index))
+            results.append(self.swap(frame, target.landmarks, index, target.keep))
         return results
 
-    def swap(self, frame: np.ndarray, landmarks: np.ndarray, source: int = 0) -> SwapResult | None:
+    def swap(
+        self, frame: np.ndarray, landmarks: np.ndarray, source: int = 0, keep: np.ndarray | None = None
+    ) -> SwapResult | None:
         """Warp source picture number ``source`` onto a target's [68,2] landmarks in an RGB uint8 frame; None if the
-        face is off-frame."""
+        face is off-frame. ``keep`` (see :class:`~realtime.swappers.base.SwapTarget`) limits where the target's
+        colour and light are measured."""
         if not self._views:
             raise RuntimeError("ClassicSwapper.swap called before set_source")
         box = hull_box(landmarks, frame.shape[:2])
@@ -151,9 +156,8 @@ class ClassicSwapper:
         mask = np.zeros(index.shape, np.uint8)
         cv2.fillConvexPoly(mask, np.round(face_outline(landmarks) - [x0, y0]).astype(np.int32), 1)
         mask &= inside.astype(np.uint8)
-        if _mouth_open(landmarks):
-            cv2.fillPoly(mask, [np.round(local[INNER_MOUTH]).astype(np.int32)], 0)
-        face = transfer_color(face, frame[y0:y1, x0:x1], mask.astype(bool), self.color, scale)
+        seen = mask.astype(bool) if keep is None else mask.astype(bool) & (keep > 0.5)
+        face = transfer_color(face, frame[y0:y1, x0:x1], seen, self.color, scale)
         return SwapResult(box=(int(x0), int(y0), int(x1), int(y1)), face=face, mask=mask.astype(np.float32))
 
 
@@ -170,10 +174,3 @@ def _warp(view: _View, local: np.ndarray, triangles: np.ndarray, index: np.ndarr
     map_x[ys, xs] = m[:, 0, 0] * xs + m[:, 0, 1] * ys + m[:, 0, 2]
     map_y[ys, xs] = m[:, 1, 0] * xs + m[:, 1, 1] * ys + m[:, 1, 2]
     return cv2.remap(view.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101).astype(np.float32)
-
-
-def _mouth_open(landmarks: np.ndarray) -> bool:
-    """Inner lips apart by more than 15% of the mouth width."""
-    gap = np.linalg.norm(landmarks[66] - landmarks[62])
-    width = np.linalg.norm(landmarks[64] - landmarks[60]) + 1e-6
-    return bool(gap / width > 0.15)

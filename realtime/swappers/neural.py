@@ -22,11 +22,13 @@ import numpy as np
 import torch
 
 from realtime.errors import InputError, UserError
-from realtime.faces.align import invert_affine, warp_face
+from realtime.faces.align import warp_face, warp_to_box
 from realtime.faces.types import face_outline, kps5_from_68
 from realtime.models.arcface import ArcFaceEncoder
 from realtime.models.generator import SwapGenerator
+from realtime.models.onnx import input_dtype, open_session
 from realtime.swappers.base import SourceSet, SwapResult, SwapTarget, hull_box
+from realtime.swappers.pixel_boost import explode, implode
 
 __all__ = ["GeneratorEngine", "InswapperEngine", "NeuralSwapper"]
 
@@ -84,19 +86,12 @@ class InswapperEngine:
 
     def __init__(self, path: str | os.PathLike[str], device: str = "cpu") -> None:
         import onnx
-        import onnxruntime
         from onnx import numpy_helper
 
         path = Path(path)
-        if not path.is_file():
-            raise InputError(f"model file not found: {path}")
-        try:
-            graph = onnx.load(str(path)).graph
-            options = onnxruntime.SessionOptions()
-            options.log_severity_level = 3  # the published model carries its embedding map as an unused initializer
-            self.session = onnxruntime.InferenceSession(str(path), options, providers=_providers(device))
-        except Exception as exc:  # protobuf DecodeError, onnxruntime's Fail/InvalidGraph, ...
-            raise InputError(f"cannot load ONNX model {path}: {(str(exc).splitlines() or ['?'])[0][:200]}") from exc
+        # quiet: the published model carries its embedding map as an unused initializer
+        self.session = open_session(path, device, quiet=True)
+        graph = onnx.load(str(path)).graph
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         emap = numpy_helper.to_array(graph.initializer[-1]) if graph.initializer else None
         shapes_ok = (
@@ -111,6 +106,7 @@ class InswapperEngine:
             raise InputError(f"{path} is not an inswapper model (target 1x3x128x128 + source 1x512 in, one image out)")
         self.emap = emap.astype(np.float32)
         self.names = [inputs[0].name, inputs[1].name]
+        self.dtypes = [input_dtype(inputs[0]), input_dtype(inputs[1])]  # inswapper_128_fp16 takes float16
         self.size = 128
         self._latent: np.ndarray | None = None
 
@@ -122,18 +118,11 @@ class InswapperEngine:
         assert self._latent is not None
         out = []
         for crop in crops:  # the published model has a fixed batch of one
-            blob = (crop.astype(np.float32) / 255.0).transpose(2, 0, 1)[None]
-            pred = self.session.run(None, {self.names[0]: blob, self.names[1]: self._latent})[0][0]
+            blob = (crop.astype(np.float32) / 255.0).transpose(2, 0, 1)[None].astype(self.dtypes[0])
+            feed = {self.names[0]: blob, self.names[1]: self._latent.astype(self.dtypes[1])}
+            pred = self.session.run(None, feed)[0][0].astype(np.float32)
             out.append(np.clip(pred.transpose(1, 2, 0) * 255.0, 0, 255))
         return np.stack(out).astype(np.float32)
-
-
-def _providers(device: str) -> list[str]:
-    import onnxruntime
-
-    if device == "cuda" and "CUDAExecutionProvider" in onnxruntime.get_available_providers():
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    return ["CPUExecutionProvider"]
 
 
 class NeuralSwapper:
@@ -142,10 +131,17 @@ class NeuralSwapper:
     Args:
         engine: a :class:`GeneratorEngine` or :class:`InswapperEngine`.
         encoder: the ArcFace encoder the engine's model was trained with.
+        pixel_boost: crop size (a multiple of the engine's, e.g. 256 or 512 for inswapper's 128) at which faces are
+            swapped through :mod:`realtime.swappers.pixel_boost`; None: the engine's own size.
     """
 
-    def __init__(self, engine: GeneratorEngine | InswapperEngine, encoder: ArcFaceEncoder) -> None:
+    def __init__(
+        self, engine: GeneratorEngine | InswapperEngine, encoder: ArcFaceEncoder, pixel_boost: int | None = None
+    ) -> None:
+        if pixel_boost is not None and (pixel_boost % engine.size or pixel_boost <= engine.size):
+            raise ValueError(f"pixel boost {pixel_boost} is no multiple (2x or more) of the model's {engine.size} px")
         self.engine, self.encoder = engine, encoder.eval()
+        self.pixel_boost = pixel_boost
         self.name = engine.name
         self._ready = False
 
@@ -164,9 +160,12 @@ class NeuralSwapper:
         faces = [t.landmarks for t in targets]
         if not faces:
             return []
-        size, template = self.engine.size, self.engine.template
+        size, template = self.pixel_boost or self.engine.size, self.engine.template
         crops, matrices = zip(*(warp_face(frame, kps5_from_68(lm), template, size) for lm in faces), strict=True)
-        swapped = self.engine.run(np.stack(crops))
+        k = size // self.engine.size
+        swapped = (
+            implode(self.engine.run(explode(np.stack(crops), k)), k) if k > 1 else self.engine.run(np.stack(crops))
+        )
         return [self._place(frame, lm, face, m) for lm, face, m in zip(faces, swapped, matrices, strict=True)]
 
     def _place(self, frame: np.ndarray, landmarks: np.ndarray, face: np.ndarray, m: np.ndarray) -> SwapResult | None:
@@ -175,9 +174,7 @@ class NeuralSwapper:
         if box is None:
             return None
         x0, y0, x1, y1 = box
-        back = invert_affine(m)
-        back[:, 2] -= [x0, y0]  # crop -> box-local coordinates
-        region = cv2.warpAffine(face, back, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        region = warp_to_box(face, m, box, cv2.BORDER_REFLECT)
         mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
         cv2.fillConvexPoly(mask, np.round(face_outline(landmarks) - [x0, y0]).astype(np.int32), 1)
         return SwapResult(box=box, face=region, mask=mask.astype(np.float32))

@@ -1,0 +1,143 @@
+"""The inference chain between the swap and the paste, one for every command (swap, webcam): masks read from the
+target (:mod:`realtime.processors.masks`) narrow where each swapped face is pasted, and a face enhancer
+(:mod:`realtime.processors.enhancer`) restores the swapped face, blended at a chosen strength.
+
+Two steps around the swap: :meth:`FaceChain.prepare` reads the masks from the target frame into each target's
+``keep`` map (so a swapper can measure the target only where its face is seen), and :meth:`FaceChain.process`
+narrows each swap result's mask by it and enhances the face. The models see FFHQ-aligned crops (the framing they
+were trained on) and their outputs are warped back into each face's box, so every stage works for every swapper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import cv2
+import numpy as np
+
+from realtime.faces.align import warp_face, warp_to_box
+from realtime.faces.pose import mouth_keep
+from realtime.faces.types import kps5_from_68
+from realtime.processors.enhancer import FaceEnhancer
+from realtime.processors.masks import DEFAULT_REGIONS, MASKS, FaceParser, Occluder
+from realtime.swappers.base import SwapResult, SwapTarget, hull_box
+
+__all__ = ["DEFAULT_MASKS", "FaceChain"]
+
+# The masks each swapper gets unless --mask says otherwise: the classic swapper warps a closed or differently open
+# mouth over the target's, so the target's inner mouth (teeth, tongue) is kept; neural swappers render the mouth.
+DEFAULT_MASKS = {"classic": ("box", "mouth"), "simswap": ("box",), "inswapper": ("box",)}
+
+
+@dataclass
+class FaceChain:
+    """Masks and enhancer applied to a frame's swap results.
+
+    Args:
+        masks: which of :data:`~realtime.processors.masks.MASKS` to combine (``box``: the swapper's own region,
+            always the base); ``occlusion`` needs ``occluder``, ``region`` needs ``parser``.
+        regions: the parser classes kept by the ``region`` mask.
+        enhancer: run on each swapped face, or None.
+        enhancer_blend: 0..1, how much of the enhancer's output replaces the swapped face.
+    """
+
+    masks: tuple[str, ...] = ("box",)
+    occluder: Occluder | None = None
+    parser: FaceParser | None = None
+    regions: tuple[str, ...] = DEFAULT_REGIONS
+    enhancer: FaceEnhancer | None = None
+    enhancer_blend: float = 1.0
+
+    def __post_init__(self) -> None:
+        unknown = set(self.masks) - set(MASKS)
+        if unknown:
+            raise ValueError(f"unknown masks {sorted(unknown)}; choose from {MASKS}")
+        if "occlusion" in self.masks and self.occluder is None:
+            raise ValueError("the occlusion mask needs an occluder model")
+        if "region" in self.masks and self.parser is None:
+            raise ValueError("the region mask needs a face parser model")
+        if not 0.0 <= self.enhancer_blend <= 1.0:
+            raise ValueError(f"enhancer_blend must be in [0, 1], got {self.enhancer_blend}")
+
+    @property
+    def masking(self) -> bool:
+        """True when some mask beyond the swapper's own region is on."""
+        return not set(self.masks) <= {"box"}
+
+    @property
+    def idle(self) -> bool:
+        """True when the chain would leave every target and result as it is."""
+        return not self.masking and (self.enhancer is None or self.enhancer_blend == 0.0)
+
+    def prepare(self, frame: np.ndarray, targets: Sequence[SwapTarget]) -> list[SwapTarget]:
+        """The targets of an RGB uint8 frame with ``keep`` set to the product of the masks over each face's
+        :func:`~realtime.swappers.base.hull_box` (unchanged when no mask is on, or the face is off-frame)."""
+        if not self.masking:
+            return list(targets)
+        boxes = [hull_box(t.landmarks, frame.shape[:2]) for t in targets]
+        placed = [(t, b) for t, b in zip(targets, boxes, strict=True) if b is not None]
+        keeps = {id(t): np.ones((b[3] - b[1], b[2] - b[0]), np.float32) for t, b in placed}
+        if "mouth" in self.masks:
+            for target, (x0, y0, x1, y1) in placed:
+                keeps[id(target)] *= mouth_keep(target.landmarks - [x0, y0], (y1 - y0, x1 - x0))
+        if "occlusion" in self.masks and placed:
+            assert self.occluder is not None
+            self._narrow(frame, placed, keeps, self.occluder.size, self.occluder.visible)
+        if "region" in self.masks and placed:
+            assert self.parser is not None
+            parser = self.parser
+            self._narrow(frame, placed, keeps, parser.size, lambda crops: parser.regions(crops, self.regions))
+        return [replace(t, keep=keeps[id(t)]) if id(t) in keeps else t for t in targets]
+
+    def process(
+        self, frame: np.ndarray, targets: Sequence[SwapTarget], results: Sequence[SwapResult | None]
+    ) -> list[SwapResult | None]:
+        """The swap results of :meth:`prepare`'s targets (same order; None stays None) with each mask multiplied by
+        its target's ``keep`` and each face enhanced; ``frame`` (the RGB uint8 frame before pasting) is not
+        changed."""
+        pairs = [(t, r) for t, r in zip(targets, results, strict=True) if r is not None]
+        if self.idle or not pairs:
+            return list(results)
+        masks = {id(r): r.mask if t.keep is None else r.mask * t.keep for t, r in pairs}
+        faces = {id(r): r.face for _, r in pairs}
+        if self.enhancer is not None and self.enhancer_blend > 0:
+            self._enhance(frame, pairs, faces)
+        return [None if r is None else SwapResult(r.box, faces[id(r)], masks[id(r)]) for r in results]
+
+    @staticmethod
+    def _narrow(frame, placed, keeps, size, model) -> None:  # type: ignore[no-untyped-def]
+        """Multiply each face's keep map by ``model``'s map of its FFHQ crop of the target, warped back to its box."""
+        crops, matrices = zip(*(warp_face(frame, kps5_from_68(t.landmarks), "ffhq", size) for t, _ in placed),
+                              strict=True)  # fmt: skip
+        maps = model(np.stack(crops))
+        for (target, box), m, crop_map in zip(placed, matrices, maps, strict=True):
+            keeps[id(target)] *= warp_to_box(np.ascontiguousarray(crop_map, np.float32), m, box)
+
+    def _enhance(self, frame: np.ndarray, pairs, faces) -> None:  # type: ignore[no-untyped-def]
+        """Enhance each swapped face on an FFHQ crop of the frame with the swapped face pasted in, and put the
+        blend of enhanced and swapped back into its box (where the crop covers it)."""
+        assert self.enhancer is not None
+        size = self.enhancer.size
+        composites, matrices = [], []
+        for target, result in pairs:
+            crop, m = warp_face(frame, kps5_from_68(target.landmarks), "ffhq", size)
+            x0, y0, _, _ = result.box
+            to_crop = m.copy()
+            to_crop[:, 2] += m[:, :2] @ [x0, y0]  # box-local -> crop coordinates
+            face, mask = (_to_crop(a, to_crop, size) for a in (result.face, result.mask))
+            composites.append(crop * (1 - mask[..., None]) + face * mask[..., None])
+            matrices.append(m)
+        enhanced = self.enhancer.enhance(np.stack(composites))
+        cover = np.ones((size, size), np.float32)
+        for (_, result), m, composite, out in zip(pairs, matrices, composites, enhanced, strict=True):
+            mixed = composite + self.enhancer_blend * (out - composite)
+            back = warp_to_box(mixed.astype(np.float32), m, result.box)
+            where = warp_to_box(cover, m, result.box)[..., None]  # the part of the box the crop covers
+            faces[id(result)] = result.face * (1 - where) + back * where
+
+
+def _to_crop(image: np.ndarray, to_crop: np.ndarray, size: int) -> np.ndarray:
+    """A box-local image or mask warped into a ``size`` crop by the box -> crop matrix ``to_crop``; float32."""
+    return cv2.warpAffine(np.asarray(image, np.float32), to_crop, (size, size), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)  # fmt: skip

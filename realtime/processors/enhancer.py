@@ -1,0 +1,58 @@
+"""Face enhancers (face restoration networks run on the swapped face before it is pasted): GFPGAN 1.4, GPEN-BFR
+256/512 and CodeFormer, as ONNX files (``python -m realtime.models fetch gfpgan_1.4``).
+
+They share one interface, the one the field's ONNX exports have: an FFHQ-aligned RGB crop [N,3,S,S] scaled to
+[-1,1] in, the restored crop in the same range out (S = 256 or 512). CodeFormer takes a second input, its fidelity
+weight w (0: strongest restoration, 1: closest to the input). The batch axis may be fixed at 1 (then the faces of a
+frame run one by one) or dynamic (then in one batch).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from realtime.errors import InputError
+from realtime.models.onnx import input_dtype, open_session
+
+__all__ = ["ENHANCERS", "ENHANCER_MODELS", "FaceEnhancer"]
+
+ENHANCERS = ("none", "gfpgan", "gpen256", "gpen512", "codeformer")
+# --enhancer NAME -> the model store's name for its file
+ENHANCER_MODELS = {
+    "gfpgan": "gfpgan_1.4",
+    "gpen256": "gpen_bfr_256",
+    "gpen512": "gpen_bfr_512",
+    "codeformer": "codeformer",
+}
+
+
+class FaceEnhancer:
+    """An enhancer ONNX model. :meth:`enhance` maps FFHQ-aligned crops to restored crops.
+
+    Args:
+        path: the ONNX file.
+        device: "cpu" or "cuda" (when onnxruntime has CUDA).
+        fidelity: CodeFormer's w, for models with a second (scalar) input; ignored by the others.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], device: str = "cpu", fidelity: float = 0.7) -> None:
+        self.session = open_session(path, device)
+        inputs = self.session.get_inputs()
+        images = [i for i in inputs if len(i.shape) == 4]
+        shape = images[0].shape if images else []
+        if len(images) != 1 or shape[1] != 3 or not isinstance(shape[2], int) or shape[2] != shape[3]:
+            raise InputError(f"{path} is not a face enhancer (one [N,3,S,S] image input expected)")
+        self.image, self.size = images[0], int(shape[2])
+        self.batched = not isinstance(shape[0], int) or shape[0] != 1
+        self.extra = {i.name: np.array([fidelity], dtype=np.float64 if "double" in i.type else np.float32)
+                      for i in inputs if i is not self.image}  # fmt: skip
+
+    def enhance(self, crops: np.ndarray) -> np.ndarray:
+        """Restore FFHQ-aligned crops: RGB [N,S,S,3] in [0,255] (uint8 or float) -> float32 [N,S,S,3] in [0,255]."""
+        blob = (np.asarray(crops, np.float32).transpose(0, 3, 1, 2) / 127.5 - 1.0).astype(input_dtype(self.image))
+        batches = [blob] if self.batched else [blob[i : i + 1] for i in range(len(blob))]
+        out = [self.session.run(None, {self.image.name: b, **self.extra})[0] for b in batches]
+        restored = np.concatenate(out).astype(np.float32).transpose(0, 2, 3, 1)
+        return np.clip((restored + 1.0) * 127.5, 0, 255)

@@ -1,0 +1,84 @@
+"""Where a swapped face may be pasted, beyond the swapper's own region (``box``): masks read from the target.
+
+- ``occlusion``: an XSeg-style occlusion model says which pixels of the target's face are face and which are in
+  front of it (a hand, hair, glasses, a microphone); only face pixels are swapped. Interface: an FFHQ-aligned RGB
+  crop [1,256,256,3] (channels last, as XSeg) or [1,3,256,256], in [0,1]; out one map of the same size, 1 = face.
+- ``region``: a BiSeNet face parser (CelebAMask-HQ's 19 classes) keeps only the named regions
+  (``--mask-regions``; hair, hats, ears and the neck are never among the defaults). Interface: an FFHQ-aligned RGB
+  crop [1,3,512,512] normalised with ImageNet's mean and spread; out [1,19,512,512] class scores.
+- ``mouth``: the target's inner mouth (from its landmarks) when it is open, so its teeth and tongue stay
+  (:func:`realtime.faces.pose.mouth_keep`).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from realtime.errors import InputError
+from realtime.models.onnx import input_dtype, open_session
+
+__all__ = ["DEFAULT_REGIONS", "MASKS", "REGIONS", "FaceParser", "Occluder"]
+
+MASKS = ("box", "occlusion", "region", "mouth")
+# face-parsing.PyTorch's CelebAMask-HQ labels, by the names FaceFusion's users know
+REGIONS = {"skin": 1, "left-eyebrow": 2, "right-eyebrow": 3, "left-eye": 4, "right-eye": 5, "glasses": 6,
+           "left-ear": 7, "right-ear": 8, "nose": 10, "mouth": 11, "upper-lip": 12, "lower-lip": 13, "neck": 14,
+           "hair": 17, "hat": 18}  # fmt: skip
+DEFAULT_REGIONS = ("skin", "left-eyebrow", "right-eyebrow", "left-eye", "right-eye", "glasses", "nose", "mouth",
+                   "upper-lip", "lower-lip")  # fmt: skip
+_IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+_IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
+
+
+def _single_image_input(session: object, path: str | os.PathLike[str], what: str):  # type: ignore[no-untyped-def]
+    inputs = session.get_inputs()  # type: ignore[attr-defined]
+    if len(inputs) != 1 or len(inputs[0].shape) != 4:
+        raise InputError(f"{path} is not {what} (one image input expected)")
+    return inputs[0]
+
+
+class Occluder:
+    """An occlusion model; :meth:`visible` gives, per FFHQ-aligned crop, where the face itself is seen."""
+
+    def __init__(self, path: str | os.PathLike[str], device: str = "cpu") -> None:
+        self.session = open_session(path, device)
+        self.input = _single_image_input(self.session, path, "an occlusion model")
+        shape = self.input.shape
+        self.channels_last = shape[3] == 3
+        self.size = int(shape[1] if self.channels_last else shape[2])
+        if not isinstance(self.size, int) or (shape[3] if self.channels_last else shape[1]) != 3:
+            raise InputError(f"{path} is not an occlusion model ([1,S,S,3] or [1,3,S,S] input expected)")
+
+    def visible(self, crops: np.ndarray) -> np.ndarray:
+        """RGB crops [N,S,S,3] in [0,255] -> float32 [N,S,S] in [0,1]: 1 where the face is not covered."""
+        out = []
+        for crop in np.asarray(crops, np.float32) / 255.0:
+            blob = crop[None] if self.channels_last else crop.transpose(2, 0, 1)[None]
+            pred = np.asarray(self.session.run(None, {self.input.name: blob.astype(input_dtype(self.input))})[0])
+            out.append(pred.reshape(self.size, self.size))
+        return np.clip(np.stack(out).astype(np.float32), 0.0, 1.0)
+
+
+class FaceParser:
+    """A face-parsing model; :meth:`regions` gives, per FFHQ-aligned crop, where the named classes are."""
+
+    def __init__(self, path: str | os.PathLike[str], device: str = "cpu") -> None:
+        self.session = open_session(path, device)
+        self.input = _single_image_input(self.session, path, "a face parser")
+        shape = self.input.shape
+        if shape[1] != 3 or not isinstance(shape[2], int):
+            raise InputError(f"{path} is not a face parser ([1,3,S,S] input expected)")
+        self.size = int(shape[2])
+
+    def regions(self, crops: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+        """RGB crops [N,S,S,3] in [0,255] -> float32 [N,S,S] in {0,1}: 1 where the most likely class is one of
+        ``names`` (keys of :data:`REGIONS`)."""
+        classes = [REGIONS[n] for n in names]
+        out = []
+        for crop in np.asarray(crops, np.float32) / 255.0:
+            blob = ((crop - _IMAGENET_MEAN) / _IMAGENET_STD).transpose(2, 0, 1)[None]
+            scores = self.session.run(None, {self.input.name: blob.astype(input_dtype(self.input))})[0][0]
+            out.append(np.isin(np.argmax(scores, axis=0), classes))
+        return np.stack(out).astype(np.float32)
