@@ -117,12 +117,12 @@ class FaceSwapPipeline:
         tracks, detect, stage = self.detection.step(self.faces, frame, t, self._frame_index, cut)
         clock = self._lap(stage, clock)
         self._frame_index += 1
-        out = frame.copy()
         swapped = 0
         targets = [SwapTarget(track.smoothed, track.track_id) for track in self._select(tracks)]
         if self.processors.masking:
             targets = self.processors.prepare(frame, targets)
             clock = self._lap("masks", clock)
+        out = frame.copy()
         results = self.swapper.swap_many(out, targets)
         clock = self._lap("swap", clock)
         if not self.processors.idle:

@@ -10,13 +10,14 @@ were trained on) and their outputs are warped back into each face's box, so ever
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
 
-from realtime.faces.align import warp_face, warp_to_box
+from realtime.faces.align import alignment_matrix, invert_affine, transform_points, warp_face, warp_to_box
 from realtime.faces.pose import mouth_keep
 from realtime.faces.types import kps5_from_68
 from realtime.processors.enhancer import FaceEnhancer
@@ -40,6 +41,9 @@ class FaceChain:
         regions: the parser classes kept by the ``region`` mask.
         enhancer: run on each swapped face, or None.
         enhancer_blend: 0..1, how much of the enhancer's output replaces the swapped face.
+
+    ``model_seconds`` accumulates the time spent inside each model ("occlusion", "region", "enhancer"), so the
+    chain's own cost (crops, warps, blending) is the rest (``bench/pipeline.py`` reports both).
     """
 
     masks: tuple[str, ...] = ("box",)
@@ -48,6 +52,7 @@ class FaceChain:
     regions: tuple[str, ...] = DEFAULT_REGIONS
     enhancer: FaceEnhancer | None = None
     enhancer_blend: float = 1.0
+    model_seconds: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         unknown = set(self.masks) - set(MASKS)
@@ -83,11 +88,12 @@ class FaceChain:
                 keeps[id(target)] *= mouth_keep(target.landmarks - [x0, y0], (y1 - y0, x1 - x0))
         if "occlusion" in self.masks and placed:
             assert self.occluder is not None
-            self._narrow(frame, placed, keeps, self.occluder.size, self.occluder.visible)
+            self._narrow(frame, placed, keeps, self.occluder.size, self._timed("occlusion", self.occluder.visible))
         if "region" in self.masks and placed:
             assert self.parser is not None
             parser = self.parser
-            self._narrow(frame, placed, keeps, parser.size, lambda crops: parser.regions(crops, self.regions))
+            regions = self._timed("region", lambda crops: parser.regions(crops, self.regions))
+            self._narrow(frame, placed, keeps, parser.size, regions)
         return [replace(t, keep=keeps[id(t)]) if id(t) in keeps else t for t in targets]
 
     def process(
@@ -105,39 +111,60 @@ class FaceChain:
             self._enhance(frame, pairs, faces)
         return [None if r is None else SwapResult(r.box, faces[id(r)], masks[id(r)]) for r in results]
 
+    def _timed(self, name: str, model: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+        def run(crops: np.ndarray) -> np.ndarray:
+            start = time.perf_counter()
+            try:
+                return model(crops)
+            finally:
+                self.model_seconds[name] = self.model_seconds.get(name, 0.0) + time.perf_counter() - start
+
+        return run
+
     @staticmethod
     def _narrow(frame, placed, keeps, size, model) -> None:  # type: ignore[no-untyped-def]
-        """Multiply each face's keep map by ``model``'s map of its FFHQ crop of the target, warped back to its box."""
+        """Multiply each face's keep map by ``model``'s byte map (255 = keep) of its FFHQ crop of the target, warped
+        back to its box."""
         crops, matrices = zip(*(warp_face(frame, kps5_from_68(t.landmarks), "ffhq", size) for t, _ in placed),
                               strict=True)  # fmt: skip
         maps = model(np.stack(crops))
         for (target, box), m, crop_map in zip(placed, matrices, maps, strict=True):
-            keeps[id(target)] *= warp_to_box(np.ascontiguousarray(crop_map, np.float32), m, box)
+            keeps[id(target)] *= warp_to_box(np.ascontiguousarray(crop_map), m, box) * np.float32(1 / 255)
 
     def _enhance(self, frame: np.ndarray, pairs, faces) -> None:  # type: ignore[no-untyped-def]
-        """Enhance each swapped face on an FFHQ crop of the frame with the swapped face pasted in, and put the
-        blend of enhanced and swapped back into its box (where the crop covers it)."""
+        """Enhance each swapped face on an FFHQ crop of the frame with the swapped face pasted in, and blend the
+        enhanced face into its box at ``enhancer_blend`` (where the crop covers the box)."""
         assert self.enhancer is not None
         size = self.enhancer.size
-        composites, matrices = [], []
+        crops, matrices = [], []
         for target, result in pairs:
-            crop, m = warp_face(frame, kps5_from_68(target.landmarks), "ffhq", size)
-            x0, y0, _, _ = result.box
-            to_crop = m.copy()
-            to_crop[:, 2] += m[:, :2] @ [x0, y0]  # box-local -> crop coordinates
-            face, mask = (_to_crop(a, to_crop, size) for a in (result.face, result.mask))
-            composites.append(crop * (1 - mask[..., None]) + face * mask[..., None])
+            m = alignment_matrix(kps5_from_68(target.landmarks), "ffhq", size)
+            crops.append(_crop_with_face(frame, result, m, size))
             matrices.append(m)
-        enhanced = self.enhancer.enhance(np.stack(composites))
-        cover = np.ones((size, size), np.float32)
-        for (_, result), m, composite, out in zip(pairs, matrices, composites, enhanced, strict=True):
-            mixed = composite + self.enhancer_blend * (out - composite)
-            back = warp_to_box(mixed.astype(np.float32), m, result.box)
-            where = warp_to_box(cover, m, result.box)[..., None]  # the part of the box the crop covers
-            faces[id(result)] = result.face * (1 - where) + back * where
+        enhanced = self._timed("enhancer", self.enhancer.enhance)(np.stack(crops))
+        cover = np.full((size, size), 255, np.uint8)
+        for (_, result), m, out in zip(pairs, matrices, enhanced, strict=True):
+            back = warp_to_box(out, m, result.box).astype(np.float32)
+            where = warp_to_box(cover, m, result.box).astype(np.float32)[..., None] * (self.enhancer_blend / 255.0)
+            # inside the mask the crop showed the swapped face, so this is the crop's blend carried back to the box
+            faces[id(result)] = result.face + where * (back - result.face)
 
 
-def _to_crop(image: np.ndarray, to_crop: np.ndarray, size: int) -> np.ndarray:
-    """A box-local image or mask warped into a ``size`` crop by the box -> crop matrix ``to_crop``; float32."""
-    return cv2.warpAffine(np.asarray(image, np.float32), to_crop, (size, size), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)  # fmt: skip
+def _crop_with_face(frame: np.ndarray, result: SwapResult, m: np.ndarray, size: int) -> np.ndarray:
+    """The ``size`` crop (frame -> crop matrix ``m``) of the frame with ``result``'s face pasted by its mask,
+    uint8: only the part of the frame the crop reads is copied, and the face is pasted there, not in the frame."""
+    h, w = frame.shape[:2]
+    corners = transform_points(np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64), invert_affine(m))
+    left, top = np.maximum(np.floor(corners.min(0)).astype(int) - 1, 0)
+    right, bottom = np.minimum(np.ceil(corners.max(0)).astype(int) + 2, [w, h])
+    canvas = frame[top:bottom, left:right].copy()
+    x0, y0, x1, y1 = result.box
+    bx0, by0, bx1, by1 = max(x0, left), max(y0, top), min(x1, right), min(y1, bottom)
+    if bx1 > bx0 and by1 > by0:
+        alpha = result.mask[by0 - y0 : by1 - y0, bx0 - x0 : bx1 - x0, None]
+        region = canvas[by0 - top : by1 - top, bx0 - left : bx1 - left]
+        face = result.face[by0 - y0 : by1 - y0, bx0 - x0 : bx1 - x0]
+        region[...] = np.clip(region + alpha * (face - region) + 0.5, 0, 255).astype(np.uint8)
+    shifted = m.copy()
+    shifted[:, 2] += m[:, :2] @ [left, top]  # canvas -> crop
+    return cv2.warpAffine(canvas, shifted, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

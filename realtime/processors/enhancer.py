@@ -50,9 +50,9 @@ class FaceEnhancer:
                       for i in inputs if i is not self.image}  # fmt: skip
 
     def enhance(self, crops: np.ndarray) -> np.ndarray:
-        """Restore FFHQ-aligned crops: RGB [N,S,S,3] in [0,255] (uint8 or float) -> float32 [N,S,S,3] in [0,255]."""
+        """Restore FFHQ-aligned crops: RGB [N,S,S,3] in [0,255] (uint8 or float) -> uint8 [N,S,S,3]."""
         blob = (np.asarray(crops, np.float32).transpose(0, 3, 1, 2) / 127.5 - 1.0).astype(input_dtype(self.image))
         batches = [blob] if self.batched else [blob[i : i + 1] for i in range(len(blob))]
         out = [self.session.run(None, {self.image.name: b, **self.extra})[0] for b in batches]
         restored = np.concatenate(out).astype(np.float32).transpose(0, 2, 3, 1)
-        return np.clip((restored + 1.0) * 127.5, 0, 255)
+        return np.ascontiguousarray(np.clip((restored + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8))

@@ -52,13 +52,14 @@ class Occluder:
             raise InputError(f"{path} is not an occlusion model ([1,S,S,3] or [1,3,S,S] input expected)")
 
     def visible(self, crops: np.ndarray) -> np.ndarray:
-        """RGB crops [N,S,S,3] in [0,255] -> float32 [N,S,S] in [0,1]: 1 where the face is not covered."""
+        """RGB crops [N,S,S,3] in [0,255] -> uint8 [N,S,S]: 255 where the face is not covered, 0 where it is (a
+        byte map: warping it back to the frame costs a quarter of a float one)."""
         out = []
         for crop in np.asarray(crops, np.float32) / 255.0:
             blob = crop[None] if self.channels_last else crop.transpose(2, 0, 1)[None]
             pred = np.asarray(self.session.run(None, {self.input.name: blob.astype(input_dtype(self.input))})[0])
             out.append(pred.reshape(self.size, self.size))
-        return np.clip(np.stack(out).astype(np.float32), 0.0, 1.0)
+        return (np.clip(np.stack(out), 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
 
 
 class FaceParser:
@@ -73,12 +74,14 @@ class FaceParser:
         self.size = int(shape[2])
 
     def regions(self, crops: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
-        """RGB crops [N,S,S,3] in [0,255] -> float32 [N,S,S] in {0,1}: 1 where the most likely class is one of
-        ``names`` (keys of :data:`REGIONS`)."""
-        classes = [REGIONS[n] for n in names]
+        """RGB crops [N,S,S,3] in [0,255] -> uint8 [N,S,S]: 255 where the most likely class is one of ``names``
+        (keys of :data:`REGIONS`), else 0."""
+        kept = sorted({REGIONS[n] for n in names})
         out = []
         for crop in np.asarray(crops, np.float32) / 255.0:
             blob = ((crop - _IMAGENET_MEAN) / _IMAGENET_STD).transpose(2, 0, 1)[None]
             scores = self.session.run(None, {self.input.name: blob.astype(input_dtype(self.input))})[0][0]
-            out.append(np.isin(np.argmax(scores, axis=0), classes))
-        return np.stack(out).astype(np.float32)
+            others = [c for c in range(scores.shape[0]) if c not in kept]
+            # the best kept class beats every other one: argmax's answer, ten times faster on [19,512,512]
+            out.append(np.maximum.reduce(scores[kept]) > np.maximum.reduce(scores[others]))
+        return np.stack(out).astype(np.uint8) * np.uint8(255)
