@@ -309,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
-    args.swapper, args.compile, args.pixel_boost, args.color = "auto", False, None, "auto"
+    args.swapper, args.compile, args.pixel_boost, args.color, args.simswap_variant = "auto", False, None, "auto", "auto"
     if args.model is not None:  # a file or an installed model's name, as realtime.swap takes
         from realtime.models.store import ModelStore
         from realtime.swappers.factory import resolve_models

@@ -241,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
             args.identity_model = recorded_identity_model(args.model)
         pairs = read_pairs(args.pairs)
         swap_args = argparse.Namespace(swapper="auto", model=args.model, identity_model=args.identity_model,
-                                       trust_pickle=args.trust_pickle, compile=False, pixel_boost=None)  # fmt: skip
+                                       trust_pickle=args.trust_pickle, compile=False, pixel_boost=None,
+                                       simswap_variant="auto")  # fmt: skip
         swapper = make_swapper(swap_args, "cpu")
         analyzer = create_analyzer(args.detector, args.models_dir)
         if args.metric == "dlib":

@@ -149,8 +149,17 @@ def _reason(exc: BaseException) -> str:
     return (useful[0] if useful else type(exc).__name__)[:200]
 
 
-def official_config(state: dict[str, torch.Tensor]) -> GeneratorConfig:
-    """The :class:`GeneratorConfig` an official SimSwap generator state dict was built with, and its crop."""
+def simswap_variant(path: Path) -> str:
+    """Which SimSwap generator a state-dict file is, as far as the files beside it tell: ``trainpy`` when SimSwap's
+    current train.py wrote it (it saves ``<step>_optim_G.pth`` beside each ``<step>_net_G.pth``; the released
+    downloads carry no optimiser state), else ``released``. The weights themselves cannot tell."""
+    prefix = path.name.removesuffix("_net_G.pth")
+    return "trainpy" if prefix != path.name and (path.parent / f"{prefix}_optim_G.pth").exists() else "released"
+
+
+def official_config(state: dict[str, torch.Tensor], variant: str = "released") -> GeneratorConfig:
+    """The :class:`GeneratorConfig` an official SimSwap generator state dict was built with, and its crop;
+    ``variant`` (see :class:`GeneratorConfig`) is how it was trained."""
     blocks = {int(m.group(1)) for k in state if (m := re.match(r"BottleNeck\.(\d+)\.", k))}
     stem = state["first_layer.1.weight"].shape[0]
     big = "down0.0.weight" in state
@@ -161,12 +170,15 @@ def official_config(state: dict[str, torch.Tensor]) -> GeneratorConfig:
         width=stem * 2 if big else stem,
         deep="down4.0.weight" in state,
         crop="ffhq" if big else "simswap",  # SimSwap's own crops: FFHQ at 512, its pose templates at 224
+        variant=variant,
     )
 
 
-def load_generator(path: str | os.PathLike[str], trust_pickle: bool = False) -> SwapGenerator:
+def load_generator(path: str | os.PathLike[str], trust_pickle: bool = False, variant: str = "auto") -> SwapGenerator:
     """A :class:`SwapGenerator` in eval mode from our checkpoint format or an official SimSwap generator file
-    (``latest_net_G.pth``, ``550000_net_G.pth``); InputError for anything else or for mismatched weights."""
+    (``latest_net_G.pth``, ``550000_net_G.pth``, or ``<step>_net_G.pth`` from SimSwap's train.py); InputError for
+    anything else or for mismatched weights. ``variant`` says how a SimSwap file was trained ("released",
+    "trainpy"; "auto": :func:`simswap_variant`); our own checkpoints record theirs."""
     state = load_state(path, trust_pickle)
     if isinstance(state, SwapGenerator):  # a trusted pickle of our own module keeps its config
         return state.eval()
@@ -182,7 +194,7 @@ def load_generator(path: str | os.PathLike[str], trust_pickle: bool = False) -> 
         weights = state["state_dict"]
     elif isinstance(state, dict) and "first_layer.1.weight" in state and "BottleNeck.0.style1.linear.weight" in state:
         weights = {k.removeprefix("module."): v for k, v in state.items()}
-        config = official_config(weights)
+        config = official_config(weights, simswap_variant(Path(path)) if variant == "auto" else variant)
     else:
         raise InputError(f"{path} is not a generator checkpoint (neither realtime's format nor SimSwap's)")
     model = SwapGenerator(config)

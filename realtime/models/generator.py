@@ -30,10 +30,12 @@ from realtime.models.layers import (
     conv_layer,
 )
 
-__all__ = ["BLOCK_KINDS", "RESOLUTIONS", "GeneratorConfig", "SwapGenerator"]
+__all__ = ["BLOCK_KINDS", "RESOLUTIONS", "VARIANTS", "GeneratorConfig", "SwapGenerator"]
 
 RESOLUTIONS = (224, 256, 512)
 BLOCK_KINDS = ("adain", "modulated")
+VARIANTS = ("released", "trainpy")
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,10 @@ class GeneratorConfig:
     width: int = 64
     deep: bool = False
     crop: str = "auto"  # face crop the model works on: arcface, ffhq or simswap (auto: ffhq at 512, else arcface)
+    # "released": input in [0,1], tanh head, output (x+1)/2, as SimSwap's released generators (models/fs_networks.py)
+    # and ours. "trainpy": what SimSwap's current train.py trains (models/fs_networks_fix.py): input and output
+    # normalised with ImageNet's mean and spread, no tanh. The weights' names and shapes are the same.
+    variant: str = "released"
 
     def __post_init__(self) -> None:
         if self.resolution not in RESOLUTIONS:
@@ -56,6 +62,8 @@ class GeneratorConfig:
             raise ValueError(f"block must be one of {BLOCK_KINDS}, got {self.block!r}")
         if self.conv not in CONV_KINDS:
             raise ValueError(f"conv must be one of {CONV_KINDS}, got {self.conv!r}")
+        if self.variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
         if self.crop not in ("auto", *CROPS):
             raise ValueError(f"crop must be auto or one of {CROPS}, got {self.crop!r}")
         if self.id_blocks < 0 or self.width < 2 or self.width % 2 or self.latent_dim < 1:
@@ -146,7 +154,10 @@ class SwapGenerator(nn.Module):
         self.up3, self.up2, self.up1 = _up(conv, 8 * w, 4 * w), _up(conv, 4 * w, 2 * w), _up(conv, 2 * w, w)
         if big:
             self.up0 = _up(conv, w, stem)
-        self.last_layer = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(stem, 3, 7), nn.Tanh())
+        head = [nn.Tanh()] if cfg.variant == "released" else []
+        self.last_layer = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(stem, 3, 7), *head)
+        self.register_buffer("_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         # Progressive training runs only the first k identity blocks; inference always runs all of them
         # (save_generator drops the inactive ones from the file).
         self.active_id_blocks = cfg.id_blocks
@@ -161,11 +172,14 @@ class SwapGenerator(nn.Module):
 
     def forward(self, target: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
         down, up = self.stages
-        x = self.first_layer(target)
+        trainpy = self.config.variant == "trainpy"
+        x = self.first_layer((target - self._mean) / self._std if trainpy else target)
         for name in down:
             x = getattr(self, name)(x)
         for block in self.BottleNeck[: self.active_id_blocks]:
             x = block(x, identity)
         for name in up:
             x = getattr(self, name)(x)
+        if trainpy:
+            return self.last_layer(x) * self._std + self._mean
         return (self.last_layer(x) + 1) / 2

@@ -66,6 +66,15 @@ def add_swapper_arguments(group: argparse._ArgumentGroup | argparse.ArgumentPars
         help="allow model files that are pickled Python objects (loading them runs code from the file)",
     )
     group.add_argument(
+        "--simswap-variant",
+        choices=("auto", "released", "trainpy"),
+        default="auto",
+        help="how a SimSwap generator file was trained: released (SimSwap's downloads: tanh, [0,1] images) or "
+        "trainpy (SimSwap's current train.py: ImageNet-normalised images, no tanh; its checkpoints look the same "
+        "but give wrong colours and stripes when run as released); auto: trainpy when <step>_optim_G.pth lies "
+        "beside the file",
+    )
+    group.add_argument(
         "--pixel-boost",
         type=int,
         choices=(256, 512),
@@ -103,6 +112,8 @@ def _check_kind_options(args: argparse.Namespace) -> None:
         raise UsageError("--color is for the classic swapper (neural swappers render colour themselves)")
     if args.compile and swapper_kind(args) != "simswap":
         raise UsageError("--compile is for the simswap swapper (a torch generator given with --model)")
+    if args.simswap_variant != "auto" and swapper_kind(args) != "simswap":
+        raise UsageError("--simswap-variant is for the simswap swapper (a SimSwap generator file)")
     if args.pixel_boost and swapper_kind(args) != "inswapper":
         raise UsageError("--pixel-boost is for 128-px swappers (inswapper)")
 
@@ -184,11 +195,15 @@ def make_swapper(args: argparse.Namespace, device: str, note: Callable[[str], No
     else:
         from realtime.models.checkpoint import load_generator
 
-        generator = load_generator(args.model, trust_pickle=args.trust_pickle)
+        generator = load_generator(args.model, trust_pickle=args.trust_pickle, variant=args.simswap_variant)
         engine = GeneratorEngine(generator, device, compile=args.compile)
         cfg = generator.config
         compiled = ", torch.compile" if args.compile else ""
-        note(f"swapper: simswap ({cfg.resolution}px, {cfg.block} blocks, {cfg.conv} convs{compiled}) from {args.model}")
+        trained = ", trained by SimSwap's train.py" if cfg.variant == "trainpy" else ""
+        note(
+            f"swapper: simswap ({cfg.resolution}px, {cfg.block} blocks, {cfg.conv} convs{compiled}{trained}) "
+            f"from {args.model}"
+        )
     encoder = load_arcface(args.identity_model, trust_pickle=args.trust_pickle).to(device)
     if args.pixel_boost:
         note(f"pixel boost: {args.pixel_boost}px from {(args.pixel_boost // engine.size) ** 2} views per face")

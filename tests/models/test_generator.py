@@ -185,3 +185,69 @@ def test_bad_model_files_are_clear_input_errors(tmp_path, gen: torch.Generator) 
     with pytest.raises(InputError, match=r"pickled Python object.*--trust-pickle"):
         load_generator(whole)
     assert load_generator(whole, trust_pickle=True).config == GeneratorConfig(**SMALL)
+
+
+def fs_networks_fix_forward(state: dict[str, torch.Tensor], x: torch.Tensor, latent: torch.Tensor) -> torch.Tensor:
+    """SimSwap's models/fs_networks_fix.py ``Generator_Adain_Upsample`` (what its current train.py trains; 224,
+    deep=False, 9 blocks, reflect padding), restated from its class definitions with torch.nn.functional on a
+    state dict: x [N,3,224,224] normalised with ImageNet's mean and spread -> output in that same space (no tanh)."""
+    import torch.nn.functional as F
+
+    def conv(v: torch.Tensor, name: str, **kw: int) -> torch.Tensor:
+        return F.conv2d(v, state[f"{name}.weight"], state[f"{name}.bias"], **kw)
+
+    def bn(v: torch.Tensor, name: str) -> torch.Tensor:
+        s = {k: state[f"{name}.{k}"] for k in ("running_mean", "running_var", "weight", "bias")}
+        return F.batch_norm(v, s["running_mean"], s["running_var"], s["weight"], s["bias"], False, 0.0, 1e-5)
+
+    def instance_norm(v: torch.Tensor) -> torch.Tensor:  # its InstanceNorm(epsilon=1e-8)
+        v = v - v.mean((2, 3), keepdim=True)
+        return v * torch.rsqrt((v * v).mean((2, 3), keepdim=True) + 1e-8)
+
+    def apply_style(v: torch.Tensor, name: str) -> torch.Tensor:  # its ApplyStyle
+        style = F.linear(latent, state[f"{name}.linear.weight"], state[f"{name}.linear.bias"])
+        style = style.view(-1, 2, v.size(1), 1, 1)
+        return v * (style[:, 0] * 1 + 1.0) + style[:, 1] * 1
+
+    def pad(v: torch.Tensor, n: int) -> torch.Tensor:
+        return F.pad(v, (n, n, n, n), mode="reflect")
+
+    x = F.relu(bn(conv(pad(x, 3), "first_layer.1"), "first_layer.2"))
+    for name in ("down1", "down2", "down3"):
+        x = F.relu(bn(conv(x, f"{name}.0", stride=2, padding=1), f"{name}.1"))
+    for i in range(9):
+        block = f"BottleNeck.{i}"
+        y = F.relu(apply_style(instance_norm(conv(pad(x, 1), f"{block}.conv1.1")), f"{block}.style1"))
+        x = x + apply_style(instance_norm(conv(pad(y, 1), f"{block}.conv2.1")), f"{block}.style2")
+    for name in ("up3", "up2", "up1"):
+        up = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+        x = F.relu(bn(conv(up, f"{name}.1", padding=1), f"{name}.2"))
+    return conv(pad(x, 3), "last_layer.1")
+
+
+def test_simswap_train_py_checkpoints_load_as_trained(tmp_path, gen: torch.Generator) -> None:  # type: ignore[no-untyped-def]
+    """A checkpoint of SimSwap's train.py (same names as the released generators, but ImageNet-normalised images
+    and no tanh) is recognised by the optimiser state beside it and runs as fs_networks_fix does."""
+    state = random_official_state(224, gen)
+    for key in [k for k in state if k.endswith("running_var")]:
+        state[key] = state[key].abs() + 0.5
+    run = tmp_path / "checkpoints" / "people"
+    run.mkdir(parents=True)
+    torch.save(state, run / "10000_net_G.pth")
+    torch.save({}, run / "10000_optim_G.pth")  # what train.py writes beside each generator
+    model = load_generator(run / "10000_net_G.pth").double()
+    assert model.config.variant == "trainpy"
+    target, latent = torch.rand(2, 3, 224, 224, generator=gen), torch.nn.functional.normalize(torch.randn(2, 512))
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        ours = model(target.double(), latent.double())
+        theirs = fs_networks_fix_forward({k: v.double() for k, v in state.items()}, ((target - mean) / std).double(),
+                                         latent.double()) * std.double() + mean.double()  # fmt: skip
+        assert (ours - theirs).abs().max() <= 1e-5
+        (run / "10000_optim_G.pth").unlink()  # without it the file reads as a released generator ...
+        released = load_generator(run / "10000_net_G.pth").double()
+        assert released.config.variant == "released"
+        assert (released(target.double(), latent.double()) - theirs).abs().max() > 0.05  # ... and runs wrong
+        forced = load_generator(run / "10000_net_G.pth", variant="trainpy").double()  # --simswap-variant trainpy
+        assert torch.equal(forced(target.double(), latent.double()), ours)

@@ -174,6 +174,7 @@ def test_the_options_run_end_to_end(scene: dict) -> None:  # type: ignore[type-a
         (("--enhancer", "gfpgan"), 1, "gfpgan_1.4 is not installed: python -m realtime.models fetch gfpgan_1.4"),
         (("--mask", "occlusion"), 1, "xseg is not installed"),
         (("--pixel-boost", "256"), 2, "--pixel-boost is for 128-px swappers"),
+        (("--simswap-variant", "trainpy"), 2, "--simswap-variant is for the simswap swapper"),
         (("--enhancer", "gfpgan", "--enhancer-model", "missing.onnx"), 1, "model file not found: missing.onnx"),
     ],
 )
