@@ -9,6 +9,8 @@ Examples:
     python -m realtime.swap in.mp4 out.mp4 --source face.jpg --model latest_net_G.pth --identity-model w600k_r50.onnx
     python -m realtime.swap in.mp4 out.mp4 --source face.jpg --model inswapper_128.onnx --identity-model w600k_r50.onnx
     python -m realtime.swap in.mp4 out.mp4 --source face.jpg --detector insightface --models-dir ~/models/buffalo_l
+    python -m realtime.swap in.mp4 out.mp4 --source face.jpg --model inswapper_128 --pixel-boost 256 --enhancer gfpgan
+    python -m realtime.swap in.mp4 out.mp4 --source face.jpg --mask box,occlusion,mouth   # after models fetch xseg
 
 Every output carries an invisible watermark and synthetic-media metadata (check with python -m realtime.verify).
 

@@ -106,7 +106,8 @@ def skip_reason(example: Example) -> str | None:
         (any(name in text for name in USER_MODELS), "needs a model file the user brings"),
         (words[0] == "realtime.models" and words[1:2] in (("fetch",), ("import",)),
          "downloads from the internet (tests/models/test_store.py fetches from a loopback server)"),
-        (any(word in MODEL_NAMES for word in words[1:]) and words[0] != "realtime.models",
+        (words[0] != "realtime.models" and (any(word in MODEL_NAMES for word in words[1:]) or "--enhancer" in words
+                                            or any("occlusion" in w or "region" in w for w in words)),
          "needs a model the user fetches (python -m realtime.models fetch)"),
         (words[0] == "realtime.webcam" and ("--input" not in words or "window" in words or "virtualcam" in words),
          "needs a camera, a virtual camera or a window"),

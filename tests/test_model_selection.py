@@ -80,3 +80,10 @@ def test_model_name_mistakes_are_one_line(
 ) -> None:
     result = swap(scene, scene["home"], monkeypatch, *extra, "--quiet")
     assert result.returncode == code and len(result.error_lines()) == 1 and says in result.stderr, result.stderr
+
+
+def test_a_model_name_is_checked_once_resolved(scene: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """--pixel-boost needs inswapper: a name's kind is known only from the store, not from its spelling."""
+    result = swap(scene, scene["home"], monkeypatch, "--model", "inswapper_128", "--pixel-boost", "256")
+    assert result.returncode == 0, result.stderr
+    assert "pixel boost: 256px from 4 views per face" in result.stderr

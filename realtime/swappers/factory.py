@@ -103,8 +103,8 @@ def check_swapper_args(args: argparse.Namespace) -> None:
     up (:func:`resolve_models` checks the rest once the swapper is known)."""
     if args.swapper == "classic" and (args.model or args.identity_model):
         raise UsageError("--model and --identity-model are for neural swappers; drop them or pick one with --swapper")
-    if args.swapper != "auto" or args.model is not None:
-        _check_kind_options(args)
+    if args.swapper != "auto" or (args.model is not None and Path(args.model).expanduser().exists()):
+        _check_kind_options(args)  # a model name tells its kind only once resolved (resolve_models checks then)
 
 
 def _check_kind_options(args: argparse.Namespace) -> None:
