@@ -14,10 +14,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-import cv2
 import numpy as np
 
-from realtime.faces.align import alignment_matrix, invert_affine, transform_points, warp_face, warp_to_box
+from realtime.faces.align import (
+    alignment_matrix,
+    invert_affine,
+    transform_points,
+    warp_affine,
+    warp_face,
+    warp_to_box,
+)
 from realtime.faces.pose import mouth_keep
 from realtime.faces.types import kps5_from_68
 from realtime.processors.enhancer import FaceEnhancer
@@ -125,8 +131,8 @@ class FaceChain:
     def _narrow(frame, placed, keeps, size, model) -> None:  # type: ignore[no-untyped-def]
         """Multiply each face's keep map by ``model``'s byte map (255 = keep) of its FFHQ crop of the target, warped
         back to its box."""
-        crops, matrices = zip(*(warp_face(frame, kps5_from_68(t.landmarks), "ffhq", size) for t, _ in placed),
-                              strict=True)  # fmt: skip
+        crops, matrices = zip(*(warp_face(frame, kps5_from_68(t.landmarks), "ffhq", size, fast=True)
+                                for t, _ in placed), strict=True)  # fmt: skip
         maps = model(np.stack(crops))
         for (target, box), m, crop_map in zip(placed, matrices, maps, strict=True):
             keeps[id(target)] *= warp_to_box(np.ascontiguousarray(crop_map), m, box) * np.float32(1 / 255)
@@ -167,4 +173,4 @@ def _crop_with_face(frame: np.ndarray, result: SwapResult, m: np.ndarray, size: 
         region[...] = np.clip(region + alpha * (face - region) + 0.5, 0, 255).astype(np.uint8)
     shifted = m.copy()
     shifted[:, 2] += m[:, :2] @ [left, top]  # canvas -> crop
-    return cv2.warpAffine(canvas, shifted, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return warp_affine(canvas, shifted, size, fast=True)

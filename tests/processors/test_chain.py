@@ -54,7 +54,8 @@ def test_the_enhancer_is_blended_at_the_given_strength(scene: dict, blend: float
     assert out is not None and np.array_equal(out.mask, result.mask)
     inner = _inner(result.mask)  # where the enhancer saw the swapped face itself (not its blurred edge)
     expected = (1 - blend) * result.face + blend * (255.0 - result.face)  # the test enhancer negates
-    assert np.abs(out.face - expected)[inner].mean() < 1.5, np.abs(out.face - expected)[inner].mean()
+    error = np.abs(out.face - expected)[inner].mean()  # two bilinear resamplings: into the crop and back
+    assert error < 2.5 * blend, error
 
 
 def test_codeformers_fidelity_weight_is_fed(tmp_path: Path, scene: dict) -> None:  # type: ignore[type-arg]
