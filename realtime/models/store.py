@@ -15,7 +15,6 @@ import contextlib
 import json
 import os
 import shutil
-import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -23,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 
 from realtime.errors import InputError, ModelsMissingError, UsageError
-from realtime.io.files import file_sha256
+from realtime.io.files import TempOutput, file_sha256
 from realtime.models.download import download
 
 __all__ = [
@@ -134,18 +133,13 @@ class ModelStore:
         except (OSError, ValueError) as exc:
             raise InputError(f"the model store's record {path} is damaged ({exc}); delete it and re-import") from exc
 
-    def _save_records(self, records: dict[str, dict]) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".records.", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(records, out, indent=2, sort_keys=True)
-        os.replace(tmp, self.root / "records.json")
-
-    def _record_hash(self, file: str, sha256: str) -> None:
+    def _record(self, section: str, key: str, value: object) -> None:
+        """Set ``records.json[section][key]`` (``hashes`` or ``imported``), under the records lock, atomically."""
         with _locked(self.root / ".locks" / "records.lock"):
             records = self._records()
-            records["hashes"][file] = sha256
-            self._save_records(records)
+            records[section][key] = value
+            with TempOutput(self.root / "records.json") as tmp:
+                tmp.write_text(json.dumps(records, indent=2, sort_keys=True), encoding="utf-8")
 
     # lookup -----------------------------------------------------------------------------------------------------
 
@@ -261,7 +255,7 @@ class ModelStore:
             else:
                 os.replace(partial, target)
             if entry.sha256 is None or entry.member is not None:
-                self._record_hash(entry.file, digest)
+                self._record("hashes", entry.file, digest)
                 note(f"{entry.name} is unpinned: recorded sha256 {digest} (verify checks against it from now on)")
         return target
 
@@ -273,13 +267,11 @@ class ModelStore:
                 names = [n for n in zf.namelist() if n == entry.member or n.endswith("/" + entry.member)]
                 if not names:
                     raise InputError(f"{entry.name}: the archive from {entry.url} has no {entry.member}")
-                fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-                with os.fdopen(fd, "wb") as out, zf.open(names[0]) as member:
+                with TempOutput(target) as tmp, open(tmp, "wb") as out, zf.open(names[0]) as member:
                     shutil.copyfileobj(member, out, 1 << 20)
         except zipfile.BadZipFile as exc:
             archive.unlink()
             raise InputError(f"{entry.name}: the download from {entry.url} is not a zip archive") from exc
-        os.replace(tmp, target)
         return file_sha256(target)
 
     # import and verify ------------------------------------------------------------------------------------------
@@ -319,17 +311,12 @@ class ModelStore:
             warning = f"{source.name} is not in the manifest: registered as {label} ({entry.kind}), unverified"
         target = self.root / entry.file
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-        os.close(fd)
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
+        with TempOutput(target) as tmp:
+            shutil.copyfile(source, tmp)
         if entry.name not in self.manifest.models:
-            with _locked(self.root / ".locks" / "records.lock"):
-                records = self._records()
-                records["imported"][entry.name] = asdict(entry)
-                self._save_records(records)
+            self._record("imported", entry.name, asdict(entry))
         elif entry.sha256 is None or entry.member is not None:
-            self._record_hash(entry.file, digest)
+            self._record("hashes", entry.file, digest)
         return entry, target, warning
 
     def verify(self) -> list[tuple[ModelEntry, Path, str]]:
