@@ -87,3 +87,25 @@ def test_a_model_name_is_checked_once_resolved(scene: dict[str, Path], monkeypat
     result = swap(scene, scene["home"], monkeypatch, "--model", "inswapper_128", "--pixel-boost", "256")
     assert result.returncode == 0, result.stderr
     assert "pixel boost: 256px from 4 views per face" in result.stderr
+
+
+def test_simswap_with_its_pickled_identity_model_is_picked_only_when_trusted(
+    tmp_path: Path, scene: dict[str, Path], monkeypatch: pytest.MonkeyPatch, gen: torch.Generator
+) -> None:
+    from tests.models.test_generator import random_official_state
+
+    home = tmp_path / "home"
+    (home / "models" / "simswap" / "224").mkdir(parents=True)
+    state = random_official_state(224, gen)
+    for key in [k for k in state if k.endswith("running_var")]:
+        state[key] = state[key].abs() + 0.5
+    torch.save(state, home / "models" / "simswap" / "224" / "latest_net_G.pth")
+    network = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, 2), torch.nn.AdaptiveAvgPool2d(8), torch.nn.Flatten())
+    torch.save(
+        torch.nn.Sequential(network, torch.nn.Linear(256, 512)), home / "models" / "simswap" / "arcface_checkpoint.tar"
+    )
+    untrusted = swap(scene, home, monkeypatch)
+    assert untrusted.returncode == 0 and "auto: no neural swapper installed" in untrusted.stderr, untrusted.stderr
+    trusted = swap(scene, home, monkeypatch, "--trust-pickle")
+    assert trusted.returncode == 0, trusted.stderr
+    assert "swapper: auto picked simswap_224 (installed, with its identity model simswap_arcface)" in trusted.stderr

@@ -41,7 +41,8 @@ MIRROR_ENV = "REALTIME_MODELS_MIRROR"
 @dataclass(frozen=True)
 class ModelEntry:
     """One model: ``file`` is its path inside the store; ``sha256`` None means unpinned; ``member`` names the file
-    to take out of a zip download; ``identity`` is the identity model a swapper was trained with."""
+    to take out of a zip download; ``identity`` is the identity model a swapper was trained with; ``pickled``: the
+    file is a pickled Python object (loading it runs code from it: only with --trust-pickle)."""
 
     name: str
     kind: str
@@ -53,6 +54,7 @@ class ModelEntry:
     source: str
     member: str | None = None
     identity: str | None = None
+    pickled: bool = False
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,12 @@ def swapper_kind(args: argparse.Namespace) -> str:
         return str(args.swapper)
     if args.model is None:
         return "classic"
-    return "inswapper" if args.model.suffix == ".onnx" else "simswap"
+    return _kind_of_file(str(args.model))
+
+
+def _kind_of_file(file: str) -> str:
+    """The neural swapper a model file is for: inswapper for ONNX, simswap for a torch checkpoint."""
+    return "inswapper" if file.endswith(".onnx") else "simswap"
 
 
 def check_swapper_args(args: argparse.Namespace) -> None:
@@ -123,10 +128,6 @@ def _check_kind_options(args: argparse.Namespace) -> None:
 SWAPPER_PREFERENCE = ("inswapper_128", "inswapper_128_fp16", "simswap_512", "simswap_224")
 
 
-def _family(entry: ModelEntry) -> str:
-    return "inswapper" if entry.file.endswith(".onnx") else "simswap"
-
-
 def _usable_swappers(store: ModelStore, family: str | None, trust_pickle: bool) -> list[tuple[ModelEntry, str]]:
     """Installed swappers (of ``family``, "inswapper" or "simswap", or any) whose identity model is installed too
     and loadable (a pickled one only with ``trust_pickle``), best first, each with its identity model's name."""
@@ -137,9 +138,9 @@ def _usable_swappers(store: ModelStore, family: str | None, trust_pickle: bool) 
     usable = []
     for entry, _ in sorted(store.installed("swapper"), key=lambda found: rank(found[0])):
         identity = store.manifest.models.get(entry.identity or "")
-        if (family is not None and _family(entry) != family) or identity is None or store.find(identity) is None:
+        if (family is not None and _kind_of_file(entry.file) != family) or identity is None:
             continue
-        if "pickled" in identity.source and not trust_pickle:
+        if store.find(identity) is None or (identity.pickled and not trust_pickle):
             continue
         usable.append((entry, identity.name))
     return usable
