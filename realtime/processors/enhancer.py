@@ -13,8 +13,7 @@ import os
 
 import numpy as np
 
-from realtime.errors import InputError
-from realtime.models.onnx import input_dtype, open_session
+from realtime.models.onnx import image_input, input_dtype, open_session
 
 __all__ = ["ENHANCERS", "ENHANCER_MODELS", "FaceEnhancer"]
 
@@ -39,15 +38,11 @@ class FaceEnhancer:
 
     def __init__(self, path: str | os.PathLike[str], device: str = "cpu", fidelity: float = 0.7) -> None:
         self.session = open_session(path, device)
-        inputs = self.session.get_inputs()
-        images = [i for i in inputs if len(i.shape) == 4]
-        shape = images[0].shape if images else []
-        if len(images) != 1 or shape[1] != 3 or not isinstance(shape[2], int) or shape[2] != shape[3]:
-            raise InputError(f"{path} is not a face enhancer (one [N,3,S,S] image input expected)")
-        self.image, self.size = images[0], int(shape[2])
-        self.batched = not isinstance(shape[0], int) or shape[0] != 1
+        self.image, self.size = image_input(self.session, path, "a face enhancer", others=True)
+        batch = self.image.shape[0]
+        self.batched = not isinstance(batch, int) or batch != 1
         self.extra = {i.name: np.array([fidelity], dtype=np.float64 if "double" in i.type else np.float32)
-                      for i in inputs if i is not self.image}  # fmt: skip
+                      for i in self.session.get_inputs() if i.name != self.image.name}  # fmt: skip
 
     def enhance(self, crops: np.ndarray) -> np.ndarray:
         """Restore FFHQ-aligned crops: RGB [N,S,S,3] in [0,255] (uint8 or float) -> uint8 [N,S,S,3]."""

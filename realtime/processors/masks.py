@@ -16,8 +16,7 @@ import os
 
 import numpy as np
 
-from realtime.errors import InputError
-from realtime.models.onnx import input_dtype, open_session
+from realtime.models.onnx import image_input, input_dtype, open_session
 
 __all__ = ["DEFAULT_REGIONS", "MASKS", "REGIONS", "FaceParser", "Occluder"]
 
@@ -32,24 +31,13 @@ _IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 _IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 
-def _single_image_input(session: object, path: str | os.PathLike[str], what: str):  # type: ignore[no-untyped-def]
-    inputs = session.get_inputs()  # type: ignore[attr-defined]
-    if len(inputs) != 1 or len(inputs[0].shape) != 4:
-        raise InputError(f"{path} is not {what} (one image input expected)")
-    return inputs[0]
-
-
 class Occluder:
     """An occlusion model; :meth:`visible` gives, per FFHQ-aligned crop, where the face itself is seen."""
 
     def __init__(self, path: str | os.PathLike[str], device: str = "cpu") -> None:
         self.session = open_session(path, device)
-        self.input = _single_image_input(self.session, path, "an occlusion model")
-        shape = self.input.shape
-        self.channels_last = shape[3] == 3
-        self.size = int(shape[1] if self.channels_last else shape[2])
-        if not isinstance(self.size, int) or (shape[3] if self.channels_last else shape[1]) != 3:
-            raise InputError(f"{path} is not an occlusion model ([1,S,S,3] or [1,3,S,S] input expected)")
+        self.input, self.size = image_input(self.session, path, "an occlusion model", channels_last=True)
+        self.channels_last = self.input.shape[3] == 3
 
     def visible(self, crops: np.ndarray) -> np.ndarray:
         """RGB crops [N,S,S,3] in [0,255] -> uint8 [N,S,S]: 255 where the face is not covered, 0 where it is (a
@@ -67,11 +55,7 @@ class FaceParser:
 
     def __init__(self, path: str | os.PathLike[str], device: str = "cpu") -> None:
         self.session = open_session(path, device)
-        self.input = _single_image_input(self.session, path, "a face parser")
-        shape = self.input.shape
-        if shape[1] != 3 or not isinstance(shape[2], int):
-            raise InputError(f"{path} is not a face parser ([1,3,S,S] input expected)")
-        self.size = int(shape[2])
+        self.input, self.size = image_input(self.session, path, "a face parser")
 
     def regions(self, crops: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
         """RGB crops [N,S,S,3] in [0,255] -> uint8 [N,S,S]: 255 where the most likely class is one of ``names``

@@ -96,6 +96,19 @@ def test_the_occlusion_mask_keeps_an_occluders_pixels_from_the_target(scene: dic
     assert tint[0] < -20 and tint[1] > tint[0] + 15, tint  # skin stays red-dominant; measured over the mic: green
 
 
+def test_files_of_another_kind_are_refused_in_one_line(tmp_path: Path, scene: dict) -> None:  # type: ignore[type-arg]
+    from realtime.errors import InputError
+    from tests.test_swap_neural import write_inswapper_like
+
+    two_inputs = write_inswapper_like(tmp_path / "inswapper.onnx")
+    with pytest.raises(InputError, match=r"is not a face enhancer \(one \[N,3,S,S\] image input expected\)"):
+        FaceEnhancer(scene["occluder"])  # channels last
+    with pytest.raises(InputError, match=r"is not an occlusion model \(one \[N,3,S,S\] or \[N,S,S,3\]"):
+        Occluder(two_inputs)
+    with pytest.raises(InputError, match="is not a face parser"):
+        FaceParser(two_inputs)
+
+
 def test_the_region_mask_excludes_hair(scene: dict) -> None:  # type: ignore[type-arg]
     result: SwapResult = scene["result"]
     chain = FaceChain(masks=("box", "region"), parser=FaceParser(scene["parser"]))
