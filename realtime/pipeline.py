@@ -20,7 +20,7 @@ from realtime.blend import paste
 from realtime.faces.detection import DetectionStrategy, InlineDetection, TrackedFaces
 from realtime.faces.tracker import SceneCutDetector, Track, Tracker
 from realtime.faces.types import FaceAnalyzer
-from realtime.processors.chain import DEFAULT_MASKS, FaceChain
+from realtime.processors.chain import FaceChain, default_masks
 from realtime.swappers.base import Swapper, SwapTarget
 from realtime.watermark import Watermarker
 
@@ -83,7 +83,7 @@ class FaceSwapPipeline:
         processors: FaceChain | None = None,
     ) -> None:
         self.analyzer, self.swapper = analyzer, swapper
-        self.processors = processors or FaceChain(masks=DEFAULT_MASKS.get(swapper.name, ("box",)))
+        self.processors = processors or FaceChain(masks=default_masks(swapper.name))
         self.options = options or PipelineOptions()
         if self.options.target_face not in TARGET_MODES:
             raise ValueError(f"target_face must be one of {TARGET_MODES}")

@@ -30,11 +30,16 @@ from realtime.processors.enhancer import FaceEnhancer
 from realtime.processors.masks import DEFAULT_REGIONS, MASKS, FaceParser, Occluder
 from realtime.swappers.base import SwapResult, SwapTarget, hull_box
 
-__all__ = ["DEFAULT_MASKS", "FaceChain"]
+__all__ = ["DEFAULT_MASKS", "FaceChain", "default_masks"]
 
 # The masks each swapper gets unless --mask says otherwise: the classic swapper warps a closed or differently open
 # mouth over the target's, so the target's inner mouth (teeth, tongue) is kept; neural swappers render the mouth.
 DEFAULT_MASKS = {"classic": ("box", "mouth"), "simswap": ("box",), "inswapper": ("box",)}
+
+
+def default_masks(swapper_name: str) -> tuple[str, ...]:
+    """The masks a swapper called ``swapper_name`` gets by default (:data:`DEFAULT_MASKS`; ``box`` for others)."""
+    return DEFAULT_MASKS.get(swapper_name, ("box",))
 
 
 @dataclass

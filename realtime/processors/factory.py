@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from realtime.errors import UsageError
 from realtime.models.store import ModelStore
-from realtime.processors.chain import DEFAULT_MASKS, FaceChain
+from realtime.processors.chain import FaceChain, default_masks
 from realtime.processors.enhancer import ENHANCER_MODELS, ENHANCERS, FaceEnhancer
 from realtime.processors.masks import DEFAULT_REGIONS, MASKS, REGIONS, FaceParser, Occluder
 
@@ -85,7 +85,7 @@ def make_chain(
     """The chain the options describe for a swapper called ``swapper_name``, its models (files or names) found
     through ``store`` and run on ``device``; ``note`` receives one line saying what it does. Model problems raise
     UserErrors (a model that is not installed names the fetch command)."""
-    masks = DEFAULT_MASKS.get(swapper_name, ("box",)) if args.mask == "auto" else _names(args.mask)
+    masks = default_masks(swapper_name) if args.mask == "auto" else _names(args.mask)
     occluder = Occluder(store.resolve(args.occlusion_model), device) if "occlusion" in masks else None
     parser = FaceParser(store.resolve(args.parser_model), device) if "region" in masks else None
     enhancer = None
