@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from realtime.errors import InputError
-from realtime.faces.pick import frontality
+from realtime.faces.pick import frontality, largest_face
 from realtime.faces.pose import pose_distance
 from realtime.faces.types import FaceAnalyzer
 from realtime.io.images import IMAGE_SUFFIXES, image_files, read_image
@@ -80,9 +80,8 @@ def load_source(
     path = Path(path)
     candidates: list[tuple[float, SourceFace]] = []
     for image in _source_images(path, max(8, 2 * max_faces), allow_incomplete):
-        faces = analyzer.detect(image)
-        if faces:
-            face = max(faces, key=lambda f: f.size)  # the largest face of each source image is the source person
+        face = largest_face(analyzer, image)  # the largest face of each source image is the source person
+        if face is not None:
             candidates.append((frontality(face), SourceFace.of(image, face)))
     if not candidates:
         raise InputError(f"no face found in the source {path}")
