@@ -18,6 +18,7 @@ from realtime.faces.types import HULL, INNER_MOUTH, inter_ocular
 __all__ = [
     "face_masks",
     "landmark_error",
+    "landmark_errors",
     "region_change",
     "seam_visibility",
     "sharpness",
@@ -30,10 +31,15 @@ _MOUTH = list(range(48, 60))
 _INNER = list(range(17, 68))  # brows, nose, eyes, mouth: where a face's detail is
 
 
+def landmark_errors(found: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Per-point distances [68] between two [68,2] landmark sets, each as a share of ``reference``'s inter-ocular
+    distance (the normalised mean error of face alignment, point by point)."""
+    return np.linalg.norm(found - reference, axis=1) / max(inter_ocular(reference), 1e-6)
+
+
 def landmark_error(found: np.ndarray, reference: np.ndarray) -> float:
-    """Mean distance between corresponding points of two [68,2] landmark sets, as a share of ``reference``'s
-    inter-ocular distance (0.05 = 5%)."""
-    return float(np.linalg.norm(found - reference, axis=1).mean() / max(inter_ocular(reference), 1e-6))
+    """Mean of :func:`landmark_errors`: 0.05 = 5% of the reference's inter-ocular distance."""
+    return float(landmark_errors(found, reference).mean())
 
 
 def _polygon(shape: tuple[int, ...], points: np.ndarray) -> np.ndarray:

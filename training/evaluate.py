@@ -40,6 +40,7 @@ from realtime.faces.pick import largest_face
 from realtime.faces.types import Face, FaceAnalyzer, kps5_from_68
 from realtime.io.files import TempOutput, file_sha256
 from realtime.io.images import image_files, read_image
+from realtime.metrics import landmark_errors
 from realtime.models.arcface import ArcFaceEncoder, load_arcface
 from realtime.swappers.base import SourceSet
 from realtime.swappers.neural import NeuralSwapper
@@ -118,9 +119,7 @@ class Evaluator:
         x0, y0, x1, y1 = face.bbox
         corners = transform_points(np.array([[x0, y0], [x1, y0], [x0, y1], [x1, y1]], np.float64), m)
         measured = self.analyzer.landmarks(result, np.concatenate([corners.min(0), corners.max(0)]))
-        got = measured.landmarks
-        scale = float(np.linalg.norm(expected[45] - expected[36]))
-        error = np.linalg.norm(got - expected, axis=1) / scale
+        error = landmark_errors(measured.landmarks, expected)
         donor_vector = self.embedding(*donor)
         return Direction(
             donor=names[0],
