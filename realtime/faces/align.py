@@ -89,21 +89,18 @@ def estimate_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     dst = np.asarray(dst, dtype=np.float64)
     if src.shape != dst.shape or src.ndim != 2 or src.shape[1] != 2 or src.shape[0] < 2:
         raise ValueError(f"estimate_similarity needs two [K,2] point sets with K >= 2, got {src.shape}, {dst.shape}")
-    mu_s, mu_d = src.mean(0), dst.mean(0)
-    s0, d0 = src - mu_s, dst - mu_d
-    var_s = (s0**2).sum() / len(src)
-    if var_s <= 1e-12:
+    s0 = src - src.mean(0)
+    d0 = dst - dst.mean(0)
+    var_s = float((s0**2).sum())
+    if var_s <= 1e-12 * len(src):
         raise ValueError("estimate_similarity: source points are all at one place")
-    cov = d0.T @ s0 / len(src)
-    u, sig, vt = np.linalg.svd(cov)
-    d = np.ones(2)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        d[-1] = -1.0
-    rot = u @ np.diag(d) @ vt
-    scale = (sig * d).sum() / var_s
-    m = np.zeros((2, 3))
-    m[:, :2] = scale * rot
-    m[:, 2] = mu_d - scale * rot @ mu_s
+    # In 2-D, Umeyama's SVD solution (proper rotation times scale) is one complex number a = c + i·s minimising
+    # sum |a·src_k - dst_k|² over the centred points: a = sum(conj(src_k)·dst_k) / sum |src_k|², no SVD needed.
+    c = float((s0 * d0).sum()) / var_s
+    s = float((s0[:, 0] * d0[:, 1] - s0[:, 1] * d0[:, 0]).sum()) / var_s
+    m = np.empty((2, 3))
+    m[:, :2] = [[c, -s], [s, c]]
+    m[:, 2] = dst.mean(0) - m[:, :2] @ src.mean(0)
     return m
 
 

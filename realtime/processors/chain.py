@@ -10,27 +10,27 @@ were trained on) and their outputs are warped back into each face's box, so ever
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
+import cv2
 import numpy as np
 
 from realtime.faces.align import (
-    alignment_matrix,
     invert_affine,
     transform_points,
     warp_affine,
-    warp_face,
     warp_to_box,
 )
 from realtime.faces.pose import mouth_keep
-from realtime.faces.types import kps5_from_68
 from realtime.processors.enhancer import FaceEnhancer
 from realtime.processors.masks import DEFAULT_REGIONS, MASKS, FaceParser, Occluder
+from realtime.processors.windows import FFHQ_SIDE, Window, crop_window, ffhq_matrix, map_matrix, within
 from realtime.swappers.base import SwapResult, SwapTarget, hull_box
 
 __all__ = ["DEFAULT_MASKS", "FaceChain", "default_masks"]
+
+MapReader = Callable[[np.ndarray, list[Window]], list[np.ndarray]]
 
 # The masks each swapper gets unless --mask says otherwise: the classic swapper warps a closed or differently open
 # mouth over the target's, so the target's inner mouth (teeth, tongue) is kept; neural swappers render the mouth.
@@ -53,8 +53,8 @@ class FaceChain:
         enhancer: run on each swapped face, or None.
         enhancer_blend: 0..1, how much of the enhancer's output replaces the swapped face.
 
-    ``model_seconds`` accumulates the time spent inside each model ("occlusion", "region", "enhancer"), so the
-    chain's own cost (crops, warps, blending) is the rest (``bench/pipeline.py`` reports both).
+    :attr:`model_seconds` is the time spent inside each model's runs so far, so the chain's own cost (crops, warps,
+    the models' input and output conversions, blending) is the rest (``bench/chain.py`` reports both).
     """
 
     masks: tuple[str, ...] = ("box",)
@@ -63,7 +63,6 @@ class FaceChain:
     regions: tuple[str, ...] = DEFAULT_REGIONS
     enhancer: FaceEnhancer | None = None
     enhancer_blend: float = 1.0
-    model_seconds: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         unknown = set(self.masks) - set(MASKS)
@@ -75,6 +74,12 @@ class FaceChain:
             raise ValueError("the region mask needs a face parser model")
         if not 0.0 <= self.enhancer_blend <= 1.0:
             raise ValueError(f"enhancer_blend must be in [0, 1], got {self.enhancer_blend}")
+
+    @property
+    def model_seconds(self) -> dict[str, float]:
+        """Seconds spent inside each model's runs so far: "occlusion", "region", "enhancer" (those present)."""
+        models = {"occlusion": self.occluder, "region": self.parser, "enhancer": self.enhancer}
+        return {name: m.model.seconds for name, m in models.items() if m is not None}
 
     @property
     def masking(self) -> bool:
@@ -94,17 +99,21 @@ class FaceChain:
         boxes = [hull_box(t.landmarks, frame.shape[:2]) for t in targets]
         placed = [(t, b) for t, b in zip(targets, boxes, strict=True) if b is not None]
         keeps = {id(t): np.ones((b[3] - b[1], b[2] - b[0]), np.float32) for t, b in placed}
+        ffhq = [ffhq_matrix(t.landmarks) for t, _ in placed]
         if "mouth" in self.masks:
             for target, (x0, y0, x1, y1) in placed:
                 keeps[id(target)] *= mouth_keep(target.landmarks - [x0, y0], (y1 - y0, x1 - x0))
-        if "occlusion" in self.masks and placed:
-            assert self.occluder is not None
-            self._narrow(frame, placed, keeps, self.occluder.size, self._timed("occlusion", self.occluder.visible))
-        if "region" in self.masks and placed:
-            assert self.parser is not None
-            parser = self.parser
-            regions = self._timed("region", lambda crops: parser.regions(crops, self.regions))
-            self._narrow(frame, placed, keeps, parser.size, regions)
+        readers: list[tuple[int, MapReader]] = []  # (crop side, model reading maps over windows of crops)
+        if "occlusion" in self.masks and self.occluder is not None:
+            occluder = self.occluder
+            readers.append((occluder.size, lambda crops, windows: within(occluder.visible(crops), windows)))
+        if "region" in self.masks and self.parser is not None:
+            parser, regions = self.parser, self.regions
+            readers.append((parser.size, lambda crops, windows: parser.regions(crops, regions, windows)))
+        if placed and readers:
+            crops = _target_crops(frame, ffhq, {size for size, _ in readers})
+            for size, read in readers:
+                _narrow(placed, keeps, *crops[size], read)
         return [replace(t, keep=keeps[id(t)]) if id(t) in keeps else t for t in targets]
 
     def process(
@@ -119,46 +128,68 @@ class FaceChain:
         masks = {id(r): r.mask if t.keep is None else r.mask * t.keep for t, r in pairs}
         faces = {id(r): r.face for _, r in pairs}
         if self.enhancer is not None and self.enhancer_blend > 0:
-            self._enhance(frame, pairs, faces)
+            enhanced = self._enhance(frame, [(t, SwapResult(r.box, r.face, masks[id(r)])) for t, r in pairs])
+            faces = {id(r): face for (_, r), face in zip(pairs, enhanced, strict=True)}
         return [None if r is None else SwapResult(r.box, faces[id(r)], masks[id(r)]) for r in results]
 
-    def _timed(self, name: str, model: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
-        def run(crops: np.ndarray) -> np.ndarray:
-            start = time.perf_counter()
-            try:
-                return model(crops)
-            finally:
-                self.model_seconds[name] = self.model_seconds.get(name, 0.0) + time.perf_counter() - start
-
-        return run
-
-    @staticmethod
-    def _narrow(frame, placed, keeps, size, model) -> None:  # type: ignore[no-untyped-def]
-        """Multiply each face's keep map by ``model``'s byte map (255 = keep) of its FFHQ crop of the target, warped
-        back to its box."""
-        crops, matrices = zip(*(warp_face(frame, kps5_from_68(t.landmarks), "ffhq", size, fast=True)
-                                for t, _ in placed), strict=True)  # fmt: skip
-        maps = model(np.stack(crops))
-        for (target, box), m, crop_map in zip(placed, matrices, maps, strict=True):
-            keeps[id(target)] *= warp_to_box(np.ascontiguousarray(crop_map), m, box) * np.float32(1 / 255)
-
-    def _enhance(self, frame: np.ndarray, pairs, faces) -> None:  # type: ignore[no-untyped-def]
-        """Enhance each swapped face on an FFHQ crop of the frame with the swapped face pasted in, and blend the
-        enhanced face into its box at ``enhancer_blend`` (where the crop covers the box)."""
+    def _enhance(self, frame: np.ndarray, pairs: list[tuple[SwapTarget, SwapResult]]) -> list[np.ndarray]:
+        """Each result's face enhanced on an FFHQ crop of the frame with the swapped face pasted in by its (narrowed)
+        mask, and blended into its box at ``enhancer_blend`` (where the crop covers the box)."""
         assert self.enhancer is not None
         size = self.enhancer.size
-        crops, matrices = [], []
-        for target, result in pairs:
-            m = alignment_matrix(kps5_from_68(target.landmarks), "ffhq", size)
-            crops.append(_crop_with_face(frame, result, m, size))
-            matrices.append(m)
-        enhanced = self._timed("enhancer", self.enhancer.enhance)(np.stack(crops))
-        cover = np.full((size, size), 255, np.uint8)
-        for (_, result), m, out in zip(pairs, matrices, enhanced, strict=True):
-            back = warp_to_box(out, m, result.box).astype(np.float32)
-            where = warp_to_box(cover, m, result.box).astype(np.float32)[..., None] * (self.enhancer_blend / 255.0)
+        matrices = [ffhq_matrix(t.landmarks) * (size / FFHQ_SIDE) for t, _ in pairs]
+        crops = np.stack([_crop_with_face(frame, r, m, size) for (_, r), m in zip(pairs, matrices, strict=True)])
+        windows = [crop_window(m, r.box, size, subsample=False) for (_, r), m in zip(pairs, matrices, strict=True)]
+        faces = []
+        for (_, result), m, window, out in zip(
+            pairs, matrices, windows, self.enhancer.enhance(crops, windows), strict=True
+        ):
+            back = warp_to_box(out, map_matrix(m, window), result.box).astype(np.float32)
+            x0, y0, x1, y1 = result.box
+            corners = transform_points(np.array([[x0, y0], [x1 - 1, y0], [x0, y1 - 1], [x1 - 1, y1 - 1]], float), m)
+            if corners.min() >= 0 and corners.max() <= size - 1:  # the usual case: the crop covers the whole box
+                where: np.ndarray | float = self.enhancer_blend
+            else:
+                cover = warp_to_box(np.full((size, size), 255, np.uint8), m, result.box)
+                where = cover.astype(np.float32)[..., None] * (self.enhancer_blend / 255.0)
             # inside the mask the crop showed the swapped face, so this is the crop's blend carried back to the box
-            faces[id(result)] = result.face + where * (back - result.face)
+            faces.append(result.face + where * (back - result.face))
+        return faces
+
+
+def _target_crops(
+    frame: np.ndarray, ffhq: list[np.ndarray], sizes: set[int]
+) -> dict[int, tuple[np.ndarray, list[np.ndarray]]]:
+    """For each of ``sizes``: the FFHQ crops [N,S,S,3] uint8 of the frame (``ffhq``: each face's 512 crop matrix)
+    and their frame -> crop matrices. The largest is warped from the frame; a size dividing it is that crop
+    averaged down (a whole-number area resize, cheaper than a second warp)."""
+    largest = max(sizes)
+    matrices = [m * (largest / FFHQ_SIDE) for m in ffhq]
+    crops = np.stack([warp_affine(frame, m, largest, fast=True) for m in matrices])
+    out = {largest: (crops, matrices)}
+    for size in sizes - {largest}:
+        if largest % size:
+            scaled = [m * (size / FFHQ_SIDE) for m in ffhq]
+            out[size] = (np.stack([warp_affine(frame, m, size, fast=True) for m in scaled]), scaled)
+            continue
+        k = largest // size  # crop pixel j averages big pixels kj..kj+k-1, centred at kj + (k-1)/2
+        shift = np.array([[0.0, 0.0, (k - 1) / (2 * k)]] * 2)
+        small = np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA) for c in crops])
+        out[size] = (small, [m / k - shift for m in matrices])
+    return out
+
+
+def _narrow(  # type: ignore[no-untyped-def]
+    placed, keeps, crops: np.ndarray, matrices: list[np.ndarray], model: MapReader
+) -> None:
+    """Multiply each placed face's keep map by ``model``'s byte map (255 = keep) of its crop (``crops`` [N,S,S,3],
+    frame -> crop ``matrices``), warped back to its box. ``model(crops, windows)`` gives the maps over each crop's
+    :func:`~realtime.processors.windows.crop_window` only."""
+    size = crops.shape[1]
+    windows = [crop_window(m, box, size) for m, (_, box) in zip(matrices, placed, strict=True)]
+    for (target, box), m, window, crop_map in zip(placed, matrices, windows, model(crops, windows), strict=True):
+        back = warp_to_box(np.ascontiguousarray(crop_map), map_matrix(m, window), box)
+        keeps[id(target)] *= back * np.float32(1 / 255)
 
 
 def _crop_with_face(frame: np.ndarray, result: SwapResult, m: np.ndarray, size: int) -> np.ndarray:

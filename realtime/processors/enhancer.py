@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import os
 
+import cv2
 import numpy as np
 
-from realtime.models.onnx import image_input, input_dtype, open_session
+from realtime.models.onnx import TimedSession, image_input, input_dtype, open_session, to_blob, to_bytes
+from realtime.processors.windows import Window, within
 
 __all__ = ["ENHANCERS", "ENHANCER_MODELS", "FaceEnhancer"]
 
@@ -37,17 +39,25 @@ class FaceEnhancer:
     """
 
     def __init__(self, path: str | os.PathLike[str], device: str = "cpu", fidelity: float = 0.7) -> None:
-        self.session = open_session(path, device)
-        self.image, self.size = image_input(self.session, path, "a face enhancer", others=True)
+        session = open_session(path, device)
+        self.image, self.size = image_input(session, path, "a face enhancer", others=True)
         batch = self.image.shape[0]
         self.batched = not isinstance(batch, int) or batch != 1
         self.extra = {i.name: np.array([fidelity], dtype=np.float64 if "double" in i.type else np.float32)
-                      for i in self.session.get_inputs() if i.name != self.image.name}  # fmt: skip
+                      for i in session.get_inputs() if i.name != self.image.name}  # fmt: skip
+        self.model = TimedSession(session)
 
-    def enhance(self, crops: np.ndarray) -> np.ndarray:
-        """Restore FFHQ-aligned crops: RGB [N,S,S,3] in [0,255] (uint8 or float) -> uint8 [N,S,S,3]."""
-        blob = (np.asarray(crops, np.float32).transpose(0, 3, 1, 2) / 127.5 - 1.0).astype(input_dtype(self.image))
+    def enhance(self, crops: np.ndarray, windows: list[Window] | None = None) -> list[np.ndarray]:
+        """Restore FFHQ-aligned crops: RGB [N,S,S,3] in [0,255] (float values are rounded to bytes first) ->
+        per crop, uint8 RGB over its ``windows[k]`` (:mod:`realtime.processors.windows`; the whole crop when None).
+        """
+        crops = np.asarray(crops)
+        if crops.dtype != np.uint8:
+            crops = np.clip(np.rint(crops), 0, 255).astype(np.uint8)
+        blob = to_blob(crops, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), input_dtype(self.image))  # [-1, 1]
         batches = [blob] if self.batched else [blob[i : i + 1] for i in range(len(blob))]
-        out = [self.session.run(None, {self.image.name: b, **self.extra})[0] for b in batches]
-        restored = np.concatenate(out).astype(np.float32).transpose(0, 2, 3, 1)
-        return np.ascontiguousarray(np.clip((restored + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8))
+        restored = np.concatenate([self.model.run({self.image.name: b, **self.extra})[0] for b in batches])
+        whole = [(0, 0, self.size, self.size, 1)] * len(restored)
+        planes = within(restored.transpose(0, 2, 3, 1), windows or whole)  # [h,w,3] views of [3,S,S] planes
+        # [-1, 1] -> bytes one plane at a time (each a run of whole rows), then interleaved
+        return [cv2.merge([to_bytes(p[..., c], 127.5, 127.5) for c in range(3)]) for p in planes]

@@ -42,6 +42,21 @@ def test_least_squares_with_noise_and_no_reflection() -> None:
     assert np.abs(m - _similarity(0.3, 1.7, 10, -5)).max() < 0.2
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_the_closed_form_is_umeyamas_svd_solution(seed: int) -> None:
+    """The 2-D closed form equals Umeyama's SVD solution (the reference below) on noisy and mirrored points."""
+    rng = np.random.default_rng(seed)
+    src = rng.uniform(0, 200, (int(rng.integers(2, 70)), 2))
+    for dst in (rng.uniform(0, 300, src.shape), transform_points(src, _similarity(1.0, 0.5, 3, 4)) * [-1, 1]):
+        s0, d0 = src - src.mean(0), dst - dst.mean(0)
+        u, sig, vt = np.linalg.svd(d0.T @ s0 / len(src))
+        d = np.array([1.0, np.sign(np.linalg.det(u) * np.linalg.det(vt))])
+        rot = u @ np.diag(d) @ vt
+        scale = (sig * d).sum() / ((s0**2).sum() / len(src))
+        reference = np.hstack([scale * rot, (dst.mean(0) - scale * rot @ src.mean(0))[:, None]])
+        assert np.abs(estimate_similarity(src, dst) - reference).max() < 1e-9
+
+
 def test_templates_follow_insightface_and_ffhq_conventions() -> None:
     assert np.allclose(template("arcface", 112), ARCFACE_112)
     assert np.allclose(template("arcface", 224), ARCFACE_112 * 2)

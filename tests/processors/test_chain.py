@@ -61,7 +61,7 @@ def test_the_enhancer_is_blended_at_the_given_strength(scene: dict, blend: float
 def test_codeformers_fidelity_weight_is_fed(tmp_path: Path, scene: dict) -> None:  # type: ignore[type-arg]
     enhancer = FaceEnhancer(write_enhancer(tmp_path / "cf.onnx", batch="N", weight=True), fidelity=0.5)
     assert enhancer.batched
-    out = enhancer.enhance(np.full((3, 512, 512, 3), 10.0))
+    out = np.stack(enhancer.enhance(np.full((3, 512, 512, 3), 10.0)))
     assert out.shape == (3, 512, 512, 3) and np.allclose(out, (1 + 0.5 * (1 - 10 / 127.5)) * 127.5, atol=0.51)
 
 
