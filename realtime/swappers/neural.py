@@ -26,7 +26,7 @@ from realtime.faces.align import warp_face, warp_to_box
 from realtime.faces.types import face_outline, kps5_from_68
 from realtime.models.arcface import ArcFaceEncoder
 from realtime.models.generator import SwapGenerator
-from realtime.models.onnx import input_dtype, open_session
+from realtime.models.onnx import input_dtype, open_session, to_blob
 from realtime.swappers.base import SourceSet, SwapResult, SwapTarget, hull_box
 from realtime.swappers.pixel_boost import explode, implode
 
@@ -117,9 +117,9 @@ class InswapperEngine:
     def run(self, crops: np.ndarray) -> np.ndarray:
         assert self._latent is not None
         out = []
-        for crop in crops:  # the published model has a fixed batch of one
-            blob = (crop.astype(np.float32) / 255.0).transpose(2, 0, 1)[None].astype(self.dtypes[0])
-            feed = {self.names[0]: blob, self.names[1]: self._latent.astype(self.dtypes[1])}
+        for blob in to_blob(crops, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), self.dtypes[0]):  # [0, 1], channels first
+            # the published model has a fixed batch of one
+            feed = {self.names[0]: blob[None], self.names[1]: self._latent.astype(self.dtypes[1])}
             pred = self.session.run(None, feed)[0][0].astype(np.float32)
             out.append(np.clip(pred.transpose(1, 2, 0) * 255.0, 0, 255))
         return np.stack(out).astype(np.float32)
