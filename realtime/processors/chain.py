@@ -163,14 +163,17 @@ def _target_crops(
     """For each of ``sizes``: the FFHQ crops [N,S,S,3] uint8 of the frame (``ffhq``: each face's 512 crop matrix)
     and their frame -> crop matrices. The largest is warped from the frame; a size dividing it is that crop
     averaged down (a whole-number area resize, cheaper than a second warp)."""
+
+    def warped(size: int) -> tuple[np.ndarray, list[np.ndarray]]:
+        matrices = [m * (size / FFHQ_SIDE) for m in ffhq]
+        return np.stack([warp_affine(frame, m, size, fast=True) for m in matrices]), matrices
+
     largest = max(sizes)
-    matrices = [m * (largest / FFHQ_SIDE) for m in ffhq]
-    crops = np.stack([warp_affine(frame, m, largest, fast=True) for m in matrices])
-    out = {largest: (crops, matrices)}
+    crops, matrices = out_largest = warped(largest)
+    out = {largest: out_largest}
     for size in sizes - {largest}:
         if largest % size:
-            scaled = [m * (size / FFHQ_SIDE) for m in ffhq]
-            out[size] = (np.stack([warp_affine(frame, m, size, fast=True) for m in scaled]), scaled)
+            out[size] = warped(size)
             continue
         k = largest // size  # crop pixel j averages big pixels kj..kj+k-1, centred at kj + (k-1)/2
         shift = np.array([[0.0, 0.0, (k - 1) / (2 * k)]] * 2)
