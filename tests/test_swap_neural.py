@@ -133,7 +133,8 @@ def test_inswapper_engine_matches_insightface(models: dict[str, Path]) -> None:
     face = DlibAnalyzer().detect(frame)[0]
     encoder = load_arcface(models["arcface"])
     engine = InswapperEngine(models["inswapper"])
-    NeuralSwapper(engine, encoder).set_source(SourceSet.single(frame, face))
+    swapper = NeuralSwapper(engine, encoder)
+    swapper.set_source(SourceSet.single(frame, face))
     with torch.no_grad():
         arcface_crop, _ = warp_face(frame, face.kps5, "arcface", 112)
         embedding = encoder(torch.from_numpy(arcface_crop).permute(2, 0, 1)[None].float() / 255)[0].numpy()
@@ -145,7 +146,7 @@ def test_inswapper_engine_matches_insightface(models: dict[str, Path]) -> None:
         fake, m_theirs = theirs.get(bgr, InsightFace(kps=kps), InsightFace(embedding=embedding), paste_back=False)
     crop, m_ours = warp_face(frame, kps, "arcface", 128)
     assert np.allclose(m_ours, m_theirs, atol=1e-6)
-    ours = engine.run(crop[None])[0]
+    ours = engine.run(crop[None], swapper.identities)[0]
     diff = np.abs(ours - fake[..., ::-1].astype(np.float32))
     # theirs is truncated to uint8 (mean error 0.5) and its crop differs from ours in the last bits
     assert diff.max() <= 2.0 and diff.mean() <= 0.6, (diff.max(), diff.mean())

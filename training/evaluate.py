@@ -114,7 +114,7 @@ class Evaluator:
         self.swapper.set_source(SourceSet.single(*donor))
         image, face = recipient
         crop, m = warp_face(image, kps5_from_68(face.landmarks), engine.template, engine.size)
-        result = np.clip(engine.run(crop[None])[0], 0, 255).round().astype(np.uint8)
+        result = np.clip(engine.run(crop[None], self.swapper.identities[:1])[0], 0, 255).round().astype(np.uint8)
         expected = transform_points(face.landmarks, m)
         x0, y0, x1, y1 = face.bbox
         corners = transform_points(np.array([[x0, y0], [x1, y0], [x0, y1], [x1, y1]], np.float64), m)

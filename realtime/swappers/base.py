@@ -36,11 +36,15 @@ class SwapTarget:
     ``keep`` (float32 [h,w] in [0,1] over the face's :func:`hull_box`, or None) is where the target's own face is
     seen and will be swapped: the masks of :mod:`realtime.processors` (occluders, parsed regions, an open mouth)
     are 0 elsewhere. A swapper that measures the target (the classic one takes its colour and light) measures
-    only there, so a hand or microphone in front does not tint the face."""
+    only there, so a hand or microphone in front does not tint the face.
+
+    ``source`` is which of the swapper's sources (:meth:`Swapper.set_sources`) goes onto this face: 0 with a
+    single source; the mapped person's with a people map."""
 
     landmarks: np.ndarray
     track_id: int = -1
     keep: np.ndarray | None = None
+    source: int = 0
 
 
 @dataclass(frozen=True)
@@ -98,17 +102,21 @@ class SourceSet:
 
 
 class Swapper(Protocol):
-    """A face swapper: :meth:`set_source` once, then :meth:`swap_many` per frame."""
+    """A face swapper: :meth:`set_sources` (or :meth:`set_source`) once, then :meth:`swap_many` per frame."""
 
     name: str
 
+    def set_sources(self, sources: Sequence[SourceSet]) -> None:
+        """The source people, each target taking the one its ``SwapTarget.source`` indexes."""
+        ...
+
     def set_source(self, source: SourceSet) -> None:
-        """Use the pictures of ``source`` as the identity to paste."""
+        """One source person for every face: ``set_sources([source])``."""
         ...
 
     def swap_many(self, frame: np.ndarray, targets: Sequence[SwapTarget]) -> list[SwapResult | None]:
-        """One result per target face of an RGB uint8 frame [H,W,3], all faces at once (neural swappers batch them);
-        None for a face that cannot be swapped (off-frame, too small)."""
+        """One result per target face of an RGB uint8 frame [H,W,3], all faces at once (neural swappers batch them,
+        whatever their sources); None for a face that cannot be swapped (off-frame, too small)."""
         ...
 
 

@@ -107,32 +107,42 @@ class ClassicSwapper:
         if color not in COLOR_MODES:
             raise ValueError(f"color must be one of {COLOR_MODES}, got {color!r}")
         self.color, self.mirror = color, mirror
-        self._views: list[tuple[_View, _View]] = []
-        self._chooser: SourceChooser | None = None
+        self._people: list[tuple[list[tuple[_View, _View]], SourceChooser]] = []  # per source: views, chooser
+
+    def set_sources(self, sources: Sequence[SourceSet]) -> None:
+        """The source people (pictures with 68 landmarks each); a target takes the one its ``source`` indexes."""
+        if not sources:
+            raise ValueError("set_sources needs at least one source")
+        self._people = [([_views(face) for face in source.faces], SourceChooser(source.faces)) for source in sources]
 
     def set_source(self, source: SourceSet) -> None:
-        """Use the pictures of ``source`` (68 landmarks each) as the identity to paste."""
-        self._views = [_views(face) for face in source.faces]
-        self._chooser = SourceChooser(source.faces)
+        """Use the pictures of ``source`` (68 landmarks each) as the identity to paste on every face."""
+        self.set_sources([source])
 
     def swap_many(self, frame: np.ndarray, targets: Sequence[SwapTarget]) -> list[SwapResult | None]:
-        """Warp, onto each target face of an RGB uint8 frame, the source picture that looks most like it; None for
-        a face whose hull is off-frame."""
-        if self._chooser is None:
+        """Warp, onto each target face of an RGB uint8 frame, the picture of its source person that looks most like
+        it; None for a face whose hull is off-frame."""
+        if not self._people:
             raise RuntimeError("ClassicSwapper.swap_many called before set_source")
         results = []
         for target in targets:
-            index = self._chooser.choose(target.landmarks, frame.shape[:2], target.track_id)
-            results.append(self.swap(frame, target.landmarks, index, target.keep))
+            _, chooser = self._people[target.source]
+            index = chooser.choose(target.landmarks, frame.shape[:2], target.track_id)
+            results.append(self.swap(frame, target.landmarks, index, target.keep, target.source))
         return results
 
     def swap(
-        self, frame: np.ndarray, landmarks: np.ndarray, source: int = 0, keep: np.ndarray | None = None
+        self,
+        frame: np.ndarray,
+        landmarks: np.ndarray,
+        picture: int = 0,
+        keep: np.ndarray | None = None,
+        person: int = 0,
     ) -> SwapResult | None:
-        """Warp source picture number ``source`` onto a target's [68,2] landmarks in an RGB uint8 frame; None if the
-        face is off-frame. ``keep`` (see :class:`~realtime.swappers.base.SwapTarget`) limits where the target's
-        colour and light are measured."""
-        if not self._views:
+        """Warp picture number ``picture`` of source ``person`` onto a target's [68,2] landmarks in an RGB uint8
+        frame; None if the face is off-frame. ``keep`` (see :class:`~realtime.swappers.base.SwapTarget`) limits
+        where the target's colour and light are measured."""
+        if not self._people:
             raise RuntimeError("ClassicSwapper.swap called before set_source")
         box = hull_box(landmarks, frame.shape[:2])
         if box is None:
@@ -145,7 +155,7 @@ class ClassicSwapper:
             cv2.fillConvexPoly(index, np.round(local[tri]).astype(np.int32), int(k))
         inside = index >= 0
         scale = inter_ocular(landmarks)
-        own, other = self._views[source]
+        own, other = self._people[person][0][picture]
         face = _warp(own, local, triangles, index, inside)
         ratio = _areas(other.points, triangles) / np.maximum(_areas(own.points, triangles), 1e-6)
         per_triangle = np.clip((ratio - MIRROR_FROM) / (MIRROR_FULL - MIRROR_FROM), 0.0, 1.0)

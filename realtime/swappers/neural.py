@@ -57,19 +57,21 @@ class GeneratorEngine:
         self._forward = torch.compile(self.generator, fullgraph=True) if compile else self.generator
         self.size = generator.config.resolution
         self.template = generator.config.crop_name
-        self._identity: torch.Tensor | None = None
 
-    def set_identity(self, embedding: np.ndarray) -> None:
-        """The source's L2-normalised ArcFace embedding, float [D]."""
-        self._identity = torch.from_numpy(np.asarray(embedding, np.float32))[None].to(self.device, self.dtype)
+    def identity(self, embedding: np.ndarray) -> np.ndarray:
+        """What :meth:`run` takes for a source whose L2-normalised ArcFace embedding is ``embedding`` (float [D]):
+        the embedding itself, float32 [D]."""
+        return np.asarray(embedding, np.float32)
 
     @torch.no_grad()
-    def run(self, crops: np.ndarray) -> np.ndarray:
-        assert self._identity is not None
+    def run(self, crops: np.ndarray, identities: np.ndarray) -> np.ndarray:
+        """Swap crops [N,S,S,3] uint8, crop k with ``identities[k]`` (:meth:`identity`, [N,D]) -> [N,S,S,3]
+        float32 in [0,255]."""
         batch = torch.from_numpy(crops).permute(0, 3, 1, 2).to(self.device, self.dtype) / 255
         batch = batch.contiguous(memory_format=self.memory_format)
+        ids = torch.from_numpy(np.ascontiguousarray(identities, np.float32)).to(self.device, self.dtype)
         try:
-            out = self._forward(batch, self._identity.expand(len(crops), -1))
+            out = self._forward(batch, ids)
         except torch._dynamo.exc.TorchDynamoException as exc:  # compiler missing or failing: say so, never hide it
             first = (str(exc).strip().splitlines() or ["?"])[0][:200]
             raise UserError(f"torch.compile failed ({type(exc).__name__}: {first}); run without --compile") from exc
@@ -108,18 +110,20 @@ class InswapperEngine:
         self.names = [inputs[0].name, inputs[1].name]
         self.dtypes = [input_dtype(inputs[0]), input_dtype(inputs[1])]  # inswapper_128_fp16 takes float16
         self.size = 128
-        self._latent: np.ndarray | None = None
 
-    def set_identity(self, embedding: np.ndarray) -> None:
-        latent = np.asarray(embedding, np.float32).reshape(1, -1) @ self.emap
-        self._latent = latent / np.linalg.norm(latent)
+    def identity(self, embedding: np.ndarray) -> np.ndarray:
+        """What :meth:`run` takes for a source whose ArcFace embedding is ``embedding`` (float [512]): the model's
+        latent, the embedding through its embedding map, L2-normalised, float32 [512]."""
+        latent = np.asarray(embedding, np.float32).reshape(-1) @ self.emap
+        return (latent / np.linalg.norm(latent)).astype(np.float32)
 
-    def run(self, crops: np.ndarray) -> np.ndarray:
-        assert self._latent is not None
+    def run(self, crops: np.ndarray, identities: np.ndarray) -> np.ndarray:
+        """Swap crops [N,128,128,3] uint8, crop k with ``identities[k]`` (:meth:`identity`, [N,512]) ->
+        [N,128,128,3] float32 in [0,255]."""
         out = []
-        for blob in to_blob(crops, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), self.dtypes[0]):  # [0, 1], channels first
-            # the published model has a fixed batch of one
-            feed = {self.names[0]: blob[None], self.names[1]: self._latent.astype(self.dtypes[1])}
+        blobs = to_blob(crops, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), self.dtypes[0])  # [0, 1], channels first
+        for blob, latent in zip(blobs, identities, strict=True):  # the published model has a fixed batch of one
+            feed = {self.names[0]: blob[None], self.names[1]: latent[None].astype(self.dtypes[1])}
             pred = self.session.run(None, feed)[0][0].astype(np.float32)
             out.append(np.clip(pred.transpose(1, 2, 0) * 255.0, 0, 255))
         return np.stack(out).astype(np.float32)
@@ -143,29 +147,47 @@ class NeuralSwapper:
         self.engine, self.encoder = engine, encoder.eval()
         self.pixel_boost = pixel_boost
         self.name = engine.name
-        self._ready = False
+        self._identities: np.ndarray | None = None  # [sources, D'], what the engine takes per source
+
+    def set_sources(self, sources: Sequence[SourceSet]) -> None:
+        """The source people; each one's identity is the normalised mean of the encoder's embeddings of its
+        pictures (each on the encoder's own crop), as tools that take several source images do."""
+        if not sources:
+            raise ValueError("set_sources needs at least one source")
+        identities = []
+        for source in sources:
+            vectors = [self.encoder.embed(f.image, f.face.kps5) for f in source.faces[:MAX_IDENTITY_FACES]]
+            mean = np.mean(vectors, axis=0)
+            identities.append(self.engine.identity(mean / max(float(np.linalg.norm(mean)), 1e-12)))
+        self._identities = np.stack(identities)
 
     def set_source(self, source: SourceSet) -> None:
-        """Use the source person's identity: the normalised mean of the encoder's embeddings of every picture in
-        ``source`` (each on the encoder's own crop), as tools that take several source images do."""
-        vectors = [self.encoder.embed(f.image, f.face.kps5) for f in source.faces[:MAX_IDENTITY_FACES]]
-        mean = np.mean(vectors, axis=0)
-        self.engine.set_identity(mean / max(float(np.linalg.norm(mean)), 1e-12))
-        self._ready = True
+        """Use the source person's identity (see :meth:`set_sources`) on every face."""
+        self.set_sources([source])
+
+    @property
+    def identities(self) -> np.ndarray:
+        """What the engine takes for each source (:meth:`GeneratorEngine.identity`), float32 [sources, D']."""
+        if self._identities is None:
+            raise RuntimeError("NeuralSwapper has no source yet: call set_source")
+        return self._identities
 
     def swap_many(self, frame: np.ndarray, targets: Sequence[SwapTarget]) -> list[SwapResult | None]:
-        """Swap every target face of an RGB uint8 frame in one batch; None for faces whose hull is off-frame."""
-        if not self._ready:
+        """Swap every target face of an RGB uint8 frame in one batch, each with its source's identity; None for faces
+        whose hull is off-frame."""
+        if self._identities is None:
             raise RuntimeError("NeuralSwapper.swap_many called before set_source")
         faces = [t.landmarks for t in targets]
         if not faces:
             return []
         size, template = self.pixel_boost or self.engine.size, self.engine.template
         crops, matrices = zip(*(warp_face(frame, kps5_from_68(lm), template, size) for lm in faces), strict=True)
+        identities = self._identities[[t.source for t in targets]]
         k = size // self.engine.size
-        swapped = (
-            implode(self.engine.run(explode(np.stack(crops), k)), k) if k > 1 else self.engine.run(np.stack(crops))
-        )
+        if k > 1:  # each face's k*k views are consecutive (explode), so each takes its face's identity k*k times
+            swapped = implode(self.engine.run(explode(np.stack(crops), k), np.repeat(identities, k * k, axis=0)), k)
+        else:
+            swapped = self.engine.run(np.stack(crops), identities)
         return [self._place(frame, lm, face, m) for lm, face, m in zip(faces, swapped, matrices, strict=True)]
 
     def _place(self, frame: np.ndarray, landmarks: np.ndarray, face: np.ndarray, m: np.ndarray) -> SwapResult | None:

@@ -157,7 +157,7 @@ def test_pixel_boost_is_the_interleave_of_direct_swapper_calls(tmp_path: Path, d
     by_hand = np.zeros((256, 256, 3), np.float32)
     for i in range(2):
         for j in range(2):
-            by_hand[i::2, j::2] = engine.run(np.ascontiguousarray(crop[i::2, j::2])[None])[0]
+            by_hand[i::2, j::2] = engine.run(np.ascontiguousarray(crop[i::2, j::2])[None], boosted.identities)[0]
     expected = boosted._place(frame, landmarks, by_hand, m)
     assert result is not None and expected is not None and np.array_equal(result.face, expected.face)
     with pytest.raises(ValueError, match="no multiple"):

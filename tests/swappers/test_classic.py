@@ -108,10 +108,10 @@ def test_a_source_folder_keeps_distinct_pictures(tmp_path: Path, dlib_analyzer: 
 def test_each_tracked_face_gets_the_picture_turned_like_it(photos: list[tuple[np.ndarray, Face]]) -> None:
     """A set of a frontal and a turned picture: a turned target is warped from the turned one."""
     swapper = ClassicSwapper()
-    swapper.set_source(SourceSet((SourceFace.of(*photos[6]), SourceFace.of(*photos[TURNED]))))
+    source = SourceSet((SourceFace.of(*photos[6]), SourceFace.of(*photos[TURNED])))
+    swapper.set_source(source)
     image, face = photos[TURNED]
-    chosen = swapper._chooser.choose(face.landmarks, image.shape[:2], 3)  # type: ignore[union-attr]
-    assert chosen == 1
+    assert SourceChooser(source.faces).choose(face.landmarks, image.shape[:2], 3) == 1
     (result,) = swapper.swap_many(image, [SwapTarget(face.landmarks, 3)])
     assert result is not None
     direct = swapper.swap(image, face.landmarks, 1)
