@@ -18,6 +18,7 @@ import numpy as np
 
 from realtime.blend import paste
 from realtime.faces.detection import DetectionStrategy, InlineDetection, TrackedFaces
+from realtime.faces.identity import UNKNOWN, IdentityDecider
 from realtime.faces.tracker import SceneCutDetector, Track, Tracker
 from realtime.faces.types import FaceAnalyzer
 from realtime.processors.chain import FaceChain, default_masks
@@ -34,12 +35,20 @@ class PipelineOptions:
     """How targets are chosen, how often to detect, how much to smooth and how to blend.
 
     ``smoothing`` is the One-Euro strength: the still-face cutoff is 1/smoothing Hz (0 disables smoothing).
-    ``similarity`` is the descriptor distance under which a face counts as the ``reference`` person.
+    ``similarity`` is the descriptor distance under which a face counts as the ``reference`` person, or as one of
+    the ``people`` of a map.
+
+    A people map (``people``, with ``target_face`` "all"): per mapped person, its reference descriptors (float
+    [K,D]); a face decided to be person p (:class:`~realtime.faces.identity.IdentityDecider`) gets the swapper's
+    source p, a face of nobody mapped gets source ``unmapped_source``, or is left as it is when that is None.
     """
 
     target_face: str = "all"
     reference_embedding: np.ndarray | None = None
     similarity: float = 0.6
+    people: list[np.ndarray] | None = None
+    unmapped_source: int | None = None
+    confirm: int = 2  # descriptors running that decide who a face is when none is clear-cut (a single image: 1)
     smoothing: float = 1.0
     blend: str = "feather"  # realtime.blend's mode (the CLIs pick the swapper's best with --blend auto)
     device: str = "cpu"  # where the blend runs
@@ -89,13 +98,26 @@ class FaceSwapPipeline:
             raise ValueError(f"target_face must be one of {TARGET_MODES}")
         if self.options.target_face == "reference" and self.options.reference_embedding is None:
             raise ValueError("target_face='reference' needs a reference_embedding")
+        if self.options.people is not None and self.options.target_face != "all":
+            raise ValueError("a people map chooses the faces itself: target_face must be 'all'")
+        self.identities = (
+            None
+            if self.options.people is None
+            else IdentityDecider(
+                self.options.people, analyzer.distance, self.options.similarity, confirm=self.options.confirm
+            )
+        )
         cutoff = 0.0 if self.options.smoothing <= 0 else 1.0 / self.options.smoothing
         threshold = analyzer.same_person_distance
         self.tracker = Tracker(
             min_cutoff=cutoff, beta=0.5, same_person=lambda a, b: analyzer.distance(a, b) < threshold
         )
         self.faces = TrackedFaces(
-            analyzer, self.tracker, self.options.min_score, describe=self.options.target_face == "reference"
+            analyzer,
+            self.tracker,
+            self.options.min_score,
+            describe=self.options.target_face == "reference" or self.identities is not None,
+            wants=None if self.identities is None else self.identities.wants,
         )
         self.detection = detection or InlineDetection()
         self.scene_cut = SceneCutDetector()
@@ -118,7 +140,12 @@ class FaceSwapPipeline:
         clock = self._lap(stage, clock)
         self._frame_index += 1
         swapped = 0
-        targets = [SwapTarget(track.smoothed, track.track_id) for track in self._select(tracks)]
+        if self.identities is not None and detect:
+            for track in tracks:  # a face of this detection carries a descriptor when one was taken for it
+                if track.face.embedding is not None:
+                    self.identities.observe(track.track_id, track.face.embedding)
+            self.identities.new_round(tr.track_id for tr in self.tracker.tracks)
+        targets = self._targets(tracks)
         if self.processors.masking:
             targets = self.processors.prepare(frame, targets)
             clock = self._lap("masks", clock)
@@ -142,6 +169,18 @@ class FaceSwapPipeline:
         now = time.perf_counter()
         self.stage_seconds[stage] += now - since
         return now
+
+    def _targets(self, tracks: list[Track]) -> list[SwapTarget]:
+        """The faces to swap this frame and the source each one gets."""
+        if self.identities is None:
+            return [SwapTarget(track.smoothed, track.track_id) for track in self._select(tracks)]
+        targets = []
+        for track in tracks:
+            person = self.identities.person(track.track_id)
+            source = self.options.unmapped_source if person == UNKNOWN else person
+            if source is not None:  # undecided, or nobody mapped and kept: left as it is
+                targets.append(SwapTarget(track.smoothed, track.track_id, source=source))
+        return targets
 
     def _select(self, tracks: list[Track]) -> list[Track]:
         mode = self.options.target_face

@@ -15,6 +15,7 @@ reports both per frame).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -32,12 +33,22 @@ class TrackedFaces:
         analyzer: the face-analysis backend.
         tracker: the stream's :class:`~realtime.faces.tracker.Tracker`.
         min_score: detections scoring below this are ignored.
-        describe: compute identity descriptors (reference mode needs them to pick the reference person).
+        describe: compute identity descriptors (reference mode and people maps need them to tell people apart).
+        wants: ``track_id -> bool``, whether a face plainly continuing that track needs a descriptor anyway (a
+            people map deciding or rechecking who the track is, :meth:`~realtime.faces.identity.IdentityDecider.
+            wants`); None: such faces are not described again.
     """
 
-    def __init__(self, analyzer: FaceAnalyzer, tracker: Tracker, min_score: float, describe: bool) -> None:
+    def __init__(
+        self,
+        analyzer: FaceAnalyzer,
+        tracker: Tracker,
+        min_score: float,
+        describe: bool,
+        wants: Callable[[int], bool] | None = None,
+    ) -> None:
         self.analyzer, self.tracker = analyzer, tracker
-        self.min_score, self.describe = min_score, describe
+        self.min_score, self.describe, self.wants = min_score, describe, wants
 
     def detect(self, frame: np.ndarray, describe_all: bool = False) -> list[Face]:
         """Faces of an RGB uint8 frame [H,W,3] scoring at least ``min_score``; with ``describe_all`` (and
@@ -52,7 +63,8 @@ class TrackedFaces:
         """Descriptors for the faces that do not clearly continue one known track (when ``describe``). A face
         overlapping no track is new; one overlapping several tracks, or a track another face also overlaps, is
         ambiguous (faces crossing) and the descriptors decide the match. A descriptor costs about as much as a
-        detection with dlib, so a face that plainly continues its track is not described again."""
+        detection with dlib, so a face that plainly continues its track is described again only when ``wants``
+        says its track needs one."""
         if not self.describe:
             return
         known = [tr for tr in self.tracker.tracks if tr.embedding is not None]
@@ -62,7 +74,8 @@ class TrackedFaces:
             shared = any(
                 tr in overlaps[k] for k in range(len(faces)) if k != j for tr in overlaps[j]
             )  # one of its tracks is contested by another face
-            if len(overlaps[j]) != 1 or shared:
+            wanted = self.wants is not None and len(overlaps[j]) == 1 and self.wants(overlaps[j][0].track_id)
+            if len(overlaps[j]) != 1 or shared or wanted:
                 self.analyzer.embed(frame, face)
 
     def join(self, faces: list[Face], t: float) -> list[Track]:
