@@ -14,9 +14,12 @@ from realtime.blend import BLEND_MODES
 from realtime.errors import UsageError
 from realtime.faces.backends import DETECTORS, create_analyzer
 from realtime.faces.detection import DetectionStrategy, InlineDetection
+from realtime.faces.types import FaceAnalyzer
+from realtime.mapping import MapEntry, build_map, parse_map_entry, read_map_file
 from realtime.models.store import ModelStore
 from realtime.pipeline import TARGET_MODES, FaceSwapPipeline, PipelineOptions
 from realtime.processors.factory import add_processor_arguments, check_processor_args, make_chain
+from realtime.source import EMBEDDED, SourceIdentity, load_source
 from realtime.swappers.factory import (
     DEFAULT_BLEND,
     add_swapper_arguments,
@@ -25,13 +28,23 @@ from realtime.swappers.factory import (
     resolve_models,
 )
 
-__all__ = ["add_pipeline_arguments", "check_pipeline_args", "make_pipeline"]
+__all__ = [
+    "add_analysis_arguments",
+    "add_pipeline_arguments",
+    "check_analysis_args",
+    "check_pipeline_args",
+    "make_analyzer",
+    "make_pipeline",
+]
 
 
 def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     """--source, target selection, face analysis, swapper and blend, --watermark-id and --device."""
     parser.add_argument(
-        "--source", type=Path, required=True, help="image, folder of images or video of the source person"
+        "--source",
+        type=Path,
+        help="image, folder of images or video of the source person (every chosen face becomes them; "
+        "for several people use --map instead)",
     )
     parser.add_argument(
         "--source-faces",
@@ -42,7 +55,7 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
         "the classic swapper uses, per target face, the one that looks most like it (default 64)",
     )
     target = parser.add_argument_group("which faces to replace")
-    target.add_argument("--target-face", choices=TARGET_MODES, default="all")
+    target.add_argument("--target-face", choices=TARGET_MODES, help="all (default), largest, or reference")
     target.add_argument("--reference", type=Path, help="image of the person to replace (with --target-face reference)")
     target.add_argument(
         "--similarity",
@@ -50,21 +63,30 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
         help="descriptor distance under which a face is the reference person "
         "(default: the backend's operating point, 0.6 for both dlib's Euclidean and ArcFace's cosine distance)",
     )
-    analysis = parser.add_argument_group("face analysis")
-    analysis.add_argument(
-        "--detector",
-        choices=DETECTORS,
-        default="auto",
-        help="auto: an insightface model pack when one is found (--models-dir, ~/.insightface/models or the model "
-        "store's buffalo_l), else the embedded dlib models",
+    people = parser.add_argument_group(
+        "who becomes whom (several people; find them first with python -m realtime.people)"
     )
-    analysis.add_argument(
-        "--models-dir",
-        type=Path,
-        help="an insightface model pack (folder of .onnx files, e.g. buffalo_l/) or a folder of packs",
+    people.add_argument(
+        "--map",
+        action="append",
+        type=_map_entry,
+        default=[],
+        metavar="TARGET=SOURCE",
+        help="replace TARGET (a people id from --people, or an image/folder/video of that person) with SOURCE "
+        "(an image, folder or video of the new face); repeatable",
     )
-    analysis.add_argument("--detect-every", type=int, default=5, help="full detection every N frames (default 5)")
-    analysis.add_argument(
+    people.add_argument(
+        "--map-file", type=Path, help='JSON {"TARGET": "SOURCE", ...}, paths relative to the file; adds to --map'
+    )
+    people.add_argument("--people", type=Path, help="the people.json of python -m realtime.people, for ids in --map")
+    people.add_argument(
+        "--unmapped",
+        nargs="+",
+        default=["keep"],
+        metavar="keep|swap-with SOURCE",
+        help="faces of nobody in the map: keep them (default) or swap-with SOURCE",
+    )
+    add_analysis_arguments(parser).add_argument(
         "--smoothing", type=float, default=1.0, help="landmark smoothing strength; 0 disables (default 1.0)"
     )
     swap = parser.add_argument_group("swap and blend")
@@ -108,6 +130,34 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_analysis_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """--detector, --models-dir and --detect-every (every command that finds faces in frames); returns their
+    group, for a command's own face-analysis options."""
+    analysis = parser.add_argument_group("face analysis")
+    analysis.add_argument(
+        "--detector",
+        choices=DETECTORS,
+        default="auto",
+        help="auto: an insightface model pack when one is found (--models-dir, ~/.insightface/models or the model "
+        "store's buffalo_l), else the embedded dlib models",
+    )
+    analysis.add_argument(
+        "--models-dir",
+        type=Path,
+        help="an insightface model pack (folder of .onnx files, e.g. buffalo_l/) or a folder of packs",
+    )
+    analysis.add_argument("--detect-every", type=int, default=5, help="full detection every N frames (default 5)")
+    return analysis
+
+
+def check_analysis_args(args: argparse.Namespace) -> None:
+    """UsageError for face-analysis options that cannot work."""
+    if args.models_dir is not None and args.detector == "dlib":
+        raise UsageError("--models-dir names insightface models; it cannot be used with --detector dlib")
+    if args.detect_every < 1:
+        raise UsageError("--detect-every must be >= 1")
+
+
 def _watermark_id(text: str) -> int:
     try:
         value = int(text, 0)
@@ -118,24 +168,43 @@ def _watermark_id(text: str) -> int:
     return value
 
 
+def _map_entry(text: str) -> MapEntry:
+    try:
+        return parse_map_entry(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _check_mapping(args: argparse.Namespace) -> None:
+    mapping = bool(args.map or args.map_file)
+    if mapping and args.source is not None:
+        raise UsageError("--source and --map: the map gives each person's source (others: --unmapped swap-with)")
+    if not mapping and args.source is None:
+        raise UsageError("--source is required (or --map TARGET=SOURCE for several people)")
+    if mapping and args.target_face is not None:
+        raise UsageError("--map chooses the faces itself: it cannot be used with --target-face")
+    if not mapping and (args.people is not None or args.unmapped != ["keep"]):
+        raise UsageError("--people and --unmapped go with --map or --map-file")
+    if args.unmapped[0] not in ("keep", "swap-with") or len(args.unmapped) != (1 if args.unmapped[0] == "keep" else 2):
+        raise UsageError(f"--unmapped takes 'keep' or 'swap-with SOURCE', got {' '.join(args.unmapped)!r}")
+
+
 def check_pipeline_args(args: argparse.Namespace) -> None:
     """UsageError for option values and combinations that cannot work."""
+    _check_mapping(args)
     if args.target_face == "reference" and args.reference is None:
         raise UsageError("--target-face reference needs --reference IMAGE")
+    check_analysis_args(args)
+    if args.smoothing < 0:
+        raise UsageError("--smoothing must be >= 0")
     check_swapper_args(args)
     check_processor_args(args)
-    if args.models_dir is not None and args.detector == "dlib":
-        raise UsageError("--models-dir names insightface models; it cannot be used with --detector dlib")
     if args.similarity is not None and args.similarity <= 0:
         raise UsageError("--similarity must be > 0")
     if args.source_faces < 1:
         raise UsageError("--source-faces must be >= 1")
     if args.threads is not None and args.threads < 1:
         raise UsageError("--threads must be >= 1")
-    if args.detect_every < 1:
-        raise UsageError("--detect-every must be >= 1")
-    if args.smoothing < 0:
-        raise UsageError("--smoothing must be >= 0")
     if args.device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda but no CUDA GPU is visible")
 
@@ -149,20 +218,12 @@ def _analysis_device(detector: str, device: str) -> str:
     return "cuda" if "CUDAExecutionProvider" in onnxruntime.get_available_providers() else "cpu"
 
 
-def make_pipeline(
-    args: argparse.Namespace,
-    note: Callable[[str], None] = lambda _: None,
-    detection: type[DetectionStrategy] = InlineDetection,
-    store: ModelStore | None = None,
-) -> FaceSwapPipeline:
-    """The analyzer, swapper (with the source set) and :class:`FaceSwapPipeline` the options describe, detecting
-    with a ``detection`` strategy every ``--detect-every`` frames (live sessions pass a background one), with
-    models named or picked from ``store`` (default: the user's model store); ``note`` receives a line for each
-    choice made. Model, source and reference problems raise UserErrors."""
-    from realtime.source import EMBEDDED, load_source
-
-    device = "cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu"
-    store = store or ModelStore()
+def make_analyzer(
+    args: argparse.Namespace, device: str, store: ModelStore, note: Callable[[str], None] = lambda _: None
+) -> FaceAnalyzer:
+    """The face-analysis backend ``--detector`` / ``--models-dir`` name (auto: an insightface pack when one is
+    found, the store's ``buffalo_l`` among the places searched), its models on ``device`` where they can run
+    there; ``note`` receives a line saying which and why."""
     store_pack = [pack] if (pack := store.analysis_pack()) is not None else []
     analyzer = create_analyzer(
         args.detector, args.models_dir, _analysis_device(args.detector, device), also_search=store_pack
@@ -175,13 +236,42 @@ def make_pipeline(
             else (" (auto: no insightface pack in ~/.insightface/models or the model store)")
         )
     note(f"face analysis: {analyzer.describe()}{why}")
+    return analyzer
+
+
+def make_pipeline(
+    args: argparse.Namespace,
+    note: Callable[[str], None] = lambda _: None,
+    detection: type[DetectionStrategy] = InlineDetection,
+    store: ModelStore | None = None,
+    single_image: bool = False,
+) -> FaceSwapPipeline:
+    """The analyzer, swapper (with the source set) and :class:`FaceSwapPipeline` the options describe, detecting
+    with a ``detection`` strategy every ``--detect-every`` frames (live sessions pass a background one), with
+    models named or picked from ``store`` (default: the user's model store); ``note`` receives a line for each
+    choice made; ``single_image``: the pipeline gets one frame, so a people map decides who each face is from its
+    one descriptor. Model, source and reference problems raise UserErrors."""
+
+    device = "cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu"
+    store = store or ModelStore()
+    analyzer = make_analyzer(args, device, store, note)
     # before the source, so a bad model file fails fast
     resolve_models(args, store, note)
     swapper = make_swapper(args, device, note)
-    source = load_source(args.source, analyzer, args.source_faces, allow_incomplete=args.allow_truncated)
-    distinct = len(source.faces.faces)
-    note(f"source: {source.count} face(s) from {args.source}" + (f", {distinct} distinct kept" if distinct > 1 else ""))
-    swapper.set_source(source.faces)
+    people_map = None
+    if args.map or args.map_file:
+        entries = [*args.map, *(read_map_file(args.map_file) if args.map_file else [])]
+        unmapped = Path(args.unmapped[1]) if args.unmapped[0] == "swap-with" else None
+        people_map = build_map(entries, analyzer, args.people, unmapped, args.source_faces, args.allow_truncated)
+        for name, source in zip(people_map.names, people_map.sources, strict=True):
+            note(f"map: {name} -> {_describe_source(source)}")
+        rest = people_map.unmapped
+        note("map: everyone else " + ("kept" if rest is None else f"-> {_describe_source(rest)}"))
+        swapper.set_sources([s.faces for s in people_map.sources] + ([] if rest is None else [rest.faces]))
+    else:
+        source = load_source(args.source, analyzer, args.source_faces, allow_incomplete=args.allow_truncated)
+        note(f"source: {_describe_source(source)}")
+        swapper.set_source(source.faces)
     reference = None
     if args.target_face == "reference":
         ref = load_source(args.reference, analyzer, EMBEDDED, allow_incomplete=args.allow_truncated)
@@ -190,12 +280,20 @@ def make_pipeline(
     note(f"paste: {blend} blend on {device}")
     chain = make_chain(args, store, swapper.name, device, note)
     options = PipelineOptions(
-        target_face=args.target_face,
+        target_face=args.target_face or "all",
         reference_embedding=reference,
         similarity=analyzer.same_person_distance if args.similarity is None else args.similarity,
         smoothing=args.smoothing,
         blend=blend,
         device=device,
         watermark_id=args.watermark_id,
+        people=None if people_map is None else people_map.people,
+        unmapped_source=None if people_map is None or people_map.unmapped is None else len(people_map.people),
+        confirm=1 if single_image else 2,
     )
     return FaceSwapPipeline(analyzer, swapper, options, detection(args.detect_every), chain)
+
+
+def _describe_source(source: SourceIdentity) -> str:
+    distinct = len(source.faces.faces)
+    return f"{source.count} face(s) from {source.path}" + (f", {distinct} distinct kept" if distinct > 1 else "")

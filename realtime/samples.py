@@ -19,10 +19,23 @@ import av
 import cv2
 import numpy as np
 
-__all__ = ["FACES", "ClipSpec", "face_image", "make_clip", "person_photos", "render_frame", "write_source_face"]
+__all__ = [
+    "CROWD",
+    "FACES",
+    "ClipSpec",
+    "crowd_positions",
+    "face_image",
+    "make_clip",
+    "person_photos",
+    "render_crowd",
+    "render_frame",
+    "write_source_face",
+]
 
 
 FACES = ("astronaut", "group", "trio", "person")
+CROWD = (0, 2, 4)  # the people of person_photos() who walk through a crowd clip (face="crowd")
+CROWD_TILE = 160  # their photos' side in the clip, pixels
 
 
 def face_image(name: str) -> np.ndarray:
@@ -78,7 +91,7 @@ class ClipSpec:
     height: int = 720
     seconds: float = 4.0
     fps: int = 30
-    face: str = "astronaut"
+    face: str = "astronaut"  # one of FACES, or "crowd": three people walking, two of them crossing
     still: tuple[float, float] = (1.5, 2.5)
     light: tuple[float, float] = (2.5, 3.5)
     light_drop: float = 0.3
@@ -115,6 +128,39 @@ def render_frame(source: np.ndarray, t: float, spec: ClipSpec) -> np.ndarray:
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
+def crowd_positions(t: float, spec: ClipSpec) -> list[tuple[float, float]]:
+    """Where the centres of the crowd clip's three faces are at ``t`` seconds, in :data:`CROWD` order: the first
+    walks left to right, the second right to left a little lower (they cross half-way, the second in front), the
+    third stands on the right, swaying."""
+    w, h = spec.width, spec.height
+    u = float(np.clip(t / spec.seconds, 0.0, 1.0))
+    half = CROWD_TILE / 2
+    left, right = half + 0.02 * w, 0.62 * w - half
+    return [
+        (left + u * (right - left), half + 0.03 * h),
+        (right - u * (right - left), half + 0.03 * h + 0.45 * CROWD_TILE),
+        (0.82 * w, h - half - 0.04 * h - 0.03 * h * (1 + np.sin(2 * np.pi * t / 2.0))),
+    ]
+
+
+def render_crowd(photos: list[np.ndarray], t: float, spec: ClipSpec) -> np.ndarray:
+    """The crowd clip's RGB uint8 frame at ``t`` seconds: the :data:`CROWD` people of ``photos``
+    (:func:`person_photos`) at :func:`crowd_positions` on a grey gradient, each photo blended in by a soft oval, with
+    the clip's sensor noise."""
+    h, w = spec.height, spec.width
+    canvas = np.repeat(np.linspace(90, 170, w, dtype=np.float32)[None, :, None], h, 0).repeat(3, 2)
+    yy, xx = np.mgrid[0:CROWD_TILE, 0:CROWD_TILE].astype(np.float32) / (CROWD_TILE - 1) - 0.5
+    oval = np.clip((0.5 - np.hypot(xx / 0.9, yy)) / 0.08, 0.0, 1.0)[..., None]
+    for k, (cx, cy) in zip(CROWD, crowd_positions(t, spec), strict=True):
+        tile = cv2.resize(photos[k], (CROWD_TILE, CROWD_TILE), interpolation=cv2.INTER_AREA).astype(np.float32)
+        x0, y0 = round(cx - CROWD_TILE / 2), round(cy - CROWD_TILE / 2)
+        region = canvas[y0 : y0 + CROWD_TILE, x0 : x0 + CROWD_TILE]
+        region += oval * (tile - region)
+    if spec.noise > 0:
+        canvas += np.random.default_rng(round(t * 1e6)).normal(0.0, spec.noise, canvas.shape).astype(np.float32)
+    return np.clip(canvas + 0.5, 0, 255).astype(np.uint8)
+
+
 def _timestamps(spec: ClipSpec) -> list[int]:
     """Frame pts in a 1/(2·fps) time base; with ``vfr`` the gaps alternate between 1 and 3 ticks."""
     n = round(spec.seconds * spec.fps)
@@ -131,7 +177,12 @@ def make_clip(path: str | Path, spec: ClipSpec | None = None) -> Path:
     """Write the clip described by ``spec`` to ``path`` (H.264 in the suffix's container, AAC audio)."""
     spec = spec or ClipSpec()
     path = Path(path)
-    source = face_image(spec.face)
+    if spec.face == "crowd":
+        photos = person_photos()
+        render = lambda t: render_crowd(photos, t, spec)  # noqa: E731
+    else:
+        source = face_image(spec.face)
+        render = lambda t: render_frame(source, t, spec)  # noqa: E731
     time_base = Fraction(1, 2 * spec.fps)
     stored_w, stored_h = (spec.height, spec.width) if spec.rotation in (90, 270) else (spec.width, spec.height)
     with av.open(str(path), "w") as container:
@@ -145,7 +196,7 @@ def make_clip(path: str | Path, spec: ClipSpec | None = None) -> Path:
             video.set_display_rotation(spec.rotation)
         audio = _add_tone_stream(container) if spec.audio else None  # every stream exists before the first packet
         for pts in _timestamps(spec):
-            display = render_frame(source, float(pts * time_base), spec)
+            display = render(float(pts * time_base))
             stored = np.ascontiguousarray(np.rot90(display, k=-(spec.rotation // 90) % 4)) if spec.rotation else display
             frame = av.VideoFrame.from_ndarray(stored, format="rgb24")
             frame.pts, frame.time_base = pts, time_base

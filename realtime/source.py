@@ -32,21 +32,22 @@ EMBEDDED = 16  # pictures whose descriptors make up the mean ``embedding``
 @dataclass
 class SourceIdentity:
     """The source person: the pictures a swapper may use (``faces``, best first), the mean descriptor of the first
-    of them (``embedding``, in the analyzer's metric space: what reference mode compares tracks with), and how
-    many faces were found before near-duplicates were dropped (``count``)."""
+    of them (``embedding``, in the analyzer's metric space: what reference mode compares tracks with), how many
+    faces were found before near-duplicates were dropped (``count``), and where they came from (``path``)."""
 
     faces: SourceSet
     embedding: np.ndarray
     count: int
+    path: Path
 
 
-def _source_images(path: Path, video_samples: int, allow_incomplete: bool) -> Iterator[np.ndarray]:
+def _source_images(path: Path, video_samples: int, allow_incomplete: bool, role: str) -> Iterator[np.ndarray]:
     """The source's pictures, one at a time: a folder's images, one image, or ``video_samples`` frames spread over
     a video (one at a time: the video is never held in memory)."""
     if path.is_dir():
         files = image_files(path)
         if not files:
-            raise InputError(f"source folder has no images ({', '.join(sorted(IMAGE_SUFFIXES))}): {path}")
+            raise InputError(f"{role} folder has no images ({', '.join(sorted(IMAGE_SUFFIXES))}): {path}")
         yield from (read_image(p) for p in files)
         return
     suffix = path.suffix.lower()
@@ -64,8 +65,8 @@ def _source_images(path: Path, video_samples: int, allow_incomplete: bool) -> It
                         break  # the rest of the video is not needed
         return
     if not path.exists():
-        raise InputError(f"source not found: {path}")
-    raise InputError(f"source must be an image, a folder of images or a video, got {path}")
+        raise InputError(f"{role} not found: {path}")
+    raise InputError(f"{role} must be an image, a folder of images or a video, got {path}")
 
 
 def load_source(
@@ -73,18 +74,19 @@ def load_source(
     analyzer: FaceAnalyzer,
     max_faces: int = 64,
     allow_incomplete: bool = False,
+    role: str = "source",
 ) -> SourceIdentity:
-    """Detect the source person's faces and build a :class:`SourceIdentity` of up to ``max_faces`` distinct
-    pictures; InputError when no face is found, and for a truncated or damaged source video unless
-    ``allow_incomplete``."""
+    """Detect the person's faces and build a :class:`SourceIdentity` of up to ``max_faces`` distinct pictures;
+    InputError when no face is found, and for a truncated or damaged video unless ``allow_incomplete``. ``role``
+    names the path in those messages ("source", "reference", "--map target" ...)."""
     path = Path(path)
     candidates: list[tuple[float, SourceFace]] = []
-    for image in _source_images(path, max(8, 2 * max_faces), allow_incomplete):
+    for image in _source_images(path, max(8, 2 * max_faces), allow_incomplete, role):
         face = largest_face(analyzer, image)  # the largest face of each source image is the source person
         if face is not None:
             candidates.append((frontality(face), SourceFace.of(image, face)))
     if not candidates:
-        raise InputError(f"no face found in the source {path}")
+        raise InputError(f"no face found in the {role} {path}")
     kept: list[SourceFace] = []
     for _, candidate in sorted(candidates, key=lambda c: -c[0]):
         if len(kept) == max_faces:
@@ -92,4 +94,4 @@ def load_source(
         if all(pose_distance(candidate.pose, candidate.mouth, k.pose, k.mouth) >= MIN_APART for k in kept):
             kept.append(candidate)
     vectors = [np.asarray(analyzer.embed(f.image, f.face), np.float64) for f in kept[:EMBEDDED]]
-    return SourceIdentity(SourceSet(tuple(kept)), np.mean(vectors, axis=0).astype(np.float32), len(candidates))
+    return SourceIdentity(SourceSet(tuple(kept)), np.mean(vectors, axis=0).astype(np.float32), len(candidates), path)

@@ -6,6 +6,9 @@ Examples:
     python -m realtime.swap in.mp4 out.mp4 --source faces/ --target-face largest --blend feather
     python -m realtime.swap in.mov out.mov --source person.mp4 --target-face reference --reference them.jpg
     python -m realtime.swap photo.jpg swapped.png --source face.jpg
+    python -m realtime.people party.mp4 people/                         # who is in it: people/people.json
+    python -m realtime.swap party.mp4 out.mp4 --people people/people.json --map 1=alice.jpg --map 2=bob/
+    python -m realtime.swap in.mp4 out.mp4 --map them.jpg=alice.jpg --unmapped swap-with carol.jpg
     python -m realtime.swap in.mp4 out.mp4 --source face.jpg --model latest_net_G.pth --identity-model w600k_r50.onnx
     python -m realtime.swap in.mp4 out.mp4 --source face.jpg --model inswapper_128.onnx --identity-model w600k_r50.onnx
     python -m realtime.swap in.mp4 out.mp4 --source face.jpg --detector insightface --models-dir ~/models/buffalo_l
@@ -112,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> int:
         kind = _check_args(args)
         apply_threads(plan_threads(args.threads))
-        pipeline = make_pipeline(args, notes(PROG, args.quiet))
+        pipeline = make_pipeline(args, notes(PROG, args.quiet), single_image=kind == "image")
         return _swap_image(args, pipeline) if kind == "image" else _swap_video(args, pipeline)
 
     return run_cli(PROG, body, debug=args.debug)

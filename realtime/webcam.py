@@ -12,6 +12,7 @@ Examples:
     python -m realtime.webcam --source face.jpg --input demo.mp4 --sink file --output live.mp4   # file as camera
     python -m realtime.webcam --source face.jpg --model inswapper_128.onnx --identity-model w600k_r50.onnx
     python -m realtime.webcam --source face.jpg --mask box,occlusion,mouth --enhancer gpen256 --enhancer-blend 0.5
+    python -m realtime.webcam --map me.jpg=alice.jpg --map friend.jpg=bob.jpg   # each person their own new face
 
 On Linux the virtual camera is a v4l2loopback device (sudo modprobe v4l2loopback devices=1 exclusive_caps=1);
 on Windows and macOS, OBS Studio's virtual camera.

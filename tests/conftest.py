@@ -101,6 +101,21 @@ def devices() -> list[str]:
     return out
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _dlib_models_loaded_once() -> Iterator[None]:
+    """dlib's models (0.8 s to load) loaded once for every analyzer this process makes: the CLIs that tests call in
+    process (tests.cli.call_main) each build an analyzer, as a fresh ``python -m`` process would (those load their
+    own). The models are only read after loading, so sharing them changes no result."""
+    import functools
+
+    from realtime.faces import dlib_backend
+
+    original = dlib_backend._load_models
+    dlib_backend._load_models = functools.cache(original)
+    yield
+    dlib_backend._load_models = original
+
+
 @pytest.fixture(scope="session")
 def dlib_analyzer() -> DlibAnalyzer:
     """The embedded dlib analyzer, loaded once (its models take ~1 s to load)."""

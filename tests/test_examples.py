@@ -19,18 +19,19 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from realtime.io.images import write_image
 from realtime.models.store import load_manifest
-from realtime.samples import ClipSpec, face_image, make_clip, render_frame
+from realtime.samples import ClipSpec, face_image, make_clip, person_photos, render_frame
 from tests.cli import call_main, entry_module
 from training.sample_data import write_identity_photos
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMANDS = ["realtime.swap", "realtime.webcam", "realtime.verify", "realtime.export", "realtime.demo", "realtime.env",
-            "realtime.models", "training.prepare", "training.cluster", "training.train", "training.evaluate",
-            "training.sample_data", "training.pairs"]  # fmt: skip
+COMMANDS = ["realtime.swap", "realtime.webcam", "realtime.people", "realtime.verify", "realtime.export",
+            "realtime.demo", "realtime.env", "realtime.models", "training.prepare", "training.cluster",
+            "training.train", "training.evaluate", "training.sample_data", "training.pairs"]  # fmt: skip
 # Files users bring (weights of published models, packs); the tests build stand-ins elsewhere, not under these names.
 USER_MODELS = ("w600k_r50.onnx", "backbone.pth", "latest_net_G.pth", "inswapper_128.onnx", "face_parsing_bisenet",
                "glint360k_r100.onnx", "~/models/", "runs/base/", "runs/first/")  # fmt: skip
@@ -132,6 +133,15 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for i, t in enumerate((0.0, 0.4, 0.8)):
         write_image(root / "faces" / f"{i}.jpg", render_frame(face_image("person"), t, ClipSpec(width=400, height=400)))
     make_clip(root / "person.mp4", ClipSpec(width=400, height=400, seconds=1.0, face="person"))
+    # several people: a short crowd clip, the pictures it maps to new faces, and t1.jpg
+    make_clip(root / "party.mp4", ClipSpec(width=800, height=400, seconds=1.0, fps=10, face="crowd", audio=False))
+    photos = person_photos()
+    write_image(root / "alice.jpg", photos[1])
+    write_image(root / "carol.jpg", photos[5])
+    (root / "bob").mkdir()
+    write_image(root / "bob" / "0.jpg", photos[3])
+    write_image(root / "bob" / "1.jpg", np.ascontiguousarray(photos[3][:, ::-1]))
+    write_image(root / "group.jpg", face_image("group"))
     # what the README's demo block (run by .ci/run) leaves for the examples after it, made as that block makes it
     with contextlib.chdir(root):
         assert call_main(*PREREQUISITE).returncode == 0

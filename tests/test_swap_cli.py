@@ -154,7 +154,7 @@ def test_bad_inputs_exit_cleanly_and_leave_no_output(swapped_clip: SwappedClip, 
         ((clip, source / "out.mp4", "--source", source), 1, "output folder is not a folder"),
         ((clip, unwritable_folder(tmp_path) / "out.mp4", "--source", source), 1, "not writable|cannot create a file"),
         ((clip, out, "--source", source, "--target-face", "reference"), 2, "needs --reference"),
-        ((clip, out), 2, "the following arguments are required: --source"),
+        ((clip, out), 2, "--source is required"),
         ((clip, tmp_path / "out.png", "--source", source), 2, "input is a video but output is an image"),
     ]
     for args, code, message in cases:
