@@ -6,6 +6,7 @@ independent of the backend under test."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -119,3 +120,24 @@ def test_model_errors_exit_cleanly(scene, tmp_path: Path) -> None:  # type: igno
         assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
         assert not out.exists()
         assert re.search(message, lines[0]), (message, lines[0])
+
+
+def test_people_and_map_with_arcface_descriptors(scene, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """realtime.people groups by the pack's ArcFace (512-d, unit length) and says so; --map reads it back."""
+    pack = ("--detector", "insightface", "--models-dir", scene["pack"])
+    found = call_main("realtime.people", scene["still"], tmp_path / "people", "--quiet", *pack)
+    assert found.returncode == 0, found.stderr
+    data = json.loads((tmp_path / "people" / "people.json").read_text())
+    assert data["backend"] != "dlib" and len(data["people"]) == 1
+    assert np.linalg.norm(data["people"][0]["embedding"]) == pytest.approx(1.0, abs=1e-3)
+    assert len(data["people"][0]["embedding"]) == 512
+    out = tmp_path / "mapped.png"
+    result = run(scene["still"], out, "--people", tmp_path / "people" / "people.json", "--map", f"1={scene['source']}",
+                 *pack)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    inside, _ = _face_and_background(scene["planted"], read_image(scene["still"]), read_image(out))
+    assert inside > 6
+    # a people.json of another backend's descriptors is refused, naming both
+    mismatch = run(scene["still"], out, "--people", tmp_path / "people" / "people.json", "--map",
+                   f"1={scene['source']}", "--detector", "dlib")  # fmt: skip
+    assert mismatch.returncode == 2 and "descriptors but this run analyses faces with dlib" in mismatch.stderr
