@@ -1,8 +1,9 @@
 """Build and install the realtime face-swap toolkit and its compiled operators (``realtime._C``).
 
 What gets built:
-  * a CUDAExtension (csrc/*.cpp, csrc/cpu/*.cpp and csrc/cuda/*.cu) when torch is a CUDA build and nvcc is found,
-    or when FORCE_CUDA=1 (then a missing nvcc is an error);
+  * a CUDAExtension (csrc/*.cpp, csrc/cpu/*.cpp and csrc/cuda/*.cu) when torch is a CUDA build and an nvcc of the
+    same CUDA major version is found (realtime/build_plan.py; another major version: the CPU kernels and a
+    warning naming both), or when FORCE_CUDA=1 (then any reason not to is an error);
   * a CppExtension (CPU kernels only) otherwise, or when REALTIME_CUDA=0;
   * nothing when REALTIME_NO_EXT=1 (pure-Python install; the ops fall back to their PyTorch references).
 TORCH_CUDA_ARCH_LIST picks GPU architectures; without it and without a visible GPU a portable default is used.
@@ -11,8 +12,10 @@ The build needs torch already installed, hence ``pip install --no-build-isolatio
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from setuptools import find_packages, setup
@@ -45,6 +48,15 @@ import torch  # noqa: E402
 from torch.utils.cpp_extension import BuildExtension, CppExtension, CUDAExtension  # noqa: E402
 
 
+def _build_plan():  # type: ignore[no-untyped-def]
+    """realtime/build_plan.py, loaded by path: importing the realtime package would need its dependencies."""
+    spec = importlib.util.spec_from_file_location("realtime_build_plan", ROOT / "realtime" / "build_plan.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
 def _extensions() -> list:
     if _flag("REALTIME_NO_EXT"):
         print("realtime setup: REALTIME_NO_EXT=1, building no extension (ops use their PyTorch references)")
@@ -54,14 +66,15 @@ def _extensions() -> list:
     cuda = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "csrc" / "cuda").glob("*.cu"))
     macros = [("REALTIME_TORCH_VERSION", f'"{torch.__version__}"')]
     cxx_flags = ["-O3", "-fopenmp"]  # ATen's parallel_for is inline OpenMP: without it the loops run serially
-    want_cuda = _flag("FORCE_CUDA") or (
-        torch.version.cuda is not None and _CUDA_ROOT is not None and os.environ.get("REALTIME_CUDA", "1") != "0"
+    plan = _build_plan().plan_build(
+        torch.version.cuda,
+        _build_plan().nvcc_version(_CUDA_ROOT),
+        force_cuda=_flag("FORCE_CUDA"),
+        disabled=os.environ.get("REALTIME_CUDA") == "0",
     )
-    if want_cuda:
-        if _CUDA_ROOT is None:
-            raise SystemExit("realtime setup: FORCE_CUDA=1 but no CUDA toolkit (nvcc) was found; set CUDA_HOME")
-        if torch.version.cuda is None:
-            raise SystemExit("realtime setup: FORCE_CUDA=1 but this torch is a CPU build; install a CUDA build")
+    if plan.warning:
+        print(plan.warning)
+    if plan.cuda:
         if not os.environ.get("TORCH_CUDA_ARCH_LIST") and not torch.cuda.is_available():
             os.environ["TORCH_CUDA_ARCH_LIST"] = DEFAULT_ARCH_LIST
         arch_list = os.environ.get("TORCH_CUDA_ARCH_LIST", "visible GPU")
@@ -84,9 +97,8 @@ def _extensions() -> list:
                 extra_compile_args={"cxx": cxx_flags, "nvcc": nvcc_flags},
             )
         ]
-    reason = "REALTIME_CUDA=0" if os.environ.get("REALTIME_CUDA") == "0" else "no CUDA torch or no nvcc"
     print(
-        f"realtime setup: building CPU extension realtime._C ({reason}; torch {torch.__version__}): "
+        f"realtime setup: building CPU extension realtime._C ({plan.reason}; torch {torch.__version__}): "
         f"{len(common + cpu)} C++ sources"
     )
     return [CppExtension("realtime._C", common + cpu, define_macros=macros, extra_compile_args={"cxx": cxx_flags})]

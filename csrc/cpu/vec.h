@@ -1,12 +1,13 @@
 #pragma once
 // Contiguous vector primitives for the CPU kernels. They are inlined into the per-plane kernels, which carry
 // REALTIME_VECTOR_CLONES: on x86-64 Linux such a function is compiled twice, for AVX2+FMA and for the baseline
-// ISA, and the loader picks the clone the running CPU supports (GCC/Clang target_clones + ifunc), so the build
+// ISA, and the loader picks the clone the running CPU supports (GCC's target_clones + ifunc), so the build
 // stays portable while modern CPUs get 8-wide FMA loops. Put the attribute on coarse functions (a plane, not a
 // row): a clone cannot be inlined, so per-row calls would cost more than they save.
 #include <cstdint>
 
-#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
+// GCC only: clang (which also defines __GNUC__) rejects target_clones on templates, and the kernels are templates.
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
 // "arch=x86-64-v3" (AVX2, FMA, F16C, BMI) is resolved by CPU features; "arch=haswell" would test for the Intel
 // model and silently pick the baseline clone on AMD CPUs.
 #define REALTIME_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
