@@ -7,7 +7,7 @@ Examples:
     python bench/generator.py --sizes 224 --no-save
     python bench/generator.py --compile       # adds torch.compile'd timings (ext ops), minutes more
 
-CPU in float32; on CUDA (when visible) also float16 with channels_last.
+CPU in float32; on CUDA (when visible) also float16 and bfloat16 with channels_last.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def time_forward(
 ) -> float:
     """Median ms of one face's forward pass (after a warm-up, which is also when torch.compile compiles)."""
     r = model.config.resolution
-    fmt = torch.channels_last if dtype == torch.float16 else torch.contiguous_format
+    fmt = torch.channels_last if dtype in (torch.float16, torch.bfloat16) else torch.contiguous_format
     model = set_ops_impl(model, impl).to(device, dtype, memory_format=fmt)
     forward = torch.compile(model, fullgraph=True) if compile else model
     target = torch.rand(1, 3, r, r, device=device, dtype=dtype).contiguous(memory_format=fmt)
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     targets = [("cpu", torch.float32)]
     if torch.cuda.is_available():
-        targets += [("cuda", torch.float32), ("cuda", torch.float16)]
+        targets += [("cuda", torch.float32), ("cuda", torch.float16), ("cuda", torch.bfloat16)]
     rows: list[dict[str, Any]] = []
     for size in args.sizes:
         for block, conv in VARIANTS:

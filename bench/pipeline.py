@@ -15,6 +15,7 @@ Every row runs in a fresh process (``--one``), so no thread pool or cache of one
 Examples:
     python bench/pipeline.py               # every row, saves bench/results/pipeline-<date>.json
     python bench/pipeline.py --seconds 3 --no-save
+    python bench/pipeline.py --device cuda --rows 0 3 4 9   # on a GPU (blend, generator there; tagged JSON)
 
 Targets on the project's 2-core CPU: at least 20 fps end to end at 720p with one face; the people map within 10%.
 """
@@ -49,6 +50,7 @@ ROWS = [
     ("720p", 1280, 720, "trio", 3, "classic+masks+enhancer", 0, 0.5),
     ("720p", 1280, 720, "astronaut", 1, "simswap224", 0, 0.25),
     ("720p", 1280, 720, "astronaut", 1, "simswap224", 2, 0.25),
+    ("1080p", 1920, 1080, "astronaut", 1, "simswap224", 0, 0.25),
 ]
 
 
@@ -142,8 +144,8 @@ def measure(clip: Path, out: Path, extra: list[str]) -> dict[str, Any]:
     }
 
 
-def one_row(row: tuple[Any, ...], seconds: float, root: Path) -> dict[str, Any]:
-    """Measure one row in this process, with its busy loops started beside it."""
+def one_row(row: tuple[Any, ...], seconds: float, root: Path, device: str = "cpu") -> dict[str, Any]:
+    """Measure one row in this process (realtime.swap's ``--device device``), with its busy loops beside it."""
     from realtime.samples import ClipSpec, make_clip, write_source_face
 
     label, width, height, face, faces, swapper, busy, share = row
@@ -157,13 +159,14 @@ def one_row(row: tuple[Any, ...], seconds: float, root: Path) -> dict[str, Any]:
     loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(busy)]
     try:
         time.sleep(0.5 if busy else 0.0)
-        result = measure(clip, root / "out.mp4", extra)
+        result = measure(clip, root / "out.mp4", [*extra, "--device", device])
     finally:
         for loop in loops:
             loop.kill()
     share_of = result["stage_share"]
     return {
         "clip": f"{label} {faces} face{'s' if faces > 1 else ''}",
+        "device": device,
         "swapper": swapper,
         "busy": busy,
         "swapped_per_frame": result["faces_per_frame"],
@@ -192,23 +195,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=6.0, help="clip length (default 6 s)")
     parser.add_argument("--no-save", action="store_true")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="realtime.swap's --device")
+    parser.add_argument("--rows", type=int, nargs="+", metavar="K", help="only these rows (indices into ROWS)")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # measure ROWS[ONE] in this process
     args = parser.parse_args(argv)
     if args.one is not None:
         with tempfile.TemporaryDirectory() as tmp:
-            print(json.dumps(one_row(ROWS[args.one], args.seconds, Path(tmp))))
+            print(json.dumps(one_row(ROWS[args.one], args.seconds, Path(tmp), args.device)))
         return 0
+    indices = args.rows or list(range(len(ROWS)))
+    if any(not 0 <= k < len(ROWS) for k in indices):
+        parser.error(f"--rows: indices 0..{len(ROWS) - 1}")
     rows = []
-    for index in range(len(ROWS)):
-        cmd = [sys.executable, __file__, "--one", str(index), "--seconds", str(args.seconds)]
+    for index in indices:
+        cmd = [sys.executable, __file__, "--one", str(index), "--seconds", str(args.seconds), "--device", args.device]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             sys.exit(f"bench/pipeline.py: row {ROWS[index]} failed:\n{done.stderr[-3000:]}")
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
         print(f"  {rows[-1]['clip']} {rows[-1]['swapper']} busy {rows[-1]['busy']}: {rows[-1]['fps']:.1f} fps")
-    single = next(r for r in rows if (r["clip"], r["swapper"], r["busy"]) == ("720p 3 faces", "classic", 0))
-    for row in rows:
-        if row["swapper"] == "classic map":  # per-frame cost against the single-source row of the same clip
+    single = next((r for r in rows if (r["clip"], r["swapper"], r["busy"]) == ("720p 3 faces", "classic", 0)), None)
+    for row in rows:  # the map's per-frame cost against the single-source row of the same clip
+        if row["swapper"] == "classic map" and single is not None:
             row["vs_single_%"] = round(100 * (single["fps"] / row["fps"] - 1), 1)
             row["target"] = "cost <= single + 10%: " + ("met" if row["vs_single_%"] <= 10 else "MISSED")
     print(
@@ -218,7 +226,13 @@ def main(argv: list[str] | None = None) -> int:
     columns = ["clip", "swapper", "busy", "swapped_per_frame", "fps", "floor_fps", *(f"{k}_%" for k in STAGES),
                "other_%", "vs_single_%", "chain_ms_per_face", "chain_models_ms_per_face", "setup_s",
                "target"]  # fmt: skip
-    return report("pipeline", rows, columns, save=not args.no_save, extra={"seconds": args.seconds}, cuda_note=None)
+    tag = None
+    if args.device == "cuda":
+        import torch
+
+        tag = torch.cuda.get_device_name(0).replace(" ", "_")
+    extra = {"seconds": args.seconds, "device": args.device}
+    return report("pipeline", rows, columns, save=not args.no_save, extra=extra, tag=tag, cuda_note=None)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,198 @@
+"""One-shot GPU check: everything CUDA in the project, run once on a lent GPU machine, in one JSON.
+
+On one H100/H200-class GPU with a 16-core host it should finish within 8 minutes:
+  gpu        the GPU's name, memory, compute capability, driver (nvidia-smi, torch)
+  build      the extension for that GPU's architecture (FORCE_CUDA=1: a CPU-only build is a failure)
+  env        python -m realtime.env (the kernels the extension carries)
+  ops-tests  tests/ops on every device present: CUDA parity with the references, opcheck, gradcheck
+  ops-bench  bench/ops.py --device cuda
+  generator  bench/generator.py at 224 and 512 (CUDA float16/bfloat16 rows)
+  pipeline   bench/pipeline.py --device cuda: 720p and 1080p, classic and a random-weight 224 generator
+  train      a 30-step bf16 training run (channels_last) on sample data
+Each step runs in its own process with a time limit; a failed step is recorded and the rest still run. The JSON
+(bench/results/device-check-<date>-<GPU>.json, or --out) holds each step's command, exit status, seconds, the end
+of its output and the result files its benchmark wrote; a summary table is printed at the end.
+
+Examples:
+    python bench/device_check.py --dry-run      # lists the steps, runs the CPU-side parts (as CI does)
+    python bench/device_check.py                # on the GPU machine
+    python bench/device_check.py --skip build   # the extension is already built for this GPU
+
+--dry-run runs the steps that need no GPU (the environment report and the training data the train step uses) and
+lists the others with their commands, so a GPU session spends its minutes on GPU work only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import RESULTS_DIR, print_table
+
+PY = sys.executable
+
+
+@dataclass
+class Step:
+    """One step: its command (run in the repository root), whether it needs the GPU, its time limit, and the
+    benchmark result files it writes (globs under bench/results, matched against files newer than its start)."""
+
+    name: str
+    command: list[str]
+    gpu: bool
+    timeout: float
+    env: dict[str, str] = field(default_factory=dict)
+    results: str | None = None
+
+
+def shown(step: Step) -> str:
+    """The step's command as a shell line, its environment settings first."""
+    return " ".join([*(f"{k}={v}" for k, v in step.env.items()), *step.command])
+
+
+@dataclass
+class Outcome:
+    name: str
+    command: str
+    status: str  # "ok", "failed", "timeout", "skipped", "listed" (dry run: not run)
+    seconds: float = 0.0
+    returncode: int | None = None
+    output_tail: str = ""
+    result_files: list[str] = field(default_factory=list)
+
+
+def gpu_arch() -> str | None:
+    """The visible GPU's compute capability as TORCH_CUDA_ARCH_LIST wants it ("9.0"), or None without a GPU."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    major, minor = torch.cuda.get_device_capability(0)
+    return f"{major}.{minor}"
+
+
+def steps(work: Path) -> list[Step]:
+    """The check's steps; ``work`` holds the training data and the run folder."""
+    data, arcface = work / "data", work / "arcface.pth"
+    arch = gpu_arch() or "9.0"
+    info = (
+        "import json, torch; p = torch.cuda.get_device_properties(0); print(json.dumps({'name': p.name, "
+        "'memory_gib': round(p.total_memory / 2**30, 1), 'capability': f'{p.major}.{p.minor}', "
+        "'torch': torch.__version__, 'cuda': torch.version.cuda}))"
+    )
+    return [
+        Step("gpu", [PY, "-c", info], gpu=True, timeout=60),
+        Step("build", [PY, "-m", "pip", "install", "--no-build-isolation", "-e", ".", "-q"], gpu=True, timeout=420,
+             env={"FORCE_CUDA": "1", "TORCH_CUDA_ARCH_LIST": arch, "MAX_JOBS": str(os.cpu_count() or 4)}),
+        Step("env", [PY, "-m", "realtime.env"], gpu=False, timeout=120),
+        Step("ops-tests", [PY, "-m", "pytest", "-q", "-x", "tests/ops"], gpu=True, timeout=600,
+             env={"REALTIME_REQUIRE_EXT": "1"}),
+        Step("ops-bench", [PY, "bench/ops.py", "--device", "cuda"], gpu=True, timeout=300, results="ops-*.json"),
+        Step("generator", [PY, "bench/generator.py", "--sizes", "224", "512"], gpu=True, timeout=300,
+             results="generator-*.json"),
+        Step("pipeline", [PY, "bench/pipeline.py", "--device", "cuda", "--seconds", "4", "--rows", "0", "4", "9", "11"],
+             gpu=True, timeout=420, results="pipeline-*.json"),
+        Step("train-data", [PY, "-c", _TRAIN_DATA, str(work)], gpu=False, timeout=300),
+        Step("train", [PY, "-m", "training.train", "--data", str(data), "--identity-model", str(arcface), "--out",
+                       str(work / "run"), "--steps", "30", "--amp", "bf16", "--channels-last", "--batch", "8",
+                       "--device", "cuda", "--quiet"], gpu=True, timeout=300),
+    ]  # fmt: skip
+
+
+# sample identity photos prepared into a dataset, and a random-weight ArcFace r18 (the train step's inputs)
+_TRAIN_DATA = """
+import sys, torch
+from pathlib import Path
+from realtime.faces.dlib_backend import DlibAnalyzer
+from realtime.models.arcface import ARCFACE_ARCHS, IResNet
+from training.prepare import prepare
+from training.sample_data import write_identity_photos
+work = Path(sys.argv[1])
+counts = prepare(write_identity_photos(work / "photos"), work / "data", DlibAnalyzer(), quiet=True)
+torch.manual_seed(0)
+torch.save(IResNet(ARCFACE_ARCHS["r18"]).state_dict(), work / "arcface.pth")
+print(f"train data: {counts['written']} crops in {work / 'data'}")
+"""
+
+
+def run_step(step: Step) -> Outcome:
+    """Run one step in its own process; its outcome (a timeout or failure is recorded, not raised)."""
+    start = time.time()
+    command = shown(step)
+    try:
+        done = subprocess.run(step.command, cwd=ROOT, capture_output=True, text=True, timeout=step.timeout,
+                              env={**os.environ, **step.env}, check=False)  # fmt: skip
+        status = "ok" if done.returncode == 0 else "failed"
+        code, output = done.returncode, done.stdout + done.stderr
+    except subprocess.TimeoutExpired as exc:
+        status, code = "timeout", None
+        output = (exc.stdout or b"").decode(errors="replace") + (exc.stderr or b"").decode(errors="replace")
+    files = []
+    if step.results:
+        files = [str(p.relative_to(ROOT)) for p in sorted(RESULTS_DIR.glob(step.results)) if p.stat().st_mtime >= start]
+    return Outcome(step.name, command, status, time.time() - start, code, output[-3000:], files)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dry-run", action="store_true", help="list the steps; run only those that need no GPU")
+    parser.add_argument("--skip", nargs="+", default=[], metavar="STEP", help="steps not to run (e.g. build)")
+    parser.add_argument("--out", type=Path, help="the JSON to write (default bench/results/device-check-...)")
+    args = parser.parse_args(argv)
+    import torch
+
+    with tempfile.TemporaryDirectory() as tmp:
+        plan = steps(Path(tmp))
+        unknown = set(args.skip) - {s.name for s in plan}
+        if unknown:
+            parser.error(f"unknown steps {sorted(unknown)}; the steps are {', '.join(s.name for s in plan)}")
+        if not args.dry_run and not torch.cuda.is_available():
+            print("bench/device_check.py: no GPU is visible; use --dry-run to list the steps", file=sys.stderr)
+            return 1
+        outcomes = []
+        for step in plan:
+            if step.name in args.skip:
+                outcome = Outcome(step.name, shown(step), "skipped")
+            elif args.dry_run and step.gpu:
+                outcome = Outcome(step.name, shown(step), "listed")
+            else:
+                outcome = run_step(step)
+            outcomes.append(outcome)
+            print(f"  {outcome.name}: {outcome.status} ({outcome.seconds:.0f} s)", flush=True)
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    stamp = dt.datetime.now(dt.timezone.utc)
+    payload: dict[str, Any] = {
+        "benchmark": "device-check",
+        "utc": stamp.isoformat(timespec="seconds"),
+        "dry_run": args.dry_run,
+        "gpu": gpu,
+        "total_s": round(sum(o.seconds for o in outcomes), 1),
+        "steps": [asdict(o) for o in outcomes],
+    }
+    name = (gpu or "no-gpu").replace(" ", "_")
+    out = args.out or RESULTS_DIR / f"device-check-{stamp:%Y-%m-%d}-{name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(payload, indent=2) + "\n")
+    print_table([{**asdict(o), "command": " ".join(o.command.split())[:70]} for o in outcomes],
+                ["name", "status", "seconds", "returncode", "result_files", "command"])  # fmt: skip
+    print(f"saved {out} (total {payload['total_s']} s)")
+    failed = [o.name for o in outcomes if o.status in ("failed", "timeout")]
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
