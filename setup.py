@@ -113,7 +113,8 @@ setup(
     license="MIT",
     python_requires=">=3.10",
     packages=find_packages(include=["realtime", "realtime.*", "training", "training.*"]),
-    package_data={"realtime.models": ["manifest.json"]},  # the model store's manifest is data, not code
+    # data, not code: the model store's manifest, and the table impl="auto" takes its choices from
+    package_data={"realtime.models": ["manifest.json"], "realtime.ops": ["auto_impl.json"]},
     install_requires=["torch>=2.4", "numpy>=1.24"],
     ext_modules=_extensions(),
     cmdclass={"build_ext": BuildExtension.with_options(use_ninja=True)},

@@ -4,11 +4,16 @@ Examples:
     python bench/ops.py                 # CPU (and CUDA when a GPU is visible), prints a table, saves JSON
     python bench/ops.py --device cuda   # one device only
     python bench/ops.py --quick         # fewer shapes, for a smoke run
+    python bench/ops.py --write-auto    # also rewrite realtime/ops/auto_impl.json for the devices measured
 
 Targets (this project's 2-core CPU): seamless_blend faster than cv2.seamlessClone for a 256x320 face on a 720p
 frame; depthwise extension no slower than torch's own conv at [1,256,56,56] k=3; modulated conv extension no slower
 than its reference. The table's last column says whether each target row is met. Results go to
 bench/results/ops-<date>[-<gpu>].json.
+
+``--write-auto`` turns the forward rows into the table ``impl="auto"`` reads (realtime/ops/auto_impl.json): per op,
+device, layout and dtype, the custom kernel when its geometric-mean speed over the measured shapes is at least the
+reference's, else the reference (ATen's own ops). Rows of other devices already in the table are kept.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import torch
 
 from bench.common import median_ms, report
 from realtime.ops import depthwise_conv2d, modulated_conv2d, seamless_blend
+from realtime.ops._dispatch import AUTO_TABLE
 
 
 def _bench_pair(
@@ -38,6 +44,7 @@ def _bench_pair(
     target: str | None = None,  # type: ignore[no-untyped-def]
     anchor_ms: float | None = None,
     anchor_name: str | None = None,
+    layout: str = "contiguous",
 ) -> dict[str, Any]:
     ext = median_ms(ext_fn, device)
     ref = median_ms(ref_fn, device)
@@ -45,6 +52,8 @@ def _bench_pair(
         "op": op,
         "shape": shape,
         "device": device,
+        "layout": layout,
+        "dtype": "float32",
         "ext_ms": ext,
         "ref_ms": ref,
         "speedup_vs_ref": ref / ext,
@@ -94,6 +103,7 @@ def bench_depthwise(device: str, quick: bool) -> list[dict[str, Any]]:
                     lambda x=x, w=weight, s=stride, p=pad: depthwise_conv2d(x, w, stride=s, padding=p, impl="ext"),
                     lambda x=x, w=weight, s=stride, p=pad: depthwise_conv2d(x, w, stride=s, padding=p, impl="ref"),
                     target="ref" if is_target and not tag else None,
+                    layout="channels_last" if tag else "contiguous",
                 )
             )
             xg, wg = x.clone().requires_grad_(), weight.clone().requires_grad_()
@@ -101,8 +111,16 @@ def bench_depthwise(device: str, quick: bool) -> list[dict[str, Any]]:
             def fwd_bwd(impl: str, xg=xg, wg=wg, s=stride, p=pad) -> None:  # type: ignore[no-untyped-def]
                 depthwise_conv2d(xg, wg, stride=s, padding=p, impl=impl).sum().backward()
 
+            layout_name = "channels_last" if tag else "contiguous"
             rows.append(
-                _bench_pair("depthwise_conv2d fwd+bwd", shape, device, lambda: fwd_bwd("ext"), lambda: fwd_bwd("ref"))
+                _bench_pair(
+                    "depthwise_conv2d fwd+bwd",
+                    shape,
+                    device,
+                    lambda: fwd_bwd("ext"),
+                    lambda: fwd_bwd("ref"),
+                    layout=layout_name,
+                )
             )
     return rows
 
@@ -179,11 +197,41 @@ def bench_blend(device: str, quick: bool) -> list[dict[str, Any]]:
     return rows
 
 
+def write_auto_table(rows: list[dict[str, Any]], path: Path = AUTO_TABLE) -> dict[str, dict[str, Any]]:
+    """Rewrite the auto table at ``path`` from the forward rows of ``rows`` (see the module notes); returns the
+    choices written for the devices measured."""
+    import datetime as dt
+    import json
+
+    from bench.common import machine
+
+    speedups: dict[str, list[float]] = {}
+    for row in rows:
+        if row["op"].endswith(" fwd") or row["op"] == "seamless_blend":
+            key = f"{row['op'].removesuffix(' fwd')}|{row['device']}|{row['layout']}|{row['dtype']}"
+            speedups.setdefault(key, []).append(row["speedup_vs_ref"])
+    fresh = {}
+    for key, values in sorted(speedups.items()):
+        mean = float(np.exp(np.mean(np.log(values))))
+        fresh[key] = {"impl": "ext" if mean >= 1.0 else "ref", "ext_speedup": round(mean, 3), "shapes": len(values)}
+    table = json.loads(path.read_text()) if path.exists() else {"choices": {}, "measured": {}}
+    devices = {row["device"] for row in rows}
+    table["choices"] = {k: v for k, v in table["choices"].items() if k.split("|")[1] not in devices} | fresh
+    stamp = dt.datetime.now(dt.timezone.utc).date().isoformat()
+    for device in devices:
+        where = torch.cuda.get_device_name(0) if device == "cuda" else machine()["cpu"]
+        table["measured"][device] = {"on": f"{where} ({machine()['cpu_count']} cores)", "date": stamp}
+    table["choices"] = dict(sorted(table["choices"].items()))
+    path.write_text(json.dumps(table, indent=1) + "\n")
+    return fresh
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", choices=["all", "cpu", "cuda"], default="all")
     parser.add_argument("--quick", action="store_true", help="one shape per op")
     parser.add_argument("--no-save", action="store_true", help="print only, write no JSON")
+    parser.add_argument("--write-auto", action="store_true", help="rewrite impl='auto''s table for these devices")
     args = parser.parse_args(argv)
     devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
     devices = [d for d in devices if d == "cpu" or torch.cuda.is_available()]
@@ -196,7 +244,10 @@ def main(argv: list[str] | None = None) -> int:
             bench_depthwise(device, args.quick) + bench_modulated(device, args.quick) + bench_blend(device, args.quick)
         )
     tag = torch.cuda.get_device_name(0).replace(" ", "_") if "cuda" in devices else None
-    columns = ["op", "shape", "device", "ext_ms", "ref_ms", "speedup_vs_ref", "anchor_ms", "target"]
+    if args.write_auto:
+        for key, entry in write_auto_table(rows).items():
+            print(f"auto: {key} -> {entry['impl']} (custom kernel {entry['ext_speedup']:.2f}x the reference)")
+    columns = ["op", "shape", "device", "layout", "ext_ms", "ref_ms", "speedup_vs_ref", "anchor_ms", "target"]
     return report("ops", rows, columns, save=not args.no_save, tag=tag)
 
 

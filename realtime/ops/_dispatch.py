@@ -3,28 +3,41 @@
 Importing this module never fails: when ``realtime._C`` is missing or broken the reason is kept in
 :data:`LOAD_ERROR`. ``impl="auto"`` then uses the reference with a one-time warning per op, unless the environment
 sets ``REALTIME_REQUIRE_EXT=1`` (CI and benchmarks do), which turns that fallback into an error.
+
+With the extension loaded, ``impl="auto"`` takes whichever of the custom kernel and the reference (ATen's own ops)
+``bench/ops.py --write-auto`` measured faster for the op, device, memory layout and dtype (the table
+``auto_impl.json`` beside this file, shipped with the package); a combination the table does not list takes the
+custom kernel. Taking the reference that way is a measured choice, not a fallback: it warns of nothing.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
 
+from realtime.ops._layout import output_layout
+
 __all__ = [
+    "AUTO_TABLE",
     "LOAD_ERROR",
     "ExtensionMissingError",
-    "autocast_dtype",
+    "auto_key",
+    "autocasting",
     "build_info",
     "choose_impl",
     "ext_op",
     "extension_loaded",
+    "read_auto_table",
 ]
 
 _IMPLS = ("auto", "ext", "ref")
+AUTO_TABLE = Path(__file__).with_name("auto_impl.json")
 
 
 class ExtensionMissingError(RuntimeError):
@@ -67,6 +80,28 @@ def _has_device_kernel(device: torch.device) -> bool:
     return False
 
 
+def auto_key(op_name: str, like: torch.Tensor) -> tuple[str, str, str, torch.dtype]:
+    """The auto table's key for an op on ``like``: (op, device type, "contiguous" | "channels_last", dtype)."""
+    layout = "channels_last" if output_layout(like) == torch.channels_last else "contiguous"
+    return op_name, like.device.type, layout, like.dtype
+
+
+def read_auto_table(path: Path) -> dict[tuple[str, str, str, torch.dtype], str]:
+    """The choices of an auto table file ("op|device|layout|dtype" -> {"impl": "ext" | "ref", ...}) by
+    :func:`auto_key`; empty when the file is missing. Read once at import: ``choose_impl`` runs inside
+    ``torch.compile``d models, where reading a file cannot be traced."""
+    if not path.exists():
+        return {}
+    choices = {}
+    for key, entry in json.loads(path.read_text())["choices"].items():
+        op, device, layout, dtype = key.split("|")
+        choices[op, device, layout, getattr(torch, dtype)] = entry["impl"]
+    return choices
+
+
+_AUTO_CHOICES = read_auto_table(AUTO_TABLE)
+
+
 def choose_impl(impl: str, op_name: str, like: torch.Tensor) -> str:
     """Resolve ``impl`` ("auto" | "ext" | "ref") to "ext" or "ref" for an op on ``like``'s device."""
     if impl not in _IMPLS:
@@ -75,7 +110,7 @@ def choose_impl(impl: str, op_name: str, like: torch.Tensor) -> str:
         return "ref"
     usable = extension_loaded() and _has_device_kernel(like.device)
     if usable:
-        return "ext"
+        return _AUTO_CHOICES.get(auto_key(op_name, like), "ext") if impl == "auto" else "ext"
     reason = (
         f"the realtime._C extension is not loaded ({LOAD_ERROR})"
         if not extension_loaded()
@@ -97,13 +132,9 @@ def ext_op(name: str) -> Callable[..., Any]:
     return getattr(torch.ops.realtime, name)
 
 
-def autocast_dtype(x: torch.Tensor) -> torch.dtype | None:
-    """Autocast's lower-precision dtype when autocast is on for ``x``'s device, else None.
-
-    The custom ops are not on autocast's op lists, and their kernels call ATen ops that autocast would otherwise
-    recast mid-kernel; so each public op casts its floating inputs to this dtype and runs with autocast off, the way
-    ``F.conv2d`` behaves under autocast."""
+def autocasting(x: torch.Tensor) -> bool:
+    """Whether autocast is on for ``x``'s device. The ops' autocast kernels (csrc/autocast.cpp) then cast their
+    floating inputs to autocast's dtype, as ``F.conv2d`` does (and the references, built on ``F.conv2d``, follow
+    autocast themselves), so inputs of different floating dtypes are accepted."""
     device = x.device.type
-    if device not in ("cpu", "cuda") or not torch.is_autocast_enabled(device):
-        return None
-    return torch.get_autocast_dtype(device)
+    return device in ("cpu", "cuda") and torch.is_autocast_enabled(device)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from realtime.ops._dispatch import autocast_dtype, choose_impl, ext_op, extension_loaded
+from realtime.ops._dispatch import autocasting, choose_impl, ext_op, extension_loaded
 from realtime.ops._layout import output_layout
 
 __all__ = ["depthwise_conv2d", "depthwise_conv2d_ref"]
@@ -32,7 +32,7 @@ def _check(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> 
     if not x.is_floating_point():
         raise TypeError(f"depthwise_conv2d: x must be a floating tensor, got {x.dtype}")
     for name, t in (("weight", weight), ("bias", bias)):
-        if t is not None and (t.dtype != x.dtype or t.device != x.device):
+        if t is not None and ((t.dtype != x.dtype and not autocasting(x)) or t.device != x.device):
             raise TypeError(
                 f"depthwise_conv2d: {name} must match x's dtype and device ({x.dtype}, {x.device}), "
                 f"got {t.dtype} on {t.device}"
@@ -62,12 +62,6 @@ def depthwise_conv2d(
         [N,C,H',W'] with H' = (H + 2·pad − dil·(kH−1) − 1) // stride + 1 (likewise W'); x's dtype (autocast's
         under autocast).
     """
-    dtype = autocast_dtype(x)
-    if dtype is not None:
-        with torch.autocast(x.device.type, enabled=False):
-            bias = None if bias is None else bias.to(dtype)
-            return depthwise_conv2d(x.to(dtype), weight.to(dtype), bias, stride=stride, padding=padding,
-                                    dilation=dilation, impl=impl)  # fmt: skip
     stride, padding, dilation = _pair(stride, "stride"), _pair(padding, "padding"), _pair(dilation, "dilation")
     _check(x, weight, bias)
     if choose_impl(impl, "depthwise_conv2d", x) == "ref":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from realtime.ops._dispatch import autocast_dtype, choose_impl, ext_op, extension_loaded
+from realtime.ops._dispatch import autocasting, choose_impl, ext_op, extension_loaded
 from realtime.ops._layout import output_layout
 
 __all__ = ["modulated_conv2d", "modulated_conv2d_ref"]
@@ -25,7 +25,7 @@ def _check(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, padding:
     if not x.is_floating_point():
         raise TypeError(f"modulated_conv2d: x must be a floating tensor, got {x.dtype}")
     for name, t in (("weight", weight), ("styles", styles)):
-        if t.dtype != x.dtype or t.device != x.device:
+        if (t.dtype != x.dtype and not autocasting(x)) or t.device != x.device:
             raise TypeError(
                 f"modulated_conv2d: {name} must match x's dtype and device ({x.dtype}, {x.device}), "
                 f"got {t.dtype} on {t.device}"
@@ -66,11 +66,6 @@ def modulated_conv2d(
     Returns:
         [N,O,H+2p−kH+1,W+2p−kW+1], x's dtype (autocast's under autocast). Half inputs accumulate in float32.
     """
-    dtype = autocast_dtype(x)
-    if dtype is not None:
-        with torch.autocast(x.device.type, enabled=False):
-            return modulated_conv2d(x.to(dtype), weight.to(dtype), styles.to(dtype), demodulate=demodulate,
-                                    padding=padding, eps=eps, impl=impl)  # fmt: skip
     _check(x, weight, styles, padding, eps)
     if choose_impl(impl, "modulated_conv2d", x) == "ref":
         return _reference(x, weight, styles, demodulate, padding, eps)

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from realtime.ops import _dispatch, depthwise_conv2d, extension_loaded
-from realtime.ops._dispatch import ExtensionMissingError, choose_impl
+from realtime.ops._dispatch import ExtensionMissingError, auto_key, choose_impl, read_auto_table
 from tests.cli import call_main
 
 
@@ -93,3 +93,50 @@ def test_cuda_kernels_are_compiled_where_a_toolkit_exists():
     info = build_info()
     assert info.get("cuda"), f"the extension was built without its CUDA kernels: {info}"
     assert info.get("cuda_version") == torch.version.cuda
+
+
+@pytest.mark.skipif(not extension_loaded(), reason="the extension is not built")
+def test_auto_takes_what_the_table_measured_faster(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    table = tmp_path / "auto_impl.json"
+    table.write_text(json.dumps({"choices": {"depthwise_conv2d|cpu|contiguous|float32": {"impl": "ref"}}}))
+    monkeypatch.setattr(_dispatch, "_AUTO_CHOICES", read_auto_table(table))
+    monkeypatch.setenv("REALTIME_REQUIRE_EXT", "1")  # a measured choice of the reference is no fallback
+    x = torch.zeros(1, 2, 4, 4)
+    assert auto_key("depthwise_conv2d", x) == ("depthwise_conv2d", "cpu", "contiguous", torch.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert choose_impl("auto", "depthwise_conv2d", x) == "ref"
+    assert choose_impl("ext", "depthwise_conv2d", x) == "ext"  # asked for by name: still the kernel
+    assert choose_impl("auto", "depthwise_conv2d", x.to(memory_format=torch.channels_last)) == "ext"  # not listed
+    assert choose_impl("auto", "depthwise_conv2d", x.double()) == "ext"
+
+
+def test_bench_writes_the_table_by_geometric_mean_and_keeps_other_devices(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bench.ops import write_auto_table
+
+    path = tmp_path / "auto_impl.json"
+    path.write_text(json.dumps({"choices": {"seamless_blend|cuda|contiguous|float32": {"impl": "ext"},
+                                            "seamless_blend|cpu|contiguous|float32": {"impl": "ref"}},
+                                "measured": {}}))  # fmt: skip
+    row = {"device": "cpu", "layout": "contiguous", "dtype": "float32"}
+    rows = [{**row, "op": "depthwise_conv2d fwd", "speedup_vs_ref": s} for s in (4.0, 0.5, 0.4)]  # geo-mean 0.93
+    rows += [{**row, "op": "depthwise_conv2d fwd+bwd", "speedup_vs_ref": 9.0},  # backward rows do not count
+             {**row, "op": "seamless_blend", "speedup_vs_ref": 3.0}]  # fmt: skip
+    fresh = write_auto_table(rows, path)
+    assert fresh["depthwise_conv2d|cpu|contiguous|float32"]["impl"] == "ref"
+    assert fresh["seamless_blend|cpu|contiguous|float32"]["impl"] == "ext"
+    table = json.loads(path.read_text())
+    assert table["choices"]["seamless_blend|cuda|contiguous|float32"] == {"impl": "ext"}  # another device: kept
+    assert set(table["measured"]) == {"cpu"}
+
+
+def test_the_shipped_table_is_well_formed() -> None:
+    from realtime.ops._dispatch import AUTO_TABLE
+
+    assert read_auto_table(AUTO_TABLE)  # what choose_impl uses
+    table = json.loads(AUTO_TABLE.read_text())
+    assert table["choices"] and all(e["impl"] in ("ext", "ref") for e in table["choices"].values())
+    for key in table["choices"]:
+        op, device, layout, dtype = key.split("|")
+        assert op in ("modulated_conv2d", "depthwise_conv2d", "seamless_blend") and device in table["measured"]
+        assert layout in ("contiguous", "channels_last") and dtype in ("float32", "float16", "bfloat16")

@@ -139,3 +139,21 @@ def test_bad_arguments_give_clear_errors(kwargs, message):  # type: ignore[no-un
     args.update(kwargs)
     with pytest.raises((ValueError, TypeError), match=message):
         modulated_conv2d(args["x"], args["weight"], args["styles"], padding=args["padding"], impl="ext")
+
+
+@pytest.mark.parametrize("device", devices())
+def test_the_nchw_activation_branch_of_a_wide_layer(device, gen):  # type: ignore[no-untyped-def]
+    """512 channels at 28x28 (a generator's bottleneck): in NCHW, scaling the activations moves fewer elements than
+    building per-sample weights, so the kernel takes its non-grouped branch, which the small cases above never
+    reach; forward and backward against the reference."""
+    case = (2, 512, 512, 28, 28, 3, 1, True)
+    n, c, o, h, w, k, padding, _ = case
+    assert n * o * c * k * k >= n * c * h * w + n * o * h * w  # csrc/modulated_conv.h: prefer_grouped() is false
+    x, weight, styles = _inputs(case, gen, device)
+    out = modulated_conv2d(x, weight, styles, padding=padding, impl="ext")
+    assert_close_rel(out, modulated_conv2d_ref(x, weight, styles, padding=padding), torch.float32, "forward")
+
+    def call(x, w, s, impl):  # type: ignore[no-untyped-def]
+        return modulated_conv2d(x, w, s, padding=padding, impl=impl)
+
+    assert_grads_match(call, (x, weight, styles), ("x", "weight", "styles"), "contiguous", "backward")
