@@ -5,7 +5,7 @@ On one H100/H200-class GPU with a 16-core host it should finish within 8 minutes
   build      the extension for that GPU's architecture (FORCE_CUDA=1: a CPU-only build is a failure)
   env        python -m realtime.env (the kernels the extension carries)
   ops-tests  tests/ops on every device present: CUDA parity with the references, opcheck, gradcheck
-  ops-bench  bench/ops.py --device cuda
+  ops-bench  bench/ops.py --device cuda --write-auto (the CUDA rows of impl="auto"'s table: commit it)
   generator  bench/generator.py at 224 and 512 (CUDA float16/bfloat16 rows)
   pipeline   bench/pipeline.py --device cuda: 720p and 1080p, classic and a random-weight 224 generator
   train      a 30-step bf16 training run (channels_last) on sample data
@@ -99,7 +99,8 @@ def steps(work: Path) -> list[Step]:
         Step("env", [PY, "-m", "realtime.env"], gpu=False, timeout=120),
         Step("ops-tests", [PY, "-m", "pytest", "-q", "-x", "tests/ops"], gpu=True, timeout=600,
              env={"REALTIME_REQUIRE_EXT": "1"}),
-        Step("ops-bench", [PY, "bench/ops.py", "--device", "cuda"], gpu=True, timeout=300, results="ops-*.json"),
+        Step("ops-bench", [PY, "bench/ops.py", "--device", "cuda", "--write-auto"], gpu=True, timeout=300,
+             results="ops-*.json"),
         Step("generator", [PY, "bench/generator.py", "--sizes", "224", "512"], gpu=True, timeout=300,
              results="generator-*.json"),
         Step("pipeline", [PY, "bench/pipeline.py", "--device", "cuda", "--seconds", "4", "--rows", "0", "4", "9", "11"],
