@@ -80,13 +80,20 @@ def test_people_finds_each_person_once_with_crops_sheet_and_json(crowd: Crowd) -
     assert sheet is not None and sheet.shape[1] == 3 * 160
 
 
-def test_people_of_an_image(tmp_path: Path) -> None:
+def test_people_of_an_image_in_reading_order(tmp_path: Path, dlib_analyzer: DlibAnalyzer) -> None:
     import insightface
 
     group = Path(insightface.__file__).parent / "data" / "images" / "t1.jpg"
     result = call_main("realtime.people", group, tmp_path / "out", "--quiet")
     assert result.returncode == 0, result.stderr
-    assert len(json.loads((tmp_path / "out" / "people.json").read_text())["people"]) == 6
+    people = json.loads((tmp_path / "out" / "people.json").read_text())["people"]
+    assert len(people) == 6
+    # ids 1..6 left to right: each id's descriptor is nearest the descriptor of the face at that rank from the left
+    image = cv2.cvtColor(cv2.imread(str(group)), cv2.COLOR_BGR2RGB)
+    faces = sorted(dlib_analyzer.detect(image), key=lambda f: f.bbox[0])
+    for rank, face in enumerate(faces, 1):
+        own = np.asarray(dlib_analyzer.embed(image, face))
+        assert min(people, key=lambda p: np.linalg.norm(np.asarray(p["embedding"]) - own))["id"] == rank
 
 
 def _near(frame_faces: Sequence, centre: tuple[float, float]):  # type: ignore[no-untyped-def]

@@ -28,6 +28,7 @@ class _TrackLog:
     frames: int = 0
     first: int = -1
     last: int = -1
+    first_x: float = 0.0  # the face's centre, across the frame, where the track began
     descriptors: list[np.ndarray] = field(default_factory=list)
     described_round: int = -(10**9)
     view: np.ndarray | None = None  # RGB uint8 crop around the face
@@ -36,12 +37,14 @@ class _TrackLog:
 
 @dataclass
 class FoundPerson:
-    """One person: ``frames`` on screen, first and last frame index, number of ``tracks``, mean ``embedding``
-    (float32 [D]) and the clearest ``view`` of their face (RGB uint8 crop)."""
+    """One person: ``frames`` on screen, first and last frame index, where across the frame (x, pixels) they were
+    first seen, number of ``tracks``, mean ``embedding`` (float32 [D]) and the clearest ``view`` of their face (RGB
+    uint8 crop)."""
 
     frames: int
     first: int
     last: int
+    first_x: float
     tracks: int
     embedding: np.ndarray
     view: np.ndarray
@@ -100,7 +103,8 @@ class PeopleScan:
             self.tracker.reset()
         tracks, detected, _ = self.detection.step(self.faces, frame, t, index, cut)
         for track in tracks:
-            log = self.logs.setdefault(track.track_id, _TrackLog(first=index))
+            x0, _, x1, _ = track.face.bbox
+            log = self.logs.setdefault(track.track_id, _TrackLog(first=index, first_x=float(x0 + x1) / 2))
             log.frames += 1
             log.last = index
             face = track.face
@@ -116,8 +120,9 @@ class PeopleScan:
         return len(tracks)
 
     def people(self, min_frames: int = 1) -> list[FoundPerson]:
-        """The people, most frames on screen first; tracks of fewer than ``min_frames`` frames (a false detection,
-        a face glimpsed) are left out."""
+        """The people, most frames on screen first (then the first seen, then left to right: the people of an image
+        in reading order); tracks of fewer than ``min_frames`` frames (a false detection, a face glimpsed) are left
+        out."""
         ids = [k for k, log in self.logs.items() if log.frames >= min_frames and log.view is not None]
         means = [self._mean(self.logs[k].descriptors) for k in ids]
         index = {k: i for i, k in enumerate(ids)}
@@ -131,13 +136,14 @@ class PeopleScan:
                 FoundPerson(
                     frames=sum(log.frames for log in logs),
                     first=min(log.first for log in logs),
+                    first_x=min(logs, key=lambda log: log.first).first_x,
                     last=max(log.last for log in logs),
                     tracks=len(logs),
                     embedding=self._mean([means[i] for i in group]),
                     view=clearest.view,
                 )
             )
-        return sorted(found, key=lambda p: (-p.frames, p.first))
+        return sorted(found, key=lambda p: (-p.frames, p.first, p.first_x))
 
     def _mean(self, vectors: list[np.ndarray]) -> np.ndarray:
         """The mean descriptor; re-normalised when the backend's descriptors are unit vectors (ArcFace)."""
