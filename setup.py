@@ -66,9 +66,10 @@ def _extensions() -> list:
     cuda = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "csrc" / "cuda").glob("*.cu"))
     macros = [("REALTIME_TORCH_VERSION", f'"{torch.__version__}"')]
     cxx_flags = ["-O3", "-fopenmp"]  # ATen's parallel_for is inline OpenMP: without it the loops run serially
-    plan = _build_plan().plan_build(
+    build_plan = _build_plan()
+    plan = build_plan.plan_build(
         torch.version.cuda,
-        _build_plan().nvcc_version(_CUDA_ROOT),
+        build_plan.nvcc_version(_CUDA_ROOT),
         force_cuda=_flag("FORCE_CUDA"),
         disabled=os.environ.get("REALTIME_CUDA") == "0",
     )

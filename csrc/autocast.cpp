@@ -22,7 +22,7 @@ c10::TypedOperatorHandle<Signature> op_handle(const char* name) {
   return c10::Dispatcher::singleton().findSchemaOrThrow(name, "").typed<Signature>();
 }
 
-template <c10::DispatchKey key, c10::DeviceType device>
+template <c10::DeviceType device>
 Tensor low(const Tensor& t) {
   return at::autocast::cached_cast(at::autocast::get_lower_precision_fp_from_device_type(device), t, device);
 }
@@ -33,7 +33,7 @@ Tensor modulated_conv2d_autocast(const Tensor& x, const Tensor& weight, const Te
   c10::impl::ExcludeDispatchKeyGuard no_autocast(key);
   static auto op = op_handle<Tensor(const Tensor&, const Tensor&, const Tensor&, bool, int64_t, double)>(
       "realtime::modulated_conv2d");
-  return op.call(low<key, device>(x), low<key, device>(weight), low<key, device>(styles), demodulate, padding, eps);
+  return op.call(low<device>(x), low<device>(weight), low<device>(styles), demodulate, padding, eps);
 }
 
 template <c10::DispatchKey key, c10::DeviceType device>
@@ -42,8 +42,8 @@ Tensor depthwise_conv2d_autocast(const Tensor& x, const Tensor& weight, const st
   c10::impl::ExcludeDispatchKeyGuard no_autocast(key);
   static auto op = op_handle<Tensor(const Tensor&, const Tensor&, const std::optional<Tensor>&, c10::IntArrayRef,
                                     c10::IntArrayRef, c10::IntArrayRef)>("realtime::depthwise_conv2d");
-  const std::optional<Tensor> low_bias = bias.has_value() ? std::optional<Tensor>(low<key, device>(*bias)) : bias;
-  return op.call(low<key, device>(x), low<key, device>(weight), low_bias, stride, padding, dilation);
+  const std::optional<Tensor> low_bias = bias.has_value() ? std::optional<Tensor>(low<device>(*bias)) : bias;
+  return op.call(low<device>(x), low<device>(weight), low_bias, stride, padding, dilation);
 }
 
 // Ops whose inputs keep their dtypes: autocast is switched off and the call goes on unchanged.

@@ -36,7 +36,7 @@ from realtime.io.people import PeopleFile, PersonRecord, write_people
 from realtime.io.video import VIDEO_SUFFIXES, VideoReader
 from realtime.models.store import ModelStore
 from realtime.options import add_analysis_arguments, check_analysis_args, make_analyzer
-from realtime.threads import apply_threads, plan_threads
+from realtime.threads import ThreadBudget, apply_threads, plan_threads
 
 PROG = "python -m realtime.people"
 SHEET_FACE = 160  # contact sheet tile side, pixels
@@ -61,9 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _scan_video(args: argparse.Namespace, analyzer: FaceAnalyzer) -> tuple[list[FoundPerson], float]:
-    """The people of a video, and its frame rate."""
-    budget = plan_threads(args.threads)
+def _scan_video(
+    args: argparse.Namespace, analyzer: FaceAnalyzer, budget: ThreadBudget
+) -> tuple[list[FoundPerson], float]:
+    """The people of a video (decoded with ``budget.codec`` threads), and its frame rate."""
     with VideoReader(args.input, allow_incomplete=args.allow_truncated, threads=budget.codec) as reader:
         fps = float(reader.info.fps)
         scan = PeopleScan(analyzer, every=args.detect_every)
@@ -107,8 +108,9 @@ def _write(out_dir: Path, input_path: Path, backend: str, people: list[FoundPers
         write_image(out_dir / crop, person.view)
         records.append(PersonRecord(person_id, round(person.frames / fps, 3), person.first, person.last,
                                     person.tracks, crop, person.embedding))  # fmt: skip
+    written = {r.crop for r in records}
     for stale in out_dir.glob("person-*.jpg"):  # a previous run's people beyond this run's count
-        if stale.name not in {r.crop for r in records}:
+        if stale.name not in written:
             stale.unlink()
     write_image(out_dir / "people.png", contact_sheet(people, ids))
     write_people(out_dir / "people.json", PeopleFile(str(input_path), backend, records))
@@ -130,10 +132,11 @@ def main(argv: list[str] | None = None) -> int:
         if not args.input.exists():
             raise InputError(f"input not found: {args.input}")
         output_folder(args.out_dir)
-        apply_threads(plan_threads(args.threads))
+        budget = plan_threads(args.threads)
+        apply_threads(budget)
         analyzer = make_analyzer(args, "cpu", ModelStore(), note)
         if suffix in VIDEO_SUFFIXES:
-            people, fps = _scan_video(args, analyzer)
+            people, fps = _scan_video(args, analyzer, budget)
         else:
             people, fps = _scan_image(args, analyzer), 1.0
         _write(args.out_dir, args.input, analyzer.name, people, fps)
