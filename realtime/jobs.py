@@ -1,6 +1,7 @@
-"""Whole-file swap jobs: a video (decode, pipeline, encode with the audio kept) or an image, through one
-:class:`~realtime.pipeline.FaceSwapPipeline`. Every app that swaps files (``realtime.swap``, the benchmarks, and
-later the batch runner and the studio) calls these, so there is one file pipeline.
+"""Whole-file jobs. Swapping: a video (decode, pipeline, encode with the audio kept) or an image, through one
+:class:`~realtime.pipeline.FaceSwapPipeline`. Finding people: the faces of a video or image grouped into people,
+written as crops, a contact sheet and ``people.json``. Every app that works on files (``realtime.swap``,
+``realtime.people``, the benchmarks, the studio and the batch runner) calls these, so there is one file pipeline.
 
 Decoding, processing and encoding overlap: the reader decodes on its own thread into a bounded queue, the pipeline
 runs on the caller's thread, and the encoder takes finished frames from a second bounded queue on a third thread,
@@ -17,13 +18,30 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from realtime.io.images import read_image, write_image
+import cv2
+import numpy as np
+
+from realtime.faces.people import FoundPerson, PeopleScan
+from realtime.faces.tracker import SceneCutDetector
+from realtime.faces.types import FaceAnalyzer
+from realtime.io.images import IMAGE_SUFFIXES, read_image, write_image
 from realtime.io.metadata import provenance_tags
+from realtime.io.people import PeopleFile, PersonRecord, write_people
 from realtime.io.video import DecodeReport, VideoReader, VideoWriter
 from realtime.pipeline import FaceSwapPipeline, FrameStats
 from realtime.watermark import COMPAT_MIN_SIDE, embed_compat
 
-__all__ = ["EncodeSettings", "ImageJobResult", "VideoJobResult", "swap_image", "swap_video"]
+__all__ = [
+    "EncodeSettings",
+    "ImageJobResult",
+    "VideoJobResult",
+    "contact_sheet",
+    "find_people",
+    "swap_image",
+    "swap_video",
+]
+
+SHEET_FACE = 160  # contact sheet tile side, pixels
 
 
 @dataclass(frozen=True)
@@ -130,3 +148,80 @@ def swap_image(pipeline: FaceSwapPipeline, source: Path, output: Path, watermark
         out = embed_compat(out, watermark_id)
     write_image(output, out, synthetic=True)
     return ImageJobResult(stats.swapped, compat)
+
+
+def _scan_video(
+    analyzer: FaceAnalyzer,
+    source: Path,
+    every: int,
+    min_seconds: float,
+    allow_incomplete: bool,
+    decode_threads: int,
+    on_frame: Callable[[int, int | None, int], None] | None,
+) -> tuple[list[FoundPerson], float]:
+    with VideoReader(source, allow_incomplete=allow_incomplete, threads=decode_threads) as reader:
+        fps = float(reader.info.fps)
+        total = reader.info.frames or None
+        scan = PeopleScan(analyzer, every=every)
+        cuts = SceneCutDetector()
+        for frame in reader:
+            faces = scan.add(frame.image, frame.index, frame.time, cuts(frame.image))
+            if on_frame is not None:
+                on_frame(frame.index + 1, total, faces)
+    return scan.people(min_frames=max(1, round(min_seconds * fps))), fps
+
+
+def find_people(
+    analyzer: FaceAnalyzer,
+    source: Path,
+    out_dir: Path,
+    *,
+    every: int = 5,
+    min_seconds: float = 0.5,
+    allow_incomplete: bool = False,
+    decode_threads: int = 0,
+    on_frame: Callable[[int, int | None, int], None] | None = None,
+) -> PeopleFile:
+    """The people of the video or image ``source``, most screen time first, written to the existing folder
+    ``out_dir``: ``person-NN.jpg`` (each one's clearest view), ``people.png`` (:func:`contact_sheet`) and
+    ``people.json`` (returned as read back). A video is tracked with full detection every ``every`` frames, and
+    people on screen for less than ``min_seconds`` are left out; in an image every face counts.
+    ``on_frame(done, total, faces)`` follows a video's progress. Each file is written whole or not at all."""
+    if source.suffix.lower() in IMAGE_SUFFIXES:
+        scan = PeopleScan(analyzer, min_score=0.0)  # one frame: every face the analyzer returns counts
+        scan.add(read_image(source), 0, 0.0)
+        people, fps = scan.people(), 1.0
+    else:
+        people, fps = _scan_video(analyzer, source, every, min_seconds, allow_incomplete, decode_threads, on_frame)
+    ids = list(range(1, len(people) + 1))
+    records = []
+    for person_id, person in zip(ids, people, strict=True):
+        crop = f"person-{person_id:02d}.jpg"
+        write_image(out_dir / crop, person.view)
+        records.append(PersonRecord(person_id, round(person.frames / fps, 3), person.first, person.last,
+                                    person.tracks, crop, person.embedding))  # fmt: skip
+    written = {r.crop for r in records}
+    for stale in out_dir.glob("person-*.jpg"):  # a previous run's people beyond this run's count
+        if stale.name not in written:
+            stale.unlink()
+    write_image(out_dir / "people.png", contact_sheet(people, ids))
+    result = PeopleFile(str(source), analyzer.name, records)
+    write_people(out_dir / "people.json", result)
+    return result
+
+
+def contact_sheet(people: list[FoundPerson], ids: list[int]) -> np.ndarray:
+    """RGB uint8 sheet: each person's view in a SHEET_FACE tile, "id" under it, up to 6 a row."""
+    columns = max(1, min(6, len(people)))
+    rows = max(1, -(-len(people) // columns))
+    label = 34
+    sheet = np.full((rows * (SHEET_FACE + label), columns * SHEET_FACE, 3), 255, np.uint8)
+    for k, (person, person_id) in enumerate(zip(people, ids, strict=True)):
+        top, left = (k // columns) * (SHEET_FACE + label), (k % columns) * SHEET_FACE
+        tile = cv2.resize(person.view, (SHEET_FACE, SHEET_FACE), interpolation=cv2.INTER_AREA)
+        sheet[top : top + SHEET_FACE, left : left + SHEET_FACE] = tile
+        text = str(person_id)
+        (w, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.9, 2)
+        origin = (left + (SHEET_FACE - w) // 2, top + SHEET_FACE + label - 8)
+        cv2.putText(sheet, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.9, (0, 0, 0), 2, cv2.LINE_AA)
+    return sheet

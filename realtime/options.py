@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import torch
 
@@ -35,6 +36,7 @@ __all__ = [
     "check_pipeline_args",
     "make_analyzer",
     "make_pipeline",
+    "parse_pipeline_options",
 ]
 
 
@@ -209,6 +211,22 @@ def check_pipeline_args(args: argparse.Namespace) -> None:
         raise UsageError("--device cuda but no CUDA GPU is visible")
 
 
+class _RaisingParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def parse_pipeline_options(argv: list[str]) -> argparse.Namespace:
+    """The pipeline options (:func:`add_pipeline_arguments`) of a command line that apps without one build from
+    their forms (the studio), checked as the CLIs check them: UsageError with the one-line message instead of
+    argparse's exit."""
+    parser = _RaisingParser(prog="realtime", add_help=False)
+    add_pipeline_arguments(parser)
+    args = parser.parse_args(argv)
+    check_pipeline_args(args)
+    return args
+
+
 def _analysis_device(detector: str, device: str) -> str:
     """insightface's sessions follow ``device`` when onnxruntime has CUDA; otherwise (and for dlib) the CPU."""
     if device != "cuda" or detector == "dlib":
@@ -245,16 +263,18 @@ def make_pipeline(
     detection: type[DetectionStrategy] = InlineDetection,
     store: ModelStore | None = None,
     single_image: bool = False,
+    analyzer: FaceAnalyzer | None = None,
 ) -> FaceSwapPipeline:
     """The analyzer, swapper (with the source set) and :class:`FaceSwapPipeline` the options describe, detecting
-    with a ``detection`` strategy every ``--detect-every`` frames (live sessions pass a background one), with
-    models named or picked from ``store`` (default: the user's model store); ``note`` receives a line for each
-    choice made; ``single_image``: the pipeline gets one frame, so a people map decides who each face is from its
-    one descriptor. Model, source and reference problems raise UserErrors."""
+        with a ``detection`` strategy every ``--detect-every`` frames (live sessions pass a background one), with
+        models named or picked from ``store`` (default: the user's model store); ``note`` receives a line for each
+        choice made; ``single_image``: the pipeline gets one frame, so a people map decides who each face is from its
+        one descriptor; ``analyzer``: one already made from the same options (an app that builds pipelines repeatedly
+    keeps one). Model, source and reference problems raise UserErrors."""
 
     device = "cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu"
     store = store or ModelStore()
-    analyzer = make_analyzer(args, device, store, note)
+    analyzer = analyzer or make_analyzer(args, device, store, note)
     # before the source, so a bad model file fails fast
     resolve_models(args, store, note)
     swapper = make_swapper(args, device, note)

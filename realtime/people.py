@@ -21,25 +21,19 @@ import argparse
 import sys
 from pathlib import Path
 
-import cv2
-import numpy as np
 from tqdm import tqdm
 
 from realtime.cli import add_quiet_debug, doc_parser, notes, run_cli, show_progress
 from realtime.errors import InputError, UsageError
-from realtime.faces.people import FoundPerson, PeopleScan
-from realtime.faces.tracker import SceneCutDetector
-from realtime.faces.types import FaceAnalyzer
 from realtime.io.files import output_folder
-from realtime.io.images import IMAGE_SUFFIXES, read_image, write_image
-from realtime.io.people import PeopleFile, PersonRecord, write_people
-from realtime.io.video import VIDEO_SUFFIXES, VideoReader
+from realtime.io.images import IMAGE_SUFFIXES
+from realtime.io.video import VIDEO_SUFFIXES
+from realtime.jobs import find_people
 from realtime.models.store import ModelStore
 from realtime.options import add_analysis_arguments, check_analysis_args, make_analyzer
-from realtime.threads import ThreadBudget, apply_threads, plan_threads
+from realtime.threads import apply_threads, plan_threads
 
 PROG = "python -m realtime.people"
-SHEET_FACE = 160  # contact sheet tile side, pixels
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,61 +55,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _scan_video(
-    args: argparse.Namespace, analyzer: FaceAnalyzer, budget: ThreadBudget
-) -> tuple[list[FoundPerson], float]:
-    """The people of a video (decoded with ``budget.codec`` threads), and its frame rate."""
-    with VideoReader(args.input, allow_incomplete=args.allow_truncated, threads=budget.codec) as reader:
-        fps = float(reader.info.fps)
-        scan = PeopleScan(analyzer, every=args.detect_every)
-        cuts = SceneCutDetector()
-        with tqdm(total=reader.info.frames or None, unit="frame", disable=not show_progress(args.quiet)) as bar:
-            for frame in reader:
-                faces = scan.add(frame.image, frame.index, frame.time, cuts(frame.image))
-                bar.update(1)
-                bar.set_postfix(faces=faces, refresh=False)
-    return scan.people(min_frames=max(1, round(args.min_seconds * fps))), fps
-
-
-def _scan_image(args: argparse.Namespace, analyzer: FaceAnalyzer) -> list[FoundPerson]:
-    scan = PeopleScan(analyzer, min_score=0.0)  # one frame: every face the analyzer returns counts
-    scan.add(read_image(args.input), 0, 0.0)
-    return scan.people()
-
-
-def contact_sheet(people: list[FoundPerson], ids: list[int]) -> np.ndarray:
-    """RGB uint8 sheet: each person's view in a SHEET_FACE tile, "id" under it, up to 6 a row."""
-    columns = max(1, min(6, len(people)))
-    rows = max(1, -(-len(people) // columns))
-    label = 34
-    sheet = np.full((rows * (SHEET_FACE + label), columns * SHEET_FACE, 3), 255, np.uint8)
-    for k, (person, person_id) in enumerate(zip(people, ids, strict=True)):
-        top, left = (k // columns) * (SHEET_FACE + label), (k % columns) * SHEET_FACE
-        tile = cv2.resize(person.view, (SHEET_FACE, SHEET_FACE), interpolation=cv2.INTER_AREA)
-        sheet[top : top + SHEET_FACE, left : left + SHEET_FACE] = tile
-        text = str(person_id)
-        (w, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.9, 2)
-        origin = (left + (SHEET_FACE - w) // 2, top + SHEET_FACE + label - 8)
-        cv2.putText(sheet, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.9, (0, 0, 0), 2, cv2.LINE_AA)
-    return sheet
-
-
-def _write(out_dir: Path, input_path: Path, backend: str, people: list[FoundPerson], fps: float) -> None:
-    ids = list(range(1, len(people) + 1))
-    records = []
-    for person_id, person in zip(ids, people, strict=True):
-        crop = f"person-{person_id:02d}.jpg"
-        write_image(out_dir / crop, person.view)
-        records.append(PersonRecord(person_id, round(person.frames / fps, 3), person.first, person.last,
-                                    person.tracks, crop, person.embedding))  # fmt: skip
-    written = {r.crop for r in records}
-    for stale in out_dir.glob("person-*.jpg"):  # a previous run's people beyond this run's count
-        if stale.name not in written:
-            stale.unlink()
-    write_image(out_dir / "people.png", contact_sheet(people, ids))
-    write_people(out_dir / "people.json", PeopleFile(str(input_path), backend, records))
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
@@ -135,17 +74,23 @@ def main(argv: list[str] | None = None) -> int:
         budget = plan_threads(args.threads)
         apply_threads(budget)
         analyzer = make_analyzer(args, "cpu", ModelStore(), note)
-        if suffix in VIDEO_SUFFIXES:
-            people, fps = _scan_video(args, analyzer, budget)
-        else:
-            people, fps = _scan_image(args, analyzer), 1.0
-        _write(args.out_dir, args.input, analyzer.name, people, fps)
-        if not people:
+        with tqdm(unit="frame", disable=not show_progress(args.quiet)) as bar:
+
+            def on_frame(done: int, total: int | None, faces: int) -> None:
+                bar.total = total
+                bar.update(1)
+                bar.set_postfix(faces=faces, refresh=False)
+
+            found = find_people(analyzer, args.input, args.out_dir, every=args.detect_every,
+                                min_seconds=args.min_seconds, allow_incomplete=args.allow_truncated,
+                                decode_threads=budget.codec, on_frame=on_frame)  # fmt: skip
+        if not found.people:
             note(f"warning: no face found in {args.input}; people.json lists nobody")
-        for k, person in enumerate(people, 1):
-            note(f"person {k}: {person.frames / fps:.1f} s on screen, frames {person.first}-{person.last}, "
+        for person in found.people:
+            note(f"person {person.id}: {person.screen_time:.1f} s on screen, frames {person.first_frame}-"
+                 f"{person.last_frame}, "
                  f"{person.tracks} track(s)")  # fmt: skip
-        note(f"wrote {len(people)} people to {args.out_dir} (people.json, people.png)")
+        note(f"wrote {len(found.people)} people to {args.out_dir} (people.json, people.png)")
         return 0
 
     return run_cli(PROG, body, debug=args.debug)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -125,6 +125,15 @@ class FaceSwapPipeline:
         self.stage_seconds: dict[str, float] = defaultdict(float)  # cumulative time per stage (for bench/)
         self.faces_swapped = 0  # cumulative over all frames
         self.watermarker = Watermarker(self.options.watermark_id)
+
+    def replica(self, confirm: int | None = None) -> FaceSwapPipeline:
+        """A new pipeline with this one's analyzer, swapper, chain and options (``confirm`` replaced when given)
+        but no tracking history, detecting inline at this one's interval: a preview of one frame with options
+        that took a second to build, rendered as if it were the first frame of a stream."""
+        options = self.options if confirm is None else replace(self.options, confirm=confirm)
+        return FaceSwapPipeline(
+            self.analyzer, self.swapper, options, InlineDetection(self.detection.every), self.processors
+        )
 
     def close(self) -> None:
         """Release the detection strategy (a background thread); the pipeline cannot process frames afterwards."""

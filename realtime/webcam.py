@@ -33,11 +33,9 @@ from pathlib import Path
 from realtime.cli import add_quiet_debug, doc_parser, notes, run_cli
 from realtime.errors import InputError, UsageError
 from realtime.io.files import check_output_path
-from realtime.live.detector import BackgroundDetection
-from realtime.live.session import LiveSession
-from realtime.live.sinks import SINKS, FileSink, NullSink, Sink, VirtualCameraSink, WindowSink
-from realtime.live.sources import CameraSource, FileSource, FrameSource
-from realtime.options import add_pipeline_arguments, check_pipeline_args, make_pipeline
+from realtime.live.launch import open_live
+from realtime.live.sinks import SINKS
+from realtime.options import add_pipeline_arguments, check_pipeline_args
 from realtime.threads import apply_threads, plan_threads
 
 PROG = "python -m realtime.webcam"
@@ -79,34 +77,6 @@ def _check_args(args: argparse.Namespace) -> None:
             check_output_path(path)
 
 
-def _open_source(args: argparse.Namespace) -> FrameSource:
-    if args.input is not None:
-        return FileSource(args.input, allow_incomplete=args.allow_truncated)
-    device: int | str = int(args.camera) if args.camera.isdigit() else args.camera
-    return CameraSource(device, args.width, args.height, args.fps, retry_seconds=args.retry)
-
-
-def _open_sinks(args: argparse.Namespace, source: FrameSource) -> list[Sink]:
-    size = (source.width, source.height, source.fps)
-    sinks: list[Sink] = []
-    try:
-        if args.sink == "virtualcam":
-            sinks.append(VirtualCameraSink(*size, device=args.virtual_device))
-        elif args.sink == "window":
-            sinks.append(WindowSink())
-        elif args.sink == "file":
-            sinks.append(FileSink(args.output, *size))
-        else:
-            sinks.append(NullSink())
-        if args.record is not None:
-            sinks.append(FileSink(args.record, *size))
-    except BaseException:
-        for sink in sinks:
-            sink.close()
-        raise
-    return sinks
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
@@ -114,26 +84,15 @@ def main(argv: list[str] | None = None) -> int:
 
     def body() -> int:
         _check_args(args)
-        source = _open_source(args)  # the camera first: without one nothing else matters
-        try:
-            note(f"input: {source.describe()}")
-            sinks = _open_sinks(args, source)
-        except BaseException:
-            source.stop()
-            raise
-        try:
-            pipeline = make_pipeline(args, note, BackgroundDetection)
-        except BaseException:
-            source.stop()
-            for sink in sinks:
-                sink.close()
-            raise
+        session = open_live(args, args.sink, camera=args.camera, input_file=args.input, output=args.output,
+                            record=args.record, note=note, status=None if args.quiet else sys.stderr,
+                            max_seconds=args.seconds, size=(args.width, args.height, args.fps),
+                            retry_seconds=args.retry, virtual_device=args.virtual_device)  # fmt: skip
         # a core for the background detector: a parallel loop whose threads outnumber the free cores waits for
         # the one the detector preempts (bench/webcam.py measures the latency)
         apply_threads(plan_threads(args.threads, reserve=1))
-        note("output: " + ", ".join(_describe(sink) for sink in sinks) + "; Ctrl-C stops")
-        report = LiveSession(source, pipeline, sinks, status=None if args.quiet else sys.stderr,
-                             max_seconds=args.seconds).run()  # fmt: skip
+        note("Ctrl-C stops")
+        report = session.run()
         if args.report is not None:
             args.report.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
         kept = f"; recording kept: {args.record}" if args.record else ""
@@ -147,14 +106,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     return run_cli(PROG, body, debug=args.debug)
-
-
-def _describe(sink: Sink) -> str:
-    if isinstance(sink, VirtualCameraSink):
-        return f"virtual camera {sink.device}"
-    if isinstance(sink, FileSink):
-        return f"file {sink.path}"
-    return sink.name
 
 
 if __name__ == "__main__":

@@ -30,7 +30,16 @@ import numpy as np
 from realtime.errors import InputError, OutputError, UsageError, UserError
 from realtime.io.files import TempOutput, write_failure
 
-__all__ = ["VIDEO_SUFFIXES", "DecodeReport", "DecodedFrame", "VideoInfo", "VideoReader", "VideoWriter", "probe"]
+__all__ = [
+    "VIDEO_SUFFIXES",
+    "DecodeReport",
+    "DecodedFrame",
+    "VideoInfo",
+    "VideoReader",
+    "VideoWriter",
+    "probe",
+    "read_frame",
+]
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"})
 _FORMAT_BY_SUFFIX = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
@@ -300,6 +309,30 @@ def _tag_seconds(text: str) -> float:
         return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
     except ValueError:
         return 0.0
+
+
+def read_frame(path: str | os.PathLike[str], index: int) -> DecodedFrame:
+    """Frame ``index`` (0-based; past the end: the last frame that decodes) of a video, as display-oriented RGB
+    uint8 [H,W,3]: a seek to the keyframe before it, then decoding forward, so a frame late in a long video costs
+    about one keyframe interval of decoding (for previews, not scans). InputError when the file cannot be read."""
+    with VideoReader(path, allow_incomplete=True) as reader:
+        info = reader.info
+        period = 1.0 / float(info.fps or 30)
+        start = float(reader.stream.start_time * info.time_base) if reader.stream.start_time else 0.0
+        wanted = start + max(0, index) * period
+        chosen = reader._first
+        if index > 0:
+            with contextlib.suppress(av.error.FFmpegError):  # a damaged tail: the last frame that decoded
+                reader.container.seek(round(wanted / info.time_base), stream=reader.stream, backward=True)
+                for frame in reader._decode():
+                    if frame.pts is None:
+                        continue
+                    if float(frame.pts * info.time_base) > wanted + period / 2:
+                        break
+                    chosen = frame
+        seconds = float(chosen.pts * info.time_base) if chosen.pts is not None else start
+        image = to_display(chosen.to_ndarray(format="rgb24"), info.rotation)
+        return DecodedFrame(image, int(chosen.pts or 0), seconds, round((seconds - start) / period))
 
 
 def probe(path: str | os.PathLike[str]) -> VideoInfo:

@@ -4,6 +4,7 @@ interval adapting to the load."""
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections import deque
 from dataclasses import asdict, dataclass
@@ -135,6 +136,17 @@ class LiveSession:
         self.slot = LatestFrame()
         self.stats = LatencyStats()
         self.interval = AdaptiveInterval(pipeline.detection.every, source.fps)
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """Ask :meth:`run` (on another thread) to end after the frame in hand, as "stopped"."""
+        self._stop.set()
+
+    def status_text(self) -> str:
+        """The status line: frame rate and latency over the last frames, frames dropped, detection interval."""
+        return (f"{self.stats.fps():5.1f} fps | latency p50 {self.stats.percentile_ms(50):4.0f} ms "
+                f"p95 {self.stats.percentile_ms(95):4.0f} ms | dropped {self.slot.dropped} | "
+                f"detect every {self.pipeline.detection.every}")  # fmt: skip
 
     def run(self) -> SessionReport:
         """Process until the source ends or is lost, a window is closed, the time limit, KeyboardInterrupt (end
@@ -144,7 +156,7 @@ class LiveSession:
         end, output, last_status = "stopped", 0, start
         self.source.start(self.slot)
         try:
-            while True:
+            while not self._stop.is_set():
                 if self.max_seconds is not None and time.perf_counter() - start >= self.max_seconds:
                     end = "time limit"
                     break
@@ -196,8 +208,6 @@ class LiveSession:
 
     def _status_line(self) -> None:
         assert self.status is not None
-        text = (f"{self.stats.fps():5.1f} fps | latency p50 {self.stats.percentile_ms(50):4.0f} ms "
-                f"p95 {self.stats.percentile_ms(95):4.0f} ms | dropped {self.slot.dropped} | "
-                f"detect every {self.pipeline.detection.every}")  # fmt: skip
+        text = self.status_text()
         self.status.write(("\r" + text) if self.status.isatty() else text + "\n")
         self.status.flush()

@@ -14,7 +14,17 @@ from realtime.errors import InputError, ModelsMissingError
 from realtime.io.metadata import provenance_tags
 from realtime.io.video import VideoInfo, VideoWriter
 
-__all__ = ["SINKS", "FileSink", "NullSink", "Sink", "VirtualCameraSink", "WindowSink", "virtual_camera_hint"]
+__all__ = [
+    "SINKS",
+    "FileSink",
+    "NullSink",
+    "Sink",
+    "VirtualCameraSink",
+    "WindowSink",
+    "describe_sink",
+    "open_sinks",
+    "virtual_camera_hint",
+]
 
 SINKS = ("virtualcam", "window", "file", "null")
 
@@ -129,3 +139,45 @@ class FileSink(Sink):
 
     def close(self) -> None:
         self.writer.close()
+
+
+def open_sinks(
+    kind: str,
+    width: int,
+    height: int,
+    fps: float,
+    output: Path | None = None,
+    virtual_device: str | None = None,
+    record: Path | None = None,
+) -> list[Sink]:
+    """The sinks of a live session for frames of ``width`` x ``height`` at ``fps``: one of :data:`SINKS`
+    (``output`` is the file of "file"), plus a recording to ``record`` when given. A sink that cannot open raises
+    its UserError after the ones already opened are closed."""
+    sinks: list[Sink] = []
+    try:
+        if kind == "virtualcam":
+            sinks.append(VirtualCameraSink(width, height, fps, device=virtual_device))
+        elif kind == "window":
+            sinks.append(WindowSink())
+        elif kind == "file":
+            if output is None:
+                raise ValueError("a file sink needs an output path")
+            sinks.append(FileSink(output, width, height, fps))
+        else:
+            sinks.append(NullSink())
+        if record is not None:
+            sinks.append(FileSink(record, width, height, fps))
+    except BaseException:
+        for sink in sinks:
+            sink.close()
+        raise
+    return sinks
+
+
+def describe_sink(sink: Sink) -> str:
+    """A few words naming where ``sink`` sends frames (for a status line)."""
+    if isinstance(sink, VirtualCameraSink):
+        return f"virtual camera {sink.device}"
+    if isinstance(sink, FileSink):
+        return f"file {sink.path}"
+    return sink.name

@@ -17,7 +17,7 @@ from realtime.errors import InputError
 from realtime.io.video import VideoReader
 from realtime.live.frames import CapturedFrame, LatestFrame
 
-__all__ = ["CameraSource", "FileSource", "FrameSource"]
+__all__ = ["CameraSource", "FileSource", "FrameSource", "open_source"]
 
 
 class FrameSource(ABC):
@@ -178,3 +178,20 @@ class FileSource(FrameSource):
 
     def _release(self) -> None:
         self.reader.close()
+
+
+def open_source(
+    camera: str = "0",
+    input_file: Path | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    fps: float | None = None,
+    retry_seconds: float = 2.0,
+    allow_incomplete: bool = False,
+) -> FrameSource:
+    """The live input: the video ``input_file`` played as a camera when given, else ``camera`` (an index such as
+    "0", or a device path); InputError with a hint when the camera cannot be opened."""
+    if input_file is not None:
+        return FileSource(input_file, allow_incomplete=allow_incomplete)
+    device: int | str = int(camera) if camera.isdigit() else camera
+    return CameraSource(device, width, height, fps, retry_seconds=retry_seconds)
