@@ -16,7 +16,7 @@ from realtime.errors import InputError, ModelsMissingError
 from realtime.models.download import DownloadFailed
 from realtime.models.store import Manifest, ModelEntry, ModelStore, load_manifest
 from tests.cli import call_main
-from tests.models.conftest import LoopbackServer
+from tests.loopback import LoopbackServer
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB: several read chunks
 SHA = hashlib.sha256(PAYLOAD).hexdigest()
