@@ -11,7 +11,8 @@ Examples:
     python -m realtime.studio --host 0.0.0.0          # reachable from the network: anyone there can use it
     python -m realtime.studio --max-upload-mb 512
 
-Exit status: 0 stopped with Ctrl-C, 1 the port is taken or the app could not start, 2 a usage error.
+Exit status: 0 stopped with Ctrl-C, 1 the port is taken or the app could not start, 2 a usage error, 143/129
+ended by SIGTERM/SIGHUP. Every session's files are deleted on the way out.
 """
 
 from __future__ import annotations
@@ -35,7 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
     parser.add_argument("--max-upload-mb", type=float, default=4096, help="largest upload accepted (default 4096)")
-    parser.add_argument("--workdir", type=Path, help="where sessions keep their files (default: a new temp folder)")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        help="a folder to keep sessions' files in (in a new subfolder, deleted on exit; default: the temp folder)",
+    )
     add_quiet_debug(parser, "print only errors")
     return parser
 
@@ -77,8 +82,12 @@ def main(argv: list[str] | None = None) -> int:
             except OSError as err:
                 raise InputError(f"cannot serve on {args.host}:{args.port}: {err}") from None
             note(f"serving on {url} (Ctrl-C stops)")
-            while True:
-                time.sleep(3600)
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:  # the way to stop it: not an error
+                note("stopped; every session's files were deleted")
+                return 0
         finally:
             studio.close()
 

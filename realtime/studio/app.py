@@ -60,8 +60,8 @@ class Studio:
 
 def build_app(max_upload_mb: float = 4096, workspace_root: Path | None = None, store: ModelStore | None = None
               ) -> Studio:  # fmt: skip
-    """The studio for uploads up to ``max_upload_mb`` MB, sessions' files under ``workspace_root`` (default: a
-    new temp folder) and models from ``store`` (default: the user's model store)."""
+    """The studio for uploads up to ``max_upload_mb`` MB, sessions' files in a new folder inside ``workspace_root``
+    (default: the system's temp folder) and models from ``store`` (default: the user's model store)."""
     context = StudioContext(Workspace(workspace_root), JobQueue(), store or ModelStore(), int(max_upload_mb * 2**20))
     runner = LiveRunner()
     with gr.Blocks(title="realtime studio", analytics_enabled=False) as blocks:

@@ -34,6 +34,10 @@ def safe_name(name: str, fallback: str = "upload") -> str:
     return cleaned or fallback
 
 
+def _size(n: int) -> str:
+    return f"{n / 2**20:,.1f} MB" if n >= 2**17 else f"{n:,} bytes"
+
+
 @dataclass
 class Session:
     """One browser session: its ``folder`` and what it has chosen so far. ``sources``: the uploaded source files;
@@ -65,7 +69,7 @@ class Session:
             raise InputError(f"upload not found: {upload.name}")
         size = upload.stat().st_size
         if size > max_bytes:
-            raise InputError(f"{upload.name} is {size / 2**20:.0f} MB, over the limit of {max_bytes / 2**20:.0f} MB")
+            raise InputError(f"{upload.name} is {_size(size)}, over the upload limit of {_size(max_bytes)}")
         folder = self.folder / kind
         folder.mkdir(parents=True, exist_ok=True)
         name = safe_name(upload.name)
@@ -98,11 +102,13 @@ class Session:
 
 
 class Workspace:
-    """Every session of one app, each in a folder under ``root`` (default: a new temp folder)."""
+    """Every session of one app, each in a folder under :attr:`root`: a new folder made inside ``parent`` (default:
+    the system's temp folder), so deleting it on the way out never touches anything of the user's."""
 
-    def __init__(self, root: Path | None = None) -> None:
-        self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="realtime_studio_"))
-        self.root.mkdir(parents=True, exist_ok=True)
+    def __init__(self, parent: Path | None = None) -> None:
+        if parent is not None:
+            Path(parent).mkdir(parents=True, exist_ok=True)
+        self.root = Path(tempfile.mkdtemp(prefix="realtime_studio_", dir=parent))
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
 

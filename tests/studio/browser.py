@@ -112,6 +112,7 @@ def screenshot(driver: webdriver.Chrome, folder: Path, name: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     height = driver.execute_script("return document.body.scrollHeight")
     driver.set_window_size(1400, max(1000, min(int(height) + 40, 4000)))
+    driver.execute_script("window.scrollTo(0, 0);")
     path = folder / f"{name}.png"
     driver.save_screenshot(str(path))
     return path

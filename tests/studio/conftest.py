@@ -16,7 +16,7 @@ import pytest
 from realtime.io.images import write_image
 from realtime.models.store import Manifest, ModelEntry, ModelStore
 from realtime.samples import ClipSpec, face_image, make_clip
-from tests.loopback import loopback_server
+from tests.loopback import closed_port, loopback_server  # noqa: F401  (closed_port: a fixture)
 from tests.studio.browser import find_browser
 
 TINY_MODEL = b"realtime studio test model\n" * 4000  # ~100 kB: the Models tab's download
@@ -65,7 +65,7 @@ def free_port() -> int:
 @dataclass
 class RunningStudio:
     url: str
-    workspace: Path
+    workspace: Path  # the sessions' folders are in here
     store: ModelStore
     shots: Path
 
@@ -87,6 +87,6 @@ def running_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
         studio = build_app(2, root / "sessions", store)
         served = studio.launch("127.0.0.1", free_port(), 2)
         try:
-            yield RunningStudio(served, root / "sessions", store, root / "screenshots")
+            yield RunningStudio(served, studio.context.workspace.root, store, root / "screenshots")
         finally:
             studio.close()
