@@ -27,8 +27,9 @@ def model_rows(store: ModelStore) -> list[list[str]]:
     return rows
 
 
-def install(store: ModelStore, name: str, progress: gr.Progress) -> str:
-    """Fetch model ``name`` into the store (progress in bytes); a line saying what happened."""
+def install(store: ModelStore, name: str, progress: gr.Progress, retries: int = 2) -> str:
+    """Fetch model ``name`` into the store (progress in bytes; ``retries`` further attempts after a failure); a
+    line saying what happened."""
     entry = store.entry(name)
     found = store.find(entry)
     if found is not None:
@@ -38,7 +39,7 @@ def install(store: ModelStore, name: str, progress: gr.Progress) -> str:
         progress((done, total) if total else None, desc=f"downloading {name}", unit="bytes")
 
     try:
-        path = store.fetch(entry, progress=step, retries=2)
+        path = store.fetch(entry, progress=step, retries=retries)
     except DownloadFailed as err:
         state = "offline or unreachable" if err.offline else "download failed"
         return (f"⚠️ {name}: {state}: {err}; get {entry.file} some other way and import it below "

@@ -27,7 +27,7 @@ class Media:
     """Files a user would upload."""
 
     source: Path  # the astronaut's face: someone none of the crowd is
-    crowd: Path  # 640x360, 3 s, three people
+    crowd: Path  # 640x360, 2 s, three people
     no_face: Path  # a grey picture
     text: Path  # a text file
     big: Path  # over the test app's upload limit
@@ -38,7 +38,7 @@ def studio_media(tmp_path_factory: pytest.TempPathFactory) -> Media:
     root = tmp_path_factory.mktemp("studio_media")
     source = root / "astronaut.jpg"
     write_image(source, face_image("astronaut"))
-    crowd = make_clip(root / "crowd.mp4", ClipSpec(width=640, height=360, seconds=3.0, face="crowd"))
+    crowd = make_clip(root / "crowd.mp4", ClipSpec(width=640, height=360, seconds=2.0, face="crowd"))
     no_face = root / "grey.png"
     write_image(no_face, __import__("numpy").full((240, 320, 3), 128, "uint8"))
     text = root / "notes.txt"

@@ -29,7 +29,9 @@ def test_jobs_run_one_at_a_time_in_order() -> None:
     started, release = threading.Event(), threading.Event()
     first = jobs.submit("a", "first", _gate_job(started, release, log, "first"))
     assert started.wait(5)
-    second = jobs.submit("b", "second", _gate_job(threading.Event(), threading.Event(), log, "second"))
+    open_gate = threading.Event()
+    open_gate.set()
+    second = jobs.submit("b", "second", _gate_job(threading.Event(), open_gate, log, "second"))
     assert [j.state for j in jobs.waiting()] == ["running", "queued"]
     release.set()
     assert jobs.wait(second, 10)

@@ -86,7 +86,7 @@ def test_preview_of_an_image_target(session: Session, tmp_path: Path) -> None:
 def test_models_tab_rows_and_an_offline_install(tmp_path: Path, closed_port: int) -> None:
     store = _store(tmp_path, f"http://127.0.0.1:{closed_port}/tiny.onnx")
     assert model_rows(store) == [["tiny", "enhancer", "?", "test only", "no", "python -m realtime.models fetch tiny"]]
-    line = install(store, "tiny", lambda *args, **kwargs: None)  # type: ignore[arg-type]
+    line = install(store, "tiny", lambda *args, **kwargs: None, retries=0)  # type: ignore[arg-type]
     assert line.startswith("⚠️ tiny: offline or unreachable:")
     assert "import it below" in line
     assert store.find(store.entry("tiny")) is None
