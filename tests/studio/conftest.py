@@ -90,3 +90,11 @@ def running_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
             yield RunningStudio(served, studio.context.workspace.root, store, root / "screenshots")
         finally:
             studio.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """Keep each phase's report on the test item, so a fixture can see whether its test failed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report

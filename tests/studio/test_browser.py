@@ -35,6 +35,15 @@ def page(running_studio: RunningStudio, downloads: Path) -> Iterator[WebDriver]:
         print(f"\nstudio screenshots: {running_studio.shots}")
 
 
+@pytest.fixture(autouse=True)
+def screenshot_on_failure(request: pytest.FixtureRequest, running_studio: RunningStudio) -> Iterator[None]:
+    """A failed test leaves the page as it was then: FAILED-<test>.png beside the step screenshots."""
+    yield
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed and "page" in request.fixturenames:
+        screenshot(request.getfixturevalue("page"), running_studio.shots, f"FAILED-{request.node.name}")
+
+
 def _tab(page: WebDriver, name: str) -> None:
     button = page.find_element(By.XPATH, f"//button[@role='tab' and normalize-space()='{name}']")
     page.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
@@ -56,6 +65,15 @@ def _load(page: WebDriver, media: Media, studio: RunningStudio) -> None:
     wait_for(lambda: "Source: astronaut.jpg" in text_of(page, "message"), 60, "the source to be taken")
     upload(page, "target", media.crowd)
     wait_for(lambda: "people found" in text_of(page, "message"), 90, "the target's people")
+
+
+def _pick(page: WebDriver, elem_id: str, value: str) -> None:
+    """Choose ``value`` in the dropdown ``elem_id`` (typed, then Enter, as a keyboard user does)."""
+    box = element(page, elem_id).find_element(By.CSS_SELECTOR, "input")
+    page.execute_script("arguments[0].scrollIntoView({block: 'center'});", box)
+    box.click()
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(value, Keys.ENTER)
 
 
 def _set_frame(page: WebDriver, index: int) -> None:
@@ -117,6 +135,21 @@ def test_a_second_run_waits_in_the_queue_and_cancel_keeps_nothing(
     assert _outputs(running_studio) == before  # no partial file, no temporary file
 
 
+def test_a_failing_job_shows_its_error_and_the_app_keeps_serving(
+    page: WebDriver, studio_media: Media, running_studio: RunningStudio
+) -> None:
+    _load(page, studio_media, running_studio)
+    _pick(page, "enhancer", "gfpgan")  # its model is not in this store: the preview says so, and so does a run
+    says = "model file not found: gfpgan_1.4"
+    wait_for(lambda: says in text_of(page, "preview-info"), 30, "the preview's message")
+    click(page, "run")
+    wait_for(lambda: "failed:" in text_of(page, "progress"), 60, "the failed run")
+    assert says in text_of(page, "progress") and len(text_of(page, "progress").splitlines()) == 1
+    screenshot(page, running_studio.shots, "6b-failed-run")
+    _pick(page, "enhancer", "none")
+    wait_for(lambda: "swapped" in text_of(page, "preview-info"), 30, "a preview after the failure")
+
+
 def test_bad_uploads_get_a_message_and_the_app_stays_usable(
     page: WebDriver, studio_media: Media, running_studio: RunningStudio
 ) -> None:
@@ -164,17 +197,22 @@ def test_live_tab_says_what_is_missing_and_runs_a_file_session(
     screenshot(page, running_studio.shots, "12-live-ended")
 
 
-def test_models_tab_lists_and_installs(page: WebDriver, running_studio: RunningStudio) -> None:
+def test_models_tab_lists_installs_and_imports(
+    page: WebDriver, studio_media: Media, running_studio: RunningStudio
+) -> None:
     _tab(page, "Models")
     wait_for(lambda: "tiny_test_model" in text_of(page, "models"), 30, "the models table")
-    name = element(page, "model-name").find_element(By.CSS_SELECTOR, "input")
-    name.click()
-    name.send_keys("tiny_test_model", Keys.ENTER)
+    _pick(page, "model-name", "tiny_test_model")
     click(page, "install")
     wait_for(lambda: "installed at" in text_of(page, "models-status"), 60, "the install")
     assert running_studio.store.find(running_studio.store.entry("tiny_test_model")) is not None
     wait_for(lambda: "yes" in text_of(page, "models"), 10, "the table to show it installed")
     screenshot(page, running_studio.shots, "13-models")
+    upload(page, "model-file", studio_media.text)  # a file the manifest does not know: registered, with a warning
+    click(page, "import")
+    wait_for(lambda: "notes: installed at" in text_of(page, "models-status"), 30, "the import")
+    assert "not in the manifest" in text_of(page, "models-status")
+    wait_for(lambda: "notes" in text_of(page, "models"), 10, "the table to list the imported file")
 
 
 def test_a_closed_session_leaves_no_files(studio_media: Media, running_studio: RunningStudio, downloads: Path) -> None:
