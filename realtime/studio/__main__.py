@@ -20,12 +20,14 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from realtime.cli import add_quiet_debug, doc_parser, notes, run_cli
-from realtime.errors import InputError, UsageError
+from realtime.errors import InputError, OutputError, UsageError
 
 PROG = "python -m realtime.studio"
 
@@ -73,6 +75,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{PROG}: warning: serving on {args.host}: anyone on the network who can reach this machine can "
                   "use the app, its uploads and its results (there is no login)", file=sys.stderr)  # fmt: skip
         os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported: no version check
+        if args.workdir is not None:
+            try:
+                args.workdir.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise OutputError(f"cannot use --workdir {args.workdir}: {err.strerror or err}") from None
+        # Gradio keeps its own copies of uploads and results; in a folder of this run's, deleted on the way out
+        gradio_files = Path(tempfile.mkdtemp(prefix="realtime_studio_gradio_", dir=args.workdir))
+        os.environ["GRADIO_TEMP_DIR"] = str(gradio_files)
         from realtime.studio.app import build_app
 
         studio = build_app(args.max_upload_mb, args.workdir)
@@ -90,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
         finally:
             studio.close()
+            shutil.rmtree(gradio_files, ignore_errors=True)
 
     return run_cli(PROG, body, debug=args.debug, interrupted="stopped; every session's files were deleted")
 

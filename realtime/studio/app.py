@@ -64,7 +64,8 @@ def build_app(max_upload_mb: float = 4096, workspace_root: Path | None = None, s
     (default: the system's temp folder) and models from ``store`` (default: the user's model store)."""
     context = StudioContext(Workspace(workspace_root), JobQueue(), store or ModelStore(), int(max_upload_mb * 2**20))
     runner = LiveRunner()
-    with gr.Blocks(title="realtime studio", analytics_enabled=False) as blocks:
+    # Gradio's copies of uploads and results older than a day are swept every hour (a long-open tab keeps its own)
+    with gr.Blocks(title="realtime studio", analytics_enabled=False, delete_cache=(3600, 86400)) as blocks:
         gr.Markdown("# realtime studio\nEvery output carries an invisible watermark and synthetic-media tags.")
         with gr.Tabs():
             with gr.Tab("Swap", id="swap"):

@@ -32,6 +32,7 @@ __all__ = [
     "SwapResult",
     "add_sources",
     "analyzer_for",
+    "clear_target",
     "find_target_people",
     "preview",
     "progress_html",
@@ -69,6 +70,9 @@ def add_sources(session: Session, uploads: list[str], store: ModelStore, max_byt
     for old in session.sources:
         old.unlink(missing_ok=True)
     session.sources, session.mapping, session.unmapped = [], {}, None
+    session.cache.pop("preview", None)  # a new file may reuse an old name: the key would not change
+    if not uploads:
+        return []
     taken = [session.take_upload(u, "sources", max_bytes) for u in uploads]
     analyzer = analyzer_for(session, store)
     for path in taken:
@@ -89,12 +93,18 @@ def _remove(paths: list[Path]) -> None:
         path.unlink(missing_ok=True)
 
 
-def set_target(session: Session, upload: str, max_bytes: int) -> int:
-    """Take the target (a video or an image) into the session; returns its frame count (1 for an image).
-    InputError (and no target) when it is neither or cannot be read."""
+def clear_target(session: Session) -> None:
+    """Forget the target, its people and the map (their files too)."""
     if session.target is not None:
         session.target.unlink(missing_ok=True)
     session.target, session.people, session.mapping, session.unmapped = None, None, {}, None
+    session.cache.pop("preview", None)
+
+
+def set_target(session: Session, upload: str, max_bytes: int) -> int:
+    """Take the target (a video or an image) into the session; returns its frame count (1 for an image).
+    InputError (and no target) when it is neither or cannot be read."""
+    clear_target(session)
     path = session.take_upload(upload, "target", max_bytes)
     suffix = path.suffix.lower()
     try:
@@ -122,6 +132,7 @@ def find_target_people(
     session.people_dir.mkdir(parents=True, exist_ok=True)
     found = find_people(analyzer_for(session, store), session.target, session.people_dir, on_frame=on_frame)
     session.people, session.mapping = found, {}
+    session.cache.pop("preview", None)  # people.json changed under the same path
     return [(session.people_dir / p.crop, f"person {p.id} · {p.screen_time:.1f} s") for p in found.people]
 
 

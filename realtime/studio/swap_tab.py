@@ -18,6 +18,7 @@ from realtime.studio.form import BLENDS, ENHANCERS, MASKS, SWAPPERS, SwapChoices
 from realtime.studio.swap_logic import (
     SwapResult,
     add_sources,
+    clear_target,
     find_target_people,
     preview,
     progress_html,
@@ -108,7 +109,8 @@ def build_swap_tab(ctx: StudioContext) -> None:
         names: list[str] = []
         text = ""
         try:
-            names = add_sources(session, list(files or []), ctx.store, ctx.max_upload_bytes) if files else []
+            with session.lock:
+                names = add_sources(session, list(files or []), ctx.store, ctx.max_upload_bytes)
             if names:
                 text = f"Source: {', '.join(names)}" + (" (one person)" if together and len(names) > 1 else "")
         except UserError as err:
@@ -120,12 +122,12 @@ def build_swap_tab(ctx: StudioContext) -> None:
     def on_target(file: str | None, request: gr.Request):  # type: ignore[no-untyped-def]
         _, session = ctx.session(request)
         if file is None:
-            if session.target is not None:
-                session.target.unlink(missing_ok=True)
-            session.target, session.people, session.mapping = None, None, {}
+            with session.lock:
+                clear_target(session)
             return "", gr.update(maximum=1, value=0, interactive=False), [], gr.update(choices=[], value=None), ""
         try:
-            frames = set_target(session, file, ctx.max_upload_bytes)
+            with session.lock:
+                frames = set_target(session, file, ctx.max_upload_bytes)
         except UserError as err:
             return (
                 _warn(err),
@@ -148,7 +150,8 @@ def build_swap_tab(ctx: StudioContext) -> None:
             bar((done, total) if total else None, desc="finding people", unit="frames")
 
         try:
-            found = find_target_people(session, ctx.store, step)
+            with session.lock:
+                found = find_target_people(session, ctx.store, step)
         except UserError as err:
             return _warn(err), [], gr.update(choices=[], value=None), ""
         ids = [f"person {p.id}" for p in (session.people.people if session.people else [])]

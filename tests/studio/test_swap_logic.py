@@ -81,6 +81,12 @@ def test_preview_of_an_image_target(session: Session, tmp_path: Path) -> None:
     assert np.abs(before - after).mean() > 2  # the face changed
     again, _ = preview(session, SwapChoices(), 0, store)  # the cached pipeline, replayed from a clean state
     assert np.array_equal(again, side)
+    other = tmp_path / "other" / "astronaut.jpg"  # another face under the same name: no stale pipeline
+    other.parent.mkdir()
+    write_image(other, face_image("group")[:, : face_image("group").shape[1] // 2])
+    add_sources(session, [str(other)], store, 2**30)
+    changed, _ = preview(session, SwapChoices(), 0, store)
+    assert not np.array_equal(changed, side)
 
 
 def test_models_tab_rows_and_an_offline_install(tmp_path: Path, closed_port: int) -> None:
