@@ -47,22 +47,39 @@ SHEET_FACE = 160  # contact sheet tile side, pixels
 @dataclass(frozen=True)
 class EncodeSettings:
     """The video encoder: ``codec`` (an FFmpeg encoder name), ``crf`` and ``preset`` (x264/x265 quality and
-    speed), and ``threads`` (encoder threads; 0 lets FFmpeg choose)."""
+    speed), ``threads`` (encoder threads; 0 lets FFmpeg choose), and ``bframes`` (x264/x265 B-frames; None: the
+    preset's. Parts of a video that are joined without re-encoding use 0: with B-frames each part's decode
+    timestamps would start before the previous part's end)."""
 
     codec: str = "libx264"
     crf: int = 18
     preset: str = "veryfast"
     threads: int = 0
+    bframes: int | None = None
+
+
+@dataclass(frozen=True)
+class FrameRange:
+    """Part of a video, in presentation timestamps of its stream: decoding starts at the keyframe at or before
+    ``seek_pts``; frames before ``warm_pts`` are skipped, frames from ``warm_pts`` up to ``start_pts`` go through
+    the pipeline only to warm up its tracking and smoothing (not written), and frames from ``start_pts`` up to
+    ``end_pts`` (None: the end) are written."""
+
+    seek_pts: int
+    warm_pts: int
+    start_pts: int
+    end_pts: int | None
 
 
 @dataclass(frozen=True)
 class VideoJobResult:
     """What a video job did: ``frames`` written, of which ``frames_with_faces`` had a face swapped; the input's
-    :class:`~realtime.io.video.DecodeReport` (complete unless the job accepted a truncated input); wall seconds."""
+    :class:`~realtime.io.video.DecodeReport` (complete unless the job accepted a truncated input; None for a
+    :class:`FrameRange`, whose joined whole is checked instead); wall seconds."""
 
     frames: int
     frames_with_faces: int
-    decode: DecodeReport
+    decode: DecodeReport | None
     seconds: float
 
 
@@ -84,28 +101,32 @@ def swap_video(
     allow_incomplete: bool = False,
     decode_threads: int = 0,
     on_frame: Callable[[int, int | None, FrameStats], None] | None = None,
+    part: FrameRange | None = None,
 ) -> VideoJobResult:
     """Swap every frame of the video ``source`` into ``output`` (same frames, timestamps, rotation and audio;
-    watermarked and tagged as synthetic). ``on_frame(done, total, stats)`` is called after each frame (``total``
-    is None when the container does not say). A truncated or damaged input raises InputError once decoding ends
-    (nothing is written) unless ``allow_incomplete``; then the result's ``decode`` report says what was missing.
-    """
+    watermarked and tagged as synthetic). ``on_frame(done, total, stats)`` is called after each frame written
+    (``total`` is None when the container does not say). A truncated or damaged input raises InputError once
+    decoding ends (nothing is written) unless ``allow_incomplete``; then the result's ``decode`` report says what
+    was missing. With ``part``, only that :class:`FrameRange` is written, without audio (``total``: None)."""
     encode = encode or EncodeSettings()
     start = time.perf_counter()
-    with VideoReader(source, allow_incomplete=allow_incomplete, threads=decode_threads) as reader:
-        total = reader.info.frames or None
+    seek = None if part is None else part.seek_pts
+    with VideoReader(source, allow_incomplete=allow_incomplete or part is not None, threads=decode_threads,
+                     seek_pts=seek) as reader:  # fmt: skip
+        total = (reader.info.frames or None) if part is None else None
         frames = frames_with_faces = 0
         finished: queue.Queue[object] = queue.Queue(maxsize=8)
         failure: list[BaseException] = []
         with VideoWriter(
             output,
             reader.info,
-            audio_source=source,
+            audio_source=source if part is None else None,
             codec=encode.codec,
             crf=encode.crf,
             preset=encode.preset,
             threads=encode.threads,
             metadata=provenance_tags(),
+            codec_options=None if encode.bframes is None else {"bf": str(encode.bframes)},
         ) as writer:
 
             def encoder_loop() -> None:
@@ -120,6 +141,14 @@ def swap_video(
             encoder.start()
             try:
                 for frame in reader:
+                    if part is not None:
+                        if frame.pts < part.warm_pts:
+                            continue
+                        if part.end_pts is not None and frame.pts >= part.end_pts:
+                            break
+                        if frame.pts < part.start_pts:  # warming up tracking and smoothing: not written
+                            pipeline.process(frame.image, frame.time)
+                            continue
                     out, stats = pipeline.process(frame.image, frame.time)
                     frames += 1
                     frames_with_faces += stats.swapped > 0
@@ -133,8 +162,8 @@ def swap_video(
                 encoder.join()
             if failure:
                 raise failure[0]
-        assert reader.report is not None
-        report = reader.report
+        assert part is not None or reader.report is not None
+        report = None if part is not None else reader.report
     return VideoJobResult(frames, frames_with_faces, report, time.perf_counter() - start)
 
 

@@ -100,6 +100,7 @@ class ClipSpec:
     rotation: int = 0  # display rotation metadata, degrees counter-clockwise
     crf: int = 16
     noise: float = 2.0  # per-frame sensor noise (grey levels, std): real footage is never bit-identical when still
+    keyint: int | None = None  # frames between keyframes (None: x264's default, 250); films have one every few s
 
 
 def _camera(t: float, spec: ClipSpec) -> tuple[float, float, float]:
@@ -192,6 +193,8 @@ def make_clip(path: str | Path, spec: ClipSpec | None = None) -> Path:
         video.time_base = time_base
         video.codec_context.time_base = time_base
         video.options = {"crf": str(spec.crf), "preset": "veryfast"}
+        if spec.keyint is not None:
+            video.options = {**video.options, "g": str(spec.keyint), "sc_threshold": "0"}
         if spec.rotation:
             video.set_display_rotation(spec.rotation)
         audio = _add_tone_stream(container) if spec.audio else None  # every stream exists before the first packet

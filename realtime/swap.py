@@ -99,7 +99,7 @@ def _swap_video(args: argparse.Namespace, pipeline: FaceSwapPipeline) -> int:
 
         result = swap_video(pipeline, args.input, args.output, encode, allow_incomplete=args.allow_truncated,
                             decode_threads=budget.codec, on_frame=on_frame)  # fmt: skip
-    if not result.decode.complete:
+    if result.decode is not None and not result.decode.complete:
         note(f"warning: {args.input} is truncated or damaged: {result.decode.describe()}; "
              f"the output holds the {result.frames} frames that decoded")  # fmt: skip
     if result.frames_with_faces == 0:

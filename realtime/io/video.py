@@ -156,10 +156,18 @@ class VideoReader:
     in memory. Opening decodes the first frame (to learn the rotation and to fail early on unreadable files). When
     the stream ends, :attr:`report` holds the :class:`DecodeReport`; an incomplete decode (truncated or damaged
     input) then raises InputError unless ``allow_incomplete``. ``threads``: decoder threads (0: FFmpeg's choice).
+    ``seek_pts``: start at the keyframe at or before this presentation time (stream time base) instead of the
+    first frame (a segment of a long video; frame indices then count from there, and the report compares with
+    the whole video, so such readers take ``allow_incomplete``).
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], queue_size: int = 8, allow_incomplete: bool = False, threads: int = 0
+        self,
+        path: str | os.PathLike[str],
+        queue_size: int = 8,
+        allow_incomplete: bool = False,
+        threads: int = 0,
+        seek_pts: int | None = None,
     ) -> None:
         self.path = Path(path)
         self.allow_incomplete = allow_incomplete
@@ -198,6 +206,14 @@ class VideoReader:
             has_audio=any(s.type == "audio" for s in self.container.streams),
             codec=self.stream.codec_context.name,
         )
+        if seek_pts is not None and (self._first.pts is None or seek_pts > self._first.pts):
+            try:
+                self.container.seek(seek_pts, stream=self.stream, backward=True)
+                self._frames = self._decode()
+                self._first = next(self._frames)
+            except (StopIteration, av.error.FFmpegError) as exc:
+                self.container.close()
+                raise InputError(f"cannot seek to {seek_pts} in {self.path}: {exc}") from exc
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max(1, queue_size))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -355,6 +371,9 @@ class VideoWriter:
         codec: video encoder (libx264 by default); crf, preset: its quality/speed settings.
         threads: encoder threads (0: FFmpeg's choice).
         metadata: container-level tags (e.g. a synthetic-media marker).
+        codec_options: further encoder options (FFmpeg's "bf": "0" (no B-frames) for segments that are joined later).
+        template: copy mode: an already encoded video stream whose packets :meth:`write_packet` takes as they are
+            (joining segments without re-encoding); codec, crf, preset and codec_options are then unused.
     """
 
     def __init__(
@@ -368,6 +387,8 @@ class VideoWriter:
         preset: str = "veryfast",
         threads: int = 0,
         metadata: dict[str, str] | None = None,
+        codec_options: dict[str, str] | None = None,
+        template: av.video.stream.VideoStream | None = None,
     ) -> None:
         suffix = Path(path).suffix.lower()
         if suffix not in _FORMAT_BY_SUFFIX:
@@ -380,7 +401,7 @@ class VideoWriter:
         self._audio_in: av.container.InputContainer | None = None
         self.container: av.container.OutputContainer | None = None
         try:
-            self._open(path, info, codec, crf, preset, threads, metadata, audio_source)
+            self._open(path, info, codec, crf, preset, threads, metadata, audio_source, codec_options, template)
         except BaseException as exc:  # an interrupt too: nothing may stay behind at the temporary path
             if self.container is not None:
                 with contextlib.suppress(av.error.FFmpegError, OSError, ValueError):
@@ -402,6 +423,8 @@ class VideoWriter:
         threads: int,
         metadata: dict[str, str] | None,
         audio_source: str | os.PathLike[str] | None,
+        codec_options: dict[str, str] | None = None,
+        template: av.video.stream.VideoStream | None = None,
     ) -> None:
         """Open the container, the video stream and the audio carried over (see the class)."""
         # MP4/MOV keep free-form tags (such as the synthetic-media marker) only with use_metadata_tags
@@ -410,16 +433,21 @@ class VideoWriter:
         for key, value in (metadata or {}).items():
             self.container.metadata[key] = value
         stored_w, stored_h = (info.height, info.width) if info.rotation in (90, 270) else (info.width, info.height)
-        self.stream = self.container.add_stream(codec, rate=info.fps)
-        self.stream.width, self.stream.height = stored_w, stored_h
-        # 4:2:0 needs even sides; odd-sized videos keep their exact size in 4:4:4 instead of being cropped
-        self.stream.pix_fmt = "yuv420p" if stored_w % 2 == 0 and stored_h % 2 == 0 else "yuv444p"
-        self.stream.time_base = info.time_base
-        self.stream.codec_context.time_base = info.time_base
-        if codec in ("libx264", "libx265"):
-            self.stream.options = {"crf": str(crf), "preset": preset}
-        if threads > 0:
-            self.stream.codec_context.thread_count = threads
+        if template is not None:
+            self.stream = self.container.add_stream_from_template(template)
+            self.stream.time_base = info.time_base
+        else:
+            self.stream = self.container.add_stream(codec, rate=info.fps)
+            self.stream.width, self.stream.height = stored_w, stored_h
+            # 4:2:0 needs even sides; odd-sized videos keep their exact size in 4:4:4 instead of being cropped
+            self.stream.pix_fmt = "yuv420p" if stored_w % 2 == 0 and stored_h % 2 == 0 else "yuv444p"
+            self.stream.time_base = info.time_base
+            self.stream.codec_context.time_base = info.time_base
+            if codec in ("libx264", "libx265"):
+                self.stream.options = {"crf": str(crf), "preset": preset, **(codec_options or {})}
+            if threads > 0:
+                self.stream.codec_context.thread_count = threads
+        self._copying = template is not None
         if info.rotation:
             self.stream.set_display_rotation(info.rotation)
         self._audio_packets: Iterator[av.Packet] | None = None
@@ -489,12 +517,22 @@ class VideoWriter:
         except OSError as exc:
             raise self._failed(exc) from exc
 
+    def write_packet(self, packet: av.Packet) -> None:
+        """Copy mode: mux one encoded video packet of the template's codec (pts/dts in the source time base)."""
+        packet.stream = self.stream
+        try:
+            self.container.mux(packet)
+            if packet.pts is not None:
+                self._mux_audio_until(float(packet.pts * self.info.time_base) + 0.5)
+        except OSError as exc:
+            raise self._failed(exc) from exc
+
     def close(self) -> None:
         """Flush the encoders, finish the file and rename it onto the target path."""
         if self._closed:
             return
         try:
-            for packet in self.stream.encode(None):
+            for packet in [] if self._copying else self.stream.encode(None):
                 self.container.mux(packet)
             self._mux_audio_until(None)
             if self._transcode and self._audio_out is not None:
