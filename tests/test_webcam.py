@@ -121,6 +121,20 @@ def test_a_missing_virtual_camera_gives_the_setup_hint(media: dict[str, Path]) -
     assert "modprobe v4l2loopback" in lines[0]
 
 
+def test_a_window_without_a_display_is_one_line_not_an_abort(
+    media: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OpenCV's Qt backend aborts the process when it finds no display; the sink checks first."""
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    result = run("--source", media["source"], "--input", media["clip"], "--sink", "window", "--quiet")
+    assert result.returncode == 1
+    assert result.error_lines() == [
+        "python -m realtime.webcam: error: cannot open a window: no display (DISPLAY is not set); "
+        "use --sink file or virtualcam"
+    ]
+
+
 def test_a_lost_camera_ends_cleanly_and_keeps_the_recording(media: dict[str, Path], tmp_path: Path) -> None:
     """OpenCV opens the clip as a capture device; after its last frame reads fail as an unplugged camera's do."""
     record = tmp_path / "session.mp4"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from abc import ABC, abstractmethod
 from fractions import Fraction
@@ -100,6 +101,9 @@ class WindowSink(Sink):
     TITLE = "realtime (q to quit)"
 
     def __init__(self) -> None:
+        if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            # OpenCV's Qt backend aborts the whole process (no exception) when it finds no display
+            raise InputError("cannot open a window: no display (DISPLAY is not set); use --sink file or virtualcam")
         try:
             cv2.namedWindow(self.TITLE, cv2.WINDOW_NORMAL)
         except cv2.error as exc:
