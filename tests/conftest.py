@@ -26,6 +26,7 @@ from realtime.samples import ClipSpec, make_clip, write_source_face
 from tests.cli import run_module
 
 SESSION_SEED = int(os.environ.get("REALTIME_TEST_SEED", random.SystemRandom().randrange(2**31)))
+os.environ["REALTIME_TEST_SEED"] = str(SESSION_SEED)  # pytest-xdist's workers (and CLIs tests start) draw the same
 
 
 def _seed_line() -> str:
@@ -45,13 +46,20 @@ def pytest_configure(config: pytest.Config) -> None:
 COMPILE_CHECK = pytest.StashKey[tuple[subprocess.Popen[bytes], Path]]()
 
 
+def _start_compile_check(config: pytest.Config) -> None:
+    out = Path(tempfile.mkdtemp(prefix="compile_check_")) / "result.json"
+    cmd = [sys.executable, "-m", "tests.compile_check", str(out)]
+    job = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    config.stash[COMPILE_CHECK] = (job, out)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start tests/compile_check.py beside the suite when its test is selected (see that module)."""
+    """Start tests/compile_check.py beside the suite when its test is selected (see that module). Under
+    pytest-xdist every worker collects every test but runs only some, so there the test's fixture starts it."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
     if any(item.name == "test_compiled_generator_matches_eager" for item in session.items):
-        out = Path(tempfile.mkdtemp(prefix="compile_check_")) / "result.json"
-        cmd = [sys.executable, "-m", "tests.compile_check", str(out)]
-        job = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        session.config.stash[COMPILE_CHECK] = (job, out)
+        _start_compile_check(session.config)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -62,7 +70,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 @pytest.fixture
 def compile_check(request: pytest.FixtureRequest) -> dict[str, float]:
-    """tests/compile_check.py's result, waiting for it to finish."""
+    """tests/compile_check.py's result, waiting for it to finish (started here when it was not at collection)."""
+    if COMPILE_CHECK not in request.config.stash:
+        _start_compile_check(request.config)
     job, out = request.config.stash[COMPILE_CHECK]
     _, stderr = job.communicate(timeout=900)
     assert job.returncode == 0, stderr.decode()[-3000:]
