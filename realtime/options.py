@@ -31,6 +31,7 @@ from realtime.swappers.factory import (
 
 __all__ = [
     "add_analysis_arguments",
+    "add_encoding_arguments",
     "add_pipeline_arguments",
     "check_analysis_args",
     "check_pipeline_args",
@@ -132,6 +133,14 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_encoding_arguments(parser: argparse.ArgumentParser) -> None:
+    """--codec, --crf and --preset: the video encoder of every command that writes video files."""
+    encode = parser.add_argument_group("encoding")
+    encode.add_argument("--codec", default="libx264", help="FFmpeg video encoder (default libx264)")
+    encode.add_argument("--crf", type=int, default=18, help="x264/x265 quality, lower is better (default 18)")
+    encode.add_argument("--preset", default="veryfast", help="x264/x265 speed preset (default veryfast)")
+
+
 def add_analysis_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
     """--detector, --models-dir and --detect-every (every command that finds faces in frames); returns their
     group, for a command's own face-analysis options."""
@@ -216,12 +225,14 @@ class _RaisingParser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def parse_pipeline_options(argv: list[str]) -> argparse.Namespace:
-    """The pipeline options (:func:`add_pipeline_arguments`) of a command line that apps without one build from
-    their forms (the studio), checked as the CLIs check them: UsageError with the one-line message instead of
-    argparse's exit."""
+def parse_pipeline_options(argv: list[str], encoding: bool = False) -> argparse.Namespace:
+    """The pipeline options (:func:`add_pipeline_arguments`, and :func:`add_encoding_arguments` with
+    ``encoding``) of a command line that apps without one build from their forms (the studio) or rows (a batch
+    manifest), checked as the CLIs check them: UsageError with the one-line message instead of argparse's exit."""
     parser = _RaisingParser(prog="realtime", add_help=False)
     add_pipeline_arguments(parser)
+    if encoding:
+        add_encoding_arguments(parser)
     args = parser.parse_args(argv)
     check_pipeline_args(args)
     return args

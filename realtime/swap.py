@@ -35,7 +35,7 @@ from realtime.io.files import check_output_path
 from realtime.io.images import IMAGE_SUFFIXES
 from realtime.io.video import VIDEO_SUFFIXES
 from realtime.jobs import EncodeSettings, swap_image, swap_video
-from realtime.options import add_pipeline_arguments, check_pipeline_args, make_pipeline
+from realtime.options import add_encoding_arguments, add_pipeline_arguments, check_pipeline_args, make_pipeline
 from realtime.pipeline import FaceSwapPipeline, FrameStats
 from realtime.threads import apply_threads, plan_threads
 from realtime.watermark import COMPAT_MIN_SIDE
@@ -48,10 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("input", type=Path, help="video (.mp4 .mov .mkv .webm .avi) or image (.jpg .png ...)")
     parser.add_argument("output", type=Path, help="where to write the result (same kind as INPUT)")
     add_pipeline_arguments(parser)
-    encode = parser.add_argument_group("encoding")
-    encode.add_argument("--codec", default="libx264")
-    encode.add_argument("--crf", type=int, default=18)
-    encode.add_argument("--preset", default="veryfast")
+    add_encoding_arguments(parser)
     add_quiet_debug(parser, "no progress bar or notes (errors still print)")
     return parser
 

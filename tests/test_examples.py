@@ -30,7 +30,7 @@ from training.sample_data import write_identity_photos
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = ["realtime.swap", "realtime.webcam", "realtime.people", "realtime.verify", "realtime.export",
-            "realtime.demo", "realtime.env", "realtime.models", "realtime.studio", "training.prepare",
+            "realtime.demo", "realtime.env", "realtime.models", "realtime.studio", "realtime.batch", "training.prepare",
             "training.cluster", "training.train", "training.evaluate", "training.sample_data",
             "training.pairs"]  # fmt: skip
 # Files users bring (weights of published models, packs); the tests build stand-ins elsewhere, not under these names.
@@ -114,6 +114,7 @@ def skip_reason(example: Example) -> str | None:
         (words[0] == "realtime.webcam" and ("--input" not in words or "window" in words or "virtualcam" in words),
          "needs a camera, a virtual camera or a window"),
         (words[0] == "realtime.studio", "serves until Ctrl-C (tests/studio/ drives it in a browser)"),
+        (words[0] == "realtime.batch", "starts a Ray instance (tests/batch/test_batch_cli.py runs it on a local one)"),
         (words[0] == "training.train" and "--dry-run" not in words,
          "a training run (minutes on a CPU to days on GPUs): run by hand"),
         (words[0] == "training.evaluate", "needs a trained generator"),
