@@ -1,6 +1,7 @@
-"""``python -m realtime.batch`` on a local Ray with 2 CPUs: three short clips, a longer one split into three parts
-and a corrupt file; every output complete with the input's frames, timestamps and audio, the corrupt one failing
-alone in the summary; Ctrl-C mid-run, then the same command finishing without redoing what was done."""
+"""``python -m realtime.batch`` on a local Ray with 2 CPUs: a manifest of three short clips, a longer one split
+into three parts and a corrupt file; every output complete with the input's frames, timestamps and audio, the
+corrupt one failing alone in the summary; then a folder, Ctrl-C mid-run, and the same command finishing without
+redoing what was done. (tests/batch/test_segments.py checks the seams.)"""
 
 from __future__ import annotations
 
@@ -43,8 +44,14 @@ def _rows(stdout: str) -> dict[str, list[str]]:
 
 
 @pytest.mark.slow
-def test_a_folder_with_a_long_clip_and_a_corrupt_one(inputs: Path) -> None:
-    result = call_main("realtime.batch", *_command(inputs, "out"))
+def test_a_manifest_with_a_long_clip_and_a_corrupt_one(inputs: Path) -> None:
+    names = ["short0.mp4", "short1.mp4", "short2.mp4", "long.mp4", "broken.mp4"]
+    rows = [{"input": f"in/{n}", "output": f"out/{n}"} for n in names]
+    rows[1]["options"] = "--blend poisson --crf 20"  # a row's own options
+    (inputs / "jobs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    command = ["--manifest", str(inputs / "jobs.jsonl"), "--source", str(inputs / "face.jpg"),
+               "--segment-seconds", "0.6", "--warmup", "6", "--quiet"]  # fmt: skip
+    result = call_main("realtime.batch", *command)
     assert result.returncode == 1, result.stderr  # the corrupt input failed; the rest did not
     rows = _rows(result.stdout)
     assert rows["broken.mp4"][1] == "failed" and "cannot read" in rows["broken.mp4"][2]
@@ -57,7 +64,7 @@ def test_a_folder_with_a_long_clip_and_a_corrupt_one(inputs: Path) -> None:
         assert verify_file(output).marked
     assert not list((inputs / "out").glob(".*.parts"))  # the long clip's parts were joined and removed
     assert json.loads((inputs / "out" / ".long.mp4.batch.json").read_text())["status"] == "done"
-    again = call_main("realtime.batch", *_command(inputs, "out"))
+    again = call_main("realtime.batch", *command)
     assert {r[1] for n, r in _rows(again.stdout).items() if n != "broken.mp4"} == {"skipped"}
 
 

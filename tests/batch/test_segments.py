@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from realtime.batch.segments import VideoIndex, index_video, join_segments, plan_segments
+from realtime.faces.dlib_backend import DlibAnalyzer
 from realtime.io.video import VideoReader, probe
 from realtime.jobs import EncodeSettings, FrameRange, swap_video
 from realtime.options import make_pipeline, parse_pipeline_options
@@ -44,9 +45,18 @@ def test_one_part_when_there_is_nothing_to_split_at() -> None:
     assert plan_segments(VideoIndex([], [], Fraction(1, 30), 30.0), 1.0, 5) == []
 
 
-def _frames(path: Path) -> list[np.ndarray]:
+def _face_jitter(path: Path, analyzer: DlibAnalyzer) -> np.ndarray:
+    """Per frame (but the first and last): how far the face's landmarks, found afresh in each output frame, move
+    off a steady path (the norm of their second difference, pixels, mean over the landmarks; NaN without a face)."""
     with VideoReader(path) as reader:
-        return [f.image.astype(np.int16) for f in reader]
+        found = [analyzer.detect(frame.image) for frame in reader]
+    largest = [max(faces, key=lambda f: f.size) if faces else None for faces in found]  # not a false hit
+    points = [None if face is None else np.asarray(face.landmarks, float) for face in largest]
+    jitter = []
+    for before, now, after in zip(points, points[1:], points[2:], strict=False):
+        steady = before is not None and now is not None and after is not None
+        jitter.append(float(np.linalg.norm(after - 2 * now + before, axis=1).mean()) if steady else np.nan)
+    return np.array(jitter)
 
 
 def _timestamps(path: Path) -> list[int]:
@@ -56,7 +66,8 @@ def _timestamps(path: Path) -> list[int]:
 
 
 @pytest.mark.slow
-def test_three_parts_joined_equal_one_run(tmp_path: Path, swapped_clip: SwappedClip) -> None:
+def test_three_parts_joined_equal_one_run(tmp_path: Path, swapped_clip: SwappedClip, dlib_analyzer: DlibAnalyzer
+                                          ) -> None:  # fmt: skip
     clip = make_clip(tmp_path / "clip.mp4", ClipSpec(width=480, height=270, seconds=2.0, keyint=10))
     index = index_video(clip)
     parts = plan_segments(index, segment_seconds=0.6, warmup=6)
@@ -74,8 +85,9 @@ def test_three_parts_joined_equal_one_run(tmp_path: Path, swapped_clip: SwappedC
     assert (joined.frames, joined.has_audio, joined.time_base) == (single.frames, True, single.time_base)
     assert _timestamps(tmp_path / "joined.mp4") == _timestamps(tmp_path / "single.mp4") == index.frame_pts
     assert verify_file(tmp_path / "joined.mp4").marked
-    # the parts differ from the single run only as two encodings of one swap do: no jump at a seam
-    gap = [float(np.abs(a - b).mean()) for a, b in zip(_frames(tmp_path / "single.mp4"),
-                                                       _frames(tmp_path / "joined.mp4"), strict=True)]  # fmt: skip
-    seams = [gap[i] for s in (20, 40) for i in range(s - 2, s + 3)]
-    assert max(seams) <= 1.5 * float(np.median(gap)) + 0.5, (seams, np.median(gap))
+    # no jump at a seam: the face moves there no more unsteadily than elsewhere (within 1.5x)
+    jitter = _face_jitter(tmp_path / "joined.mp4", dlib_analyzer)  # jitter[i] is frame i + 1's
+    seams = [jitter[i - 1] for start in (20, 40) for i in (start - 1, start)]
+    elsewhere = np.delete(jitter, [i - 1 for start in (20, 40) for i in (start - 1, start)])
+    assert np.all(np.isfinite(seams)) and np.isfinite(elsewhere).sum() > 40
+    assert max(seams) <= 1.5 * float(np.nanmedian(elsewhere)), (seams, np.nanmedian(elsewhere))
