@@ -11,7 +11,7 @@ row may add its own.
 Examples:
     python -m realtime.batch clips/ --out-dir swapped/ --source face.jpg
     python -m realtime.batch "shoot/*.mov" --out-dir out/ --source face.jpg --workers 2 --segment-seconds 30
-    python -m realtime.batch --manifest jobs.jsonl --out-dir out/ --blend poisson
+    python -m realtime.batch --manifest jobs.jsonl --blend poisson
     python -m realtime.batch films/ --out-dir out/ --source face.jpg --address auto --gpus-per-worker 0.5
 
 A manifest (.jsonl or .csv) has a row per job: input, output, and optionally source, map and options.
