@@ -50,8 +50,9 @@ def _face_jitter(path: Path, analyzer: DlibAnalyzer) -> np.ndarray:
     off a steady path (the norm of their second difference, pixels, mean over the landmarks; NaN without a face)."""
     with VideoReader(path) as reader:
         found = [analyzer.detect(frame.image) for frame in reader]
-    largest = [max(faces, key=lambda f: f.size) if faces else None for faces in found]  # not a false hit
-    points = [None if face is None else np.asarray(face.landmarks, float) for face in largest]
+    # the surest detection: HOG's false hits (a patch of the background) come at the same window size, score ~0.1
+    surest = [max(faces, key=lambda f: f.score) if faces else None for faces in found]
+    points = [None if face is None else np.asarray(face.landmarks, float) for face in surest]
     jitter = []
     for before, now, after in zip(points, points[1:], points[2:], strict=False):
         steady = before is not None and now is not None and after is not None
