@@ -69,10 +69,9 @@ def _parts_dir(job: BatchJob) -> Path:
     return job.output.parent / f".{job.output.name}.parts"
 
 
-def _plan(number: int, job: BatchJob, settings: BatchSettings) -> _Job:
+def _plan(number: int, job: BatchJob, state: JobState, settings: BatchSettings) -> _Job:
     """The tasks of one job (none when it must fail: its ``failed`` says why). Task paths are absolute: a worker
     may run in another folder (or on another machine with the same paths)."""
-    state = load_state(job)
     source, target = job.input.resolve(), job.output.resolve()
     planned = _Job(job, state)
     kind_in, kind_out = (
@@ -139,8 +138,7 @@ def run_batch(
         if is_complete(job, state):
             outcomes[number] = JobOutcome(job, "skipped", state.frames, state.seconds)
             continue
-        item = _plan(number, job, settings)
-        state = item.state
+        item = _plan(number, job, state, settings)
         state.attempts += 1
         if item.failed is not None:
             state.status, state.reason = "failed", item.failed

@@ -4,6 +4,7 @@ job. :class:`SwapWorker` is a plain class; the driver runs it as a Ray actor."""
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,10 +55,9 @@ class SwapWorker:
         apply_threads(self.budget)
         self._pipelines: dict[tuple[str, ...], FaceSwapPipeline] = {}
 
-    def _pipeline(self, options: tuple[str, ...], image: bool) -> FaceSwapPipeline:
+    def _pipeline(self, options: tuple[str, ...], args: argparse.Namespace, image: bool) -> FaceSwapPipeline:
         key = (*options, "image" if image else "video")
         if key not in self._pipelines:
-            args = parse_pipeline_options(list(options), encoding=True)
             self._pipelines[key] = make_pipeline(args, single_image=image)
         return self._pipelines[key].replica()  # the models of the cached one, a fresh tracking state
 
@@ -67,7 +67,7 @@ class SwapWorker:
         try:
             args = parse_pipeline_options(list(task.options), encoding=True)
             image = task.input.suffix.lower() in IMAGE_SUFFIXES
-            pipeline = self._pipeline(task.options, image)
+            pipeline = self._pipeline(task.options, args, image)
             task.output.parent.mkdir(parents=True, exist_ok=True)
             if image:
                 done_image = swap_image(pipeline, task.input, task.output, args.watermark_id)

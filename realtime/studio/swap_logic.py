@@ -157,11 +157,12 @@ def preview(session: Session, choices: SwapChoices, index: int, store: ModelStor
     tracking state for every frame, so moving the slider costs one frame's work."""
     if session.target is None:
         raise InputError("upload a target first")
-    args = parse_pipeline_options(pipeline_argv(session, choices))
-    key = " ".join(pipeline_argv(session, choices))
+    argv = pipeline_argv(session, choices)
+    key = " ".join(argv)
     cached = session.cache.get("preview")
     if cached is None or cached[0] != key:
         session.cache.pop("preview", None)
+        args = parse_pipeline_options(argv)
         pipeline = make_pipeline(args, single_image=True, store=store, analyzer=analyzer_for(session, store))
         cached = session.cache["preview"] = (key, pipeline)
     frame = _target_frame(session, index)
