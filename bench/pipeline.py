@@ -115,7 +115,7 @@ def measure(clip: Path, out: Path, extra: list[str]) -> dict[str, Any]:
     """One swap of ``clip`` as the CLI runs it with options ``extra`` (a source or a map, models); fps, per-stage
     time and setup time."""
     from realtime.jobs import EncodeSettings, swap_video
-    from realtime.options import make_pipeline
+    from realtime.options import make_pipeline, make_signer
     from realtime.swap import build_parser
     from realtime.threads import apply_threads, plan_threads
 
@@ -126,7 +126,7 @@ def measure(clip: Path, out: Path, extra: list[str]) -> dict[str, Any]:
     pipeline = make_pipeline(args)
     setup = time.perf_counter() - setup_start
     result = swap_video(pipeline, clip, out, EncodeSettings(preset=args.preset, crf=args.crf, threads=budget.codec),
-                        decode_threads=budget.codec)  # fmt: skip
+                        decode_threads=budget.codec, signer=make_signer(args))  # fmt: skip
     stages = dict(pipeline.stage_seconds)
     chain = stages.get("masks", 0.0) + stages.get("enhance", 0.0)
     models = sum(pipeline.processors.model_seconds.values())

@@ -29,6 +29,7 @@ from realtime.io.metadata import provenance_tags
 from realtime.io.people import PeopleFile, PersonRecord, write_people
 from realtime.io.video import DecodeReport, VideoReader, VideoWriter
 from realtime.pipeline import FaceSwapPipeline, FrameStats
+from realtime.provenance import ContentSigner
 from realtime.watermark import COMPAT_MIN_SIDE, embed_compat
 
 __all__ = [
@@ -102,13 +103,19 @@ def swap_video(
     decode_threads: int = 0,
     on_frame: Callable[[int, int | None, FrameStats], None] | None = None,
     part: FrameRange | None = None,
+    signer: ContentSigner | None,
 ) -> VideoJobResult:
     """Swap every frame of the video ``source`` into ``output`` (same frames, timestamps, rotation and audio;
-    watermarked and tagged as synthetic). ``on_frame(done, total, stats)`` is called after each frame written
-    (``total`` is None when the container does not say). A truncated or damaged input raises InputError once
-    decoding ends (nothing is written) unless ``allow_incomplete``; then the result's ``decode`` report says what
-    was missing. With ``part``, only that :class:`FrameRange` is written, without audio (``total``: None)."""
+    watermarked, tagged as synthetic and signed by ``signer`` with ``source`` as the ingredient).
+    ``on_frame(done, total, stats)`` is called after each frame written (``total`` is None when the container does
+    not say). A truncated or damaged input raises InputError once decoding ends (nothing is written) unless
+    ``allow_incomplete``; then the result's ``decode`` report says what was missing. With ``part``, only that
+    :class:`FrameRange` is written, without audio (``total``: None); a part is not an output, so ``signer`` is
+    None there (the joined file is signed) and must be given otherwise."""
+    if (signer is None) != (part is not None):
+        raise ValueError("a whole output is signed and a part is not: give a signer exactly when part is None")
     encode = encode or EncodeSettings()
+    finish = None if signer is None else signer.finisher(output, pipeline.options.watermark_id, source)
     start = time.perf_counter()
     seek = None if part is None else part.seek_pts
     with VideoReader(source, allow_incomplete=allow_incomplete or part is not None, threads=decode_threads,
@@ -127,6 +134,7 @@ def swap_video(
             threads=encode.threads,
             metadata=provenance_tags(),
             codec_options=None if encode.bframes is None else {"bf": str(encode.bframes)},
+            finish=finish,
         ) as writer:
 
             def encoder_loop() -> None:
@@ -167,15 +175,17 @@ def swap_video(
     return VideoJobResult(frames, frames_with_faces, report, time.perf_counter() - start)
 
 
-def swap_image(pipeline: FaceSwapPipeline, source: Path, output: Path, watermark_id: int) -> ImageJobResult:
+def swap_image(pipeline: FaceSwapPipeline, source: Path, output: Path, signer: ContentSigner) -> ImageJobResult:
     """Swap the faces of the image ``source`` into ``output``: realtime's mark, plus invisible-watermark's
-    ``dwtDctSvd`` mark (readable by its own decoder) on images large enough for it, and synthetic-media tags."""
+    ``dwtDctSvd`` mark (readable by its own decoder) on images large enough for it, synthetic-media tags and
+    Content Credentials from ``signer`` (``source`` as the ingredient)."""
+    watermark_id = pipeline.options.watermark_id
     image = read_image(source)
     out, stats = pipeline.process(image, 0.0)
     compat = min(out.shape[:2]) >= COMPAT_MIN_SIDE
     if compat:
         out = embed_compat(out, watermark_id)
-    write_image(output, out, synthetic=True)
+    write_image(output, out, synthetic=True, finish=signer.finisher(output, watermark_id, source))
     return ImageJobResult(stats.swapped, compat)
 
 

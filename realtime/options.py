@@ -16,10 +16,13 @@ from realtime.errors import UsageError
 from realtime.faces.backends import DETECTORS, create_analyzer
 from realtime.faces.detection import DetectionStrategy, InlineDetection
 from realtime.faces.types import FaceAnalyzer
+from realtime.io.files import default_home
 from realtime.mapping import MapEntry, build_map, parse_map_entry, read_map_file
 from realtime.models.store import ModelStore
 from realtime.pipeline import TARGET_MODES, FaceSwapPipeline, PipelineOptions
 from realtime.processors.factory import add_processor_arguments, check_processor_args, make_chain
+from realtime.provenance import ContentSigner, resolve_credentials
+from realtime.provenance.credentials import CERT_ENV, KEY_ENV
 from realtime.source import EMBEDDED, SourceIdentity, load_source
 from realtime.swappers.factory import (
     DEFAULT_BLEND,
@@ -37,6 +40,7 @@ __all__ = [
     "check_pipeline_args",
     "make_analyzer",
     "make_pipeline",
+    "make_signer",
     "parse_pipeline_options",
 ]
 
@@ -110,6 +114,17 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="a 32-bit number (decimal or 0x hex) carried in the invisible mark with the synthetic-media marker; "
         "python -m realtime.verify reads it back (default 0)",
+    )
+    provenance.add_argument(
+        "--c2pa-cert",
+        type=Path,
+        metavar="CHAIN.pem",
+        help=f"your certificate chain (signing certificate first) for the Content Credentials every output gets "
+        f"(or ${CERT_ENV}); default: a local chain made once under $REALTIME_HOME/c2pa, which readers show as "
+        "untrusted",
+    )
+    provenance.add_argument(
+        "--c2pa-key", type=Path, metavar="KEY.pem", help=f"the private key of --c2pa-cert, unencrypted (or ${KEY_ENV})"
     )
     parser.add_argument(
         "--threads",
@@ -236,6 +251,14 @@ def parse_pipeline_options(argv: list[str], encoding: bool = False) -> argparse.
     args = parser.parse_args(argv)
     check_pipeline_args(args)
     return args
+
+
+def make_signer(args: argparse.Namespace) -> ContentSigner:
+    """The Content Credentials signer for ``--c2pa-cert``/``--c2pa-key`` (or the local chain), tried once on a small
+    image so that a certificate C2PA refuses fails now, in one line, before any work."""
+    signer = ContentSigner(resolve_credentials(args.c2pa_cert, args.c2pa_key, default_home()))
+    signer.check()
+    return signer
 
 
 def _analysis_device(detector: str, device: str) -> str:

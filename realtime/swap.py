@@ -14,8 +14,10 @@ Examples:
     python -m realtime.swap in.mp4 out.mp4 --source face.jpg --detector insightface --models-dir ~/models/buffalo_l
     python -m realtime.swap in.mp4 out.mp4 --source face.jpg --model inswapper_128 --pixel-boost 256 --enhancer gfpgan
     python -m realtime.swap in.mp4 out.mp4 --source face.jpg --mask box,occlusion,mouth   # after models fetch xseg
+    python -m realtime.swap in.mp4 out.mp4 --source face.jpg --c2pa-cert chain.pem --c2pa-key key.pem
 
-Every output carries an invisible watermark and synthetic-media metadata (check with python -m realtime.verify).
+Every output carries an invisible watermark, synthetic-media metadata and Content Credentials (a signed C2PA
+manifest; outputs are therefore .mp4 .mov .avi or .jpg .png .webp .tif): check with python -m realtime.verify.
 
 Exit status: 0 done (also when the input shows no face: the output is the input re-encoded, with a warning),
 1 an input or output problem, 2 a usage error, 130 interrupted. Nothing is left at OUTPUT unless it succeeded.
@@ -35,8 +37,15 @@ from realtime.io.files import check_output_path
 from realtime.io.images import IMAGE_SUFFIXES
 from realtime.io.video import VIDEO_SUFFIXES
 from realtime.jobs import EncodeSettings, swap_image, swap_video
-from realtime.options import add_encoding_arguments, add_pipeline_arguments, check_pipeline_args, make_pipeline
+from realtime.options import (
+    add_encoding_arguments,
+    add_pipeline_arguments,
+    check_pipeline_args,
+    make_pipeline,
+    make_signer,
+)
 from realtime.pipeline import FaceSwapPipeline, FrameStats
+from realtime.provenance import ContentSigner, check_signable
 from realtime.threads import apply_threads, plan_threads
 from realtime.watermark import COMPAT_MIN_SIDE
 
@@ -65,6 +74,7 @@ def _check_args(args: argparse.Namespace) -> str:
         article = {"image": "an image", "video": "a video"}
         raise UsageError(f"input is {article[kinds[suffix_in]]} but output is {article[kinds[suffix_out]]}")
     check_pipeline_args(args)
+    check_signable(args.output)
     if args.input.resolve() == args.output.resolve():
         raise UsageError("output must differ from input")
     if not args.input.exists():
@@ -73,9 +83,9 @@ def _check_args(args: argparse.Namespace) -> str:
     return kinds[suffix_in]
 
 
-def _swap_image(args: argparse.Namespace, pipeline: FaceSwapPipeline) -> int:
+def _swap_image(args: argparse.Namespace, pipeline: FaceSwapPipeline, signer: ContentSigner) -> int:
     note = notes(PROG, args.quiet)
-    result = swap_image(pipeline, args.input, args.output, args.watermark_id)
+    result = swap_image(pipeline, args.input, args.output, signer)
     if result.faces_swapped == 0:
         note("warning: no face found in the input; written with the watermark only")
     if not result.compat_mark:
@@ -83,7 +93,7 @@ def _swap_image(args: argparse.Namespace, pipeline: FaceSwapPipeline) -> int:
     return 0
 
 
-def _swap_video(args: argparse.Namespace, pipeline: FaceSwapPipeline) -> int:
+def _swap_video(args: argparse.Namespace, pipeline: FaceSwapPipeline, signer: ContentSigner) -> int:
     note = notes(PROG, args.quiet)
     budget = plan_threads(args.threads)
     encode = EncodeSettings(codec=args.codec, crf=args.crf, preset=args.preset, threads=budget.codec)
@@ -95,7 +105,7 @@ def _swap_video(args: argparse.Namespace, pipeline: FaceSwapPipeline) -> int:
             bar.set_postfix(faces=stats.faces, refresh=False)
 
         result = swap_video(pipeline, args.input, args.output, encode, allow_incomplete=args.allow_truncated,
-                            decode_threads=budget.codec, on_frame=on_frame)  # fmt: skip
+                            decode_threads=budget.codec, on_frame=on_frame, signer=signer)  # fmt: skip
     if result.decode is not None and not result.decode.complete:
         note(f"warning: {args.input} is truncated or damaged: {result.decode.describe()}; "
              f"the output holds the {result.frames} frames that decoded")  # fmt: skip
@@ -111,9 +121,11 @@ def main(argv: list[str] | None = None) -> int:
 
     def body() -> int:
         kind = _check_args(args)
+        signer = make_signer(args)
         apply_threads(plan_threads(args.threads))
         pipeline = make_pipeline(args, notes(PROG, args.quiet), single_image=kind == "image")
-        return _swap_image(args, pipeline) if kind == "image" else _swap_video(args, pipeline)
+        job = _swap_image if kind == "image" else _swap_video
+        return job(args, pipeline, signer)
 
     return run_cli(PROG, body, debug=args.debug)
 

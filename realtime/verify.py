@@ -1,10 +1,17 @@
-"""``python -m realtime.verify FILE...``: is this image or video marked as synthetic by realtime, and with what id?
+"""``python -m realtime.verify FILE...``: does this image or video say it is synthetic, made by realtime?
 
-For each file it prints the verdict first: "marked" with the 32-bit id the mark carries, or "not marked". A mark
-counts only when its 24-bit marker and CRC both check out (a chance match on an unmarked file: about 1 in 4
-billion). Then a confidence in [0, 1]: how strongly the mark's marker bits read (about 1 on a fresh output, lower
-after heavy recompression; near 0 on unmarked files; bench/watermark.py reports both sides). Then the
-synthetic-media tag in the file's metadata. Images are also read with invisible-watermark's dwtDctSvd decoder.
+Three signals are read from each file:
+
+- the invisible mark: "marked" with the 32-bit id it carries, or "not marked". A mark counts only when its 24-bit
+  marker and CRC both check out (a chance match on an unmarked file: about 1 in 4 billion). Then a confidence in
+  [0, 1]: how strongly the marker bits read (about 1 on a fresh output, lower after heavy recompression; near 0 on
+  unmarked files; bench/watermark.py reports both sides). Images are also read with invisible-watermark's
+  dwtDctSvd decoder. The mark survives re-encoding; it is what is left after an upload strips everything else.
+- the Content Credentials (C2PA manifest): valid (with its digital source type and signer; realtime's own local
+  certificate reads as "a local, untrusted certificate"), invalid (the file was changed after signing, or the
+  signature is broken: the failed check is named), or none.
+- the synthetic-media tag in the file's metadata.
+
 A truncated video is read as far as it decodes, and the line says so.
 
 Examples:
@@ -12,14 +19,15 @@ Examples:
     python -m realtime.verify outputs/*.mp4 outputs/*.png --json
     python -m realtime.verify clip.mp4 --max-frames 60
 
-Exit status: 0 every file is marked, 3 some file is not, 1 some file cannot be read (this wins over 3), 2 usage.
+Exit status: 0 every file is shown to be synthetic (by its mark or by a valid manifest that says so), 3 some
+file is not, 1 some file cannot be read (this wins over 3), 2 usage.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
@@ -29,6 +37,7 @@ from realtime.errors import InputError, UserError
 from realtime.io.images import IMAGE_SUFFIXES, read_image
 from realtime.io.metadata import read_provenance
 from realtime.io.video import VIDEO_SUFFIXES, VideoReader
+from realtime.provenance import CredentialsReport, read_credentials
 from realtime.watermark import WatermarkDetector, read_compat
 
 PROG = "python -m realtime.verify"
@@ -47,6 +56,13 @@ class Report:
     metadata: str | None
     compat_id: int | None = None  # images: the id invisible-watermark's decoder read (None: no valid mark)
     decode: str | None = None  # videos that are truncated or damaged: how much decoded (None: all of it)
+    credentials: CredentialsReport = field(default_factory=lambda: CredentialsReport("absent"))
+
+    @property
+    def synthetic(self) -> bool:
+        """The mark, or a valid manifest, says the file is synthetic (the metadata tag alone is too easy to fake or
+        strip to count)."""
+        return self.marked or self.credentials.synthetic
 
     def line(self) -> str:
         """The verdict first (from the marker and checksum), then how strong the mark read, then the rest."""
@@ -59,12 +75,14 @@ class Report:
         truncated = f"; input {self.decode}" if self.decode else ""
         return (
             f"{self.path}: {verdict}; confidence {self.confidence:.2f} over {frames}{extra}{truncated}; "
-            f"metadata: {self.metadata or 'no synthetic-media tag'}"
+            f"metadata: {self.metadata or 'no synthetic-media tag'}; "
+            f"content credentials: {self.credentials.describe()}"
         )
 
 
 def verify_file(path: Path, max_frames: int = 150, quiet: bool = True) -> Report:
-    """Read the mark and the metadata of one image or video; InputError when it cannot be read."""
+    """Read the mark, the metadata and the Content Credentials of one image or video; InputError when it cannot
+    be read."""
     suffix = path.suffix.lower()
     if not path.is_file():
         raise InputError(f"not found: {path}")
@@ -91,12 +109,16 @@ def verify_file(path: Path, max_frames: int = 150, quiet: bool = True) -> Report
         metadata = read_provenance(path, kind)
     except Exception as exc:  # the pixels were readable; unreadable tags are reported, not fatal
         metadata = f"unreadable ({type(exc).__name__})"
+    try:
+        credentials = read_credentials(path)
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
     found = detector.result()
     marked, user_id = found.marked, found.user_id
     if not marked and compat is not None:
         marked, user_id = True, compat
     return Report(str(path), marked, user_id, round(found.confidence, 4), found.frames, metadata, compat,
-                  decode if kind == "video" else None)  # fmt: skip
+                  decode if kind == "video" else None, credentials)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             if not args.quiet:
                 print(json.dumps(asdict(report)) if args.json else report.line())
-            if not report.marked and status == 0:
+            if not report.synthetic and status == 0:
                 status = EXIT_UNMARKED
         return status
 

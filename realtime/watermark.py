@@ -43,6 +43,7 @@ __all__ = [
     "embed_compat",
     "encode_payload",
     "grid_shape",
+    "payload_bytes",
     "read_compat",
 ]
 
@@ -288,7 +289,7 @@ def embed_compat(image: np.ndarray, user_id: int = 0) -> np.ndarray:
             f"invisible-watermark needs an image of at least {COMPAT_MIN_SIDE}x{COMPAT_MIN_SIDE}, got {image.shape}"
         )
     encoder = WatermarkEncoder()
-    encoder.set_watermark("bytes", _payload_bytes(user_id))
+    encoder.set_watermark("bytes", payload_bytes(user_id))
     return cv2.cvtColor(encoder.encode(cv2.cvtColor(image, cv2.COLOR_RGB2BGR), COMPAT_METHOD), cv2.COLOR_BGR2RGB)
 
 
@@ -302,5 +303,6 @@ def read_compat(image: np.ndarray) -> int | None:
     return decode_payload(np.unpackbits(np.frombuffer(bytes(raw), np.uint8)).astype(bool))
 
 
-def _payload_bytes(user_id: int) -> bytes:
+def payload_bytes(user_id: int) -> bytes:
+    """The 64 payload bits for ``user_id`` as 8 bytes (most significant first)."""
     return np.packbits(encode_payload(user_id)).tobytes()

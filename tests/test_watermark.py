@@ -166,7 +166,7 @@ def test_image_formats_carry_the_synthetic_tag(tmp_path: Path, suffix: str) -> N
 
 def test_every_frame_is_marked_even_without_faces(tmp_path: Path, swapped_clip: SwappedClip) -> None:
     blank = encode([np.full((240, 320, 3), 100 + i, np.uint8) for i in range(30)], tmp_path / "blank.mp4", 18)
-    out = tmp_path / "out.mkv"
+    out = tmp_path / "out.avi"
     result = call_main("realtime.swap", blank, out, "--source", swapped_clip.source, "--quiet")
     assert result.returncode == 0, result.stderr
     report = verify_file(out)

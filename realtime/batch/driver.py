@@ -23,7 +23,8 @@ from realtime.cli import user_message
 from realtime.errors import InputError, UsageError, UserError
 from realtime.io.images import IMAGE_SUFFIXES
 from realtime.io.video import VIDEO_SUFFIXES, probe
-from realtime.options import parse_pipeline_options
+from realtime.options import make_signer, parse_pipeline_options
+from realtime.provenance import ContentSigner, check_signable
 
 __all__ = ["BatchSettings", "JobOutcome", "run_batch"]
 
@@ -63,15 +64,20 @@ class _Job:
     results: dict[int, TaskResult] = field(default_factory=dict)
     frames_expected: int = 0
     failed: str | None = None
+    signer: ContentSigner | None = None  # signs the joined output of a split video
+    watermark_id: int = 0
 
 
 def _parts_dir(job: BatchJob) -> Path:
     return job.output.parent / f".{job.output.name}.parts"
 
 
-def _plan(number: int, job: BatchJob, state: JobState, settings: BatchSettings) -> _Job:
+def _plan(
+    number: int, job: BatchJob, state: JobState, settings: BatchSettings, signers: dict[tuple[str, ...], ContentSigner]
+) -> _Job:
     """The tasks of one job (none when it must fail: its ``failed`` says why). Task paths are absolute: a worker
-    may run in another folder (or on another machine with the same paths)."""
+    may run in another folder (or on another machine with the same paths). ``signers`` caches the Content
+    Credentials signer of each set of options (checking one signs a small image)."""
     source, target = job.input.resolve(), job.output.resolve()
     planned = _Job(job, state)
     kind_in, kind_out = (
@@ -79,9 +85,13 @@ def _plan(number: int, job: BatchJob, state: JobState, settings: BatchSettings) 
         for s in (job.input.suffix.lower(), job.output.suffix.lower())
     )
     try:
-        parse_pipeline_options(list(job.options), encoding=True)
+        args = parse_pipeline_options(list(job.options), encoding=True)
         if kind_in is None or kind_out != kind_in:
             raise UsageError(f"{job.input.name} -> {job.output.name}: input and output must both be videos or images")
+        check_signable(job.output)
+        if job.options not in signers:
+            signers[job.options] = make_signer(args)
+        planned.signer, planned.watermark_id = signers[job.options], args.watermark_id
         if not job.input.is_file():
             raise InputError(f"input not found: {job.input}")
         if kind_in == "image":
@@ -111,7 +121,9 @@ def _finish(planned: _Job) -> None:
     job, state = planned.job, planned.state
     if len(planned.tasks) > 1:
         parts = [(t.output, t.part) for t in planned.tasks]
-        frames = join_segments([(p, span) for p, span in parts if span is not None], job.input, job.output)
+        assert planned.signer is not None
+        spans = [(p, span) for p, span in parts if span is not None]
+        frames = join_segments(spans, job.input, job.output, planned.signer, planned.watermark_id)
         shutil.rmtree(_parts_dir(job), ignore_errors=True)
     else:
         frames = planned.results[0].frames
@@ -133,12 +145,13 @@ def run_batch(
     finished are "interrupted" and the workers stopped; the caller decides the exit status."""
     outcomes: dict[int, JobOutcome] = {}
     planned: dict[int, _Job] = {}
+    signers: dict[tuple[str, ...], ContentSigner] = {}
     for number, job in enumerate(jobs):
         state = load_state(job)
         if is_complete(job, state):
             outcomes[number] = JobOutcome(job, "skipped", state.frames, state.seconds)
             continue
-        item = _plan(number, job, state, settings)
+        item = _plan(number, job, state, settings, signers)
         state.attempts += 1
         if item.failed is not None:
             state.status, state.reason = "failed", item.failed

@@ -20,6 +20,7 @@ from realtime.errors import InputError
 from realtime.io.metadata import provenance_tags
 from realtime.io.video import VideoReader, VideoWriter
 from realtime.jobs import FrameRange
+from realtime.provenance import ContentSigner
 
 __all__ = ["VideoIndex", "index_video", "join_segments", "plan_segments"]
 
@@ -79,10 +80,13 @@ def plan_segments(index: VideoIndex, segment_seconds: float, warmup: int) -> lis
     return parts
 
 
-def join_segments(parts: list[tuple[Path, FrameRange]], source: Path, output: Path) -> int:
+def join_segments(
+    parts: list[tuple[Path, FrameRange]], source: Path, output: Path, signer: ContentSigner, watermark_id: int
+) -> int:
     """Concatenate the video packets of ``parts`` (each a file written for its :class:`FrameRange`, in order, as
-    encoded) into ``output`` with ``source``'s audio, rotation and the synthetic-media tags; written to a
-    temporary file and renamed when complete. Returns the frames written.
+    encoded) into ``output`` with ``source``'s audio, rotation and the synthetic-media tags, signed by ``signer``
+    (``source`` the ingredient, ``watermark_id`` the id the parts' mark carries); written to a temporary file and
+    renamed when complete. Returns the frames written.
 
     Each part's timestamps are put back where its range starts: a container may move a stream that does not
     start at zero by a rounding of its edit list (MP4 keeps it in milliseconds, 10 ticks off at 1/15360)."""
@@ -93,7 +97,10 @@ def join_segments(parts: list[tuple[Path, FrameRange]], source: Path, output: Pa
     frames = 0
     with av.open(str(parts[0][0])) as first:
         template = first.streams.video[0]
-        with VideoWriter(output, info, audio_source=source, template=template, metadata=provenance_tags()) as out:
+        finish = signer.finisher(output, watermark_id, source)
+        with VideoWriter(
+            output, info, audio_source=source, template=template, metadata=provenance_tags(), finish=finish
+        ) as out:
             for path, span in parts:
                 with av.open(str(path)) as container:
                     stream = container.streams.video[0]

@@ -13,8 +13,9 @@ from realtime.cli import user_message
 from realtime.errors import UserError
 from realtime.io.images import IMAGE_SUFFIXES
 from realtime.jobs import EncodeSettings, FrameRange, swap_image, swap_video
-from realtime.options import make_pipeline, parse_pipeline_options
+from realtime.options import make_pipeline, make_signer, parse_pipeline_options
 from realtime.pipeline import FaceSwapPipeline
+from realtime.provenance import ContentSigner
 from realtime.threads import apply_threads, plan_threads
 
 __all__ = ["PROGRESS_EVERY", "SwapTask", "SwapWorker", "TaskResult"]
@@ -54,6 +55,7 @@ class SwapWorker:
         self.budget = plan_threads(threads)
         apply_threads(self.budget)
         self._pipelines: dict[tuple[str, ...], FaceSwapPipeline] = {}
+        self._signers: dict[tuple[str, ...], ContentSigner] = {}
 
     def _pipeline(self, options: tuple[str, ...], args: argparse.Namespace, image: bool) -> FaceSwapPipeline:
         key = (*options, "image" if image else "video")
@@ -68,9 +70,12 @@ class SwapWorker:
             args = parse_pipeline_options(list(task.options), encoding=True)
             image = task.input.suffix.lower() in IMAGE_SUFFIXES
             pipeline = self._pipeline(task.options, args, image)
+            if task.options not in self._signers:
+                self._signers[task.options] = make_signer(args)
+            signer = None if task.part is not None else self._signers[task.options]  # the driver signs the join
             task.output.parent.mkdir(parents=True, exist_ok=True)
             if image:
-                done_image = swap_image(pipeline, task.input, task.output, args.watermark_id)
+                done_image = swap_image(pipeline, task.input, task.output, self._signers[task.options])
                 progress(1)
                 return TaskResult(task.job, task.part_index, 1, int(done_image.faces_swapped > 0))
             encode = EncodeSettings(args.codec, args.crf, args.preset, self.budget.codec,
@@ -84,7 +89,8 @@ class SwapWorker:
                     reported = done
 
             result = swap_video(pipeline, task.input, task.output, encode, allow_incomplete=args.allow_truncated,
-                                decode_threads=self.budget.codec, on_frame=on_frame, part=task.part)  # fmt: skip
+                                decode_threads=self.budget.codec, on_frame=on_frame, part=task.part,
+                                signer=signer)  # fmt: skip
             progress(result.frames - reported)
             return TaskResult(task.job, task.part_index, result.frames, result.frames_with_faces, result.seconds)
         except UserError as err:

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 
 from realtime.errors import OutputError
 
-__all__ = ["TempOutput", "check_output_path", "file_sha256", "output_folder", "write_failure"]
+__all__ = [
+    "TempOutput",
+    "check_output_path",
+    "default_home",
+    "file_lock",
+    "file_sha256",
+    "output_folder",
+    "write_failure",
+]
 
 # Write failures that are about the output's device, not the data: each is said in the user's words, naming the
 # output path they asked for (not the hidden temporary file the error came from).
@@ -80,13 +90,16 @@ def output_folder(folder: Path) -> Path:
 class TempOutput:
     """Context manager giving a temporary path next to ``target`` with the same suffix.
 
-    On a clean exit the temporary file is renamed onto ``target`` (atomic on one filesystem); on any exception,
-    KeyboardInterrupt included, it is deleted, so ``target`` is never left half-written. A write that failed for
-    the device's sake (full disk, quota, read-only, I/O error) becomes an OutputError naming ``target``.
+    On a clean exit ``finish`` (when given) is called with the complete temporary file, which it may rewrite in
+    place (signing it, say), and the file is then renamed onto ``target`` (atomic on one filesystem); on any
+    exception, KeyboardInterrupt and a failing ``finish`` included, it is deleted, so ``target`` is never left
+    half-written or unfinished. A write that failed for the device's sake (full disk, quota, read-only, I/O error)
+    becomes an OutputError naming ``target``.
     """
 
-    def __init__(self, target: str | os.PathLike[str]) -> None:
+    def __init__(self, target: str | os.PathLike[str], finish: Callable[[Path], None] | None = None) -> None:
         self.target = Path(target)
+        self.finish = finish
         folder = check_output_path(self.target)
         try:
             fd, name = tempfile.mkstemp(
@@ -109,6 +122,12 @@ class TempOutput:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if exc_type is None and self.finish is not None:
+            try:
+                self.finish(self.path)
+            except BaseException as err:
+                self._discard(err)
+                raise
         if exc_type is None:
             try:
                 os.replace(self.path, self.target)
@@ -116,6 +135,32 @@ class TempOutput:
                 self.path.unlink(missing_ok=True)
                 raise OutputError(f"cannot write {self.target}: {err.strerror or err}") from err
         else:
-            self.path.unlink(missing_ok=True)
-            if exc is not None and not isinstance(exc, OutputError) and (failure := write_failure(exc, self.target)):
-                raise failure from exc
+            self._discard(exc)
+
+    def _discard(self, exc: BaseException | None) -> None:
+        """Delete the temporary file after ``exc``; an OutputError naming ``target`` when ``exc`` was the device's."""
+        self.path.unlink(missing_ok=True)
+        if exc is not None and not isinstance(exc, OutputError) and (failure := write_failure(exc, self.target)):
+            raise failure from exc
+
+
+def default_home() -> Path:
+    """``$REALTIME_HOME``, else ``$XDG_CACHE_HOME/realtime``, else ``~/.cache/realtime``."""
+    if os.environ.get("REALTIME_HOME"):
+        return Path(os.environ["REALTIME_HOME"]).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache).expanduser() / "realtime"
+
+
+@contextlib.contextmanager
+def file_lock(lock: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``lock`` (created if missing) while inside; another process waits."""
+    import fcntl
+
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

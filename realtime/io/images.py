@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -39,9 +40,16 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def write_image(path: str | os.PathLike[str], image: np.ndarray, quality: int = 95, synthetic: bool = False) -> None:
+def write_image(
+    path: str | os.PathLike[str],
+    image: np.ndarray,
+    quality: int = 95,
+    synthetic: bool = False,
+    finish: Callable[[Path], None] | None = None,
+) -> None:
     """Write RGB uint8 [H,W,3] to ``path`` (format by suffix, JPEG at ``quality``, WebP lossless) via a temporary
-    file renamed on success; ``synthetic`` adds the synthetic-media tags of :mod:`realtime.io.metadata`."""
+    file renamed on success; ``synthetic`` adds the synthetic-media tags of :mod:`realtime.io.metadata`;
+    ``finish`` is called with the complete temporary file before the rename (see :class:`TempOutput`)."""
     from PIL import Image
 
     suffix = Path(path).suffix.lower()
@@ -50,7 +58,7 @@ def write_image(path: str | os.PathLike[str], image: np.ndarray, quality: int = 
     options = image_save_options(suffix, tags=synthetic)
     if "quality" in options:
         options["quality"] = quality
-    with TempOutput(path) as temp:
+    with TempOutput(path, finish) as temp:
         try:
             Image.fromarray(np.ascontiguousarray(image)).save(temp, format=_PIL_FORMAT[suffix], **options)
         except OSError as exc:

@@ -18,7 +18,7 @@ import itertools
 import os
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -374,6 +374,8 @@ class VideoWriter:
         codec_options: further encoder options (FFmpeg's "bf": "0" (no B-frames) for segments that are joined later).
         template: copy mode: an already encoded video stream whose packets :meth:`write_packet` takes as they are
             (joining segments without re-encoding); codec, crf, preset and codec_options are then unused.
+        finish: called with the complete file before it is renamed onto ``path`` (signing it with Content
+            Credentials); when it raises, nothing is written.
     """
 
     def __init__(
@@ -389,6 +391,7 @@ class VideoWriter:
         metadata: dict[str, str] | None = None,
         codec_options: dict[str, str] | None = None,
         template: av.video.stream.VideoStream | None = None,
+        finish: Callable[[Path], None] | None = None,
     ) -> None:
         suffix = Path(path).suffix.lower()
         if suffix not in _FORMAT_BY_SUFFIX:
@@ -397,7 +400,7 @@ class VideoWriter:
             raise UsageError(f"video codec {codec!r} is not available in this PyAV build")
         self.format = _FORMAT_BY_SUFFIX[suffix]
         self.info = info
-        self._temp = TempOutput(path)
+        self._temp = TempOutput(path, finish)
         self._audio_in: av.container.InputContainer | None = None
         self.container: av.container.OutputContainer | None = None
         try:

@@ -14,7 +14,8 @@ from realtime.live.detector import BackgroundDetection
 from realtime.live.session import LiveSession
 from realtime.live.sinks import describe_sink, open_sinks
 from realtime.live.sources import open_source
-from realtime.options import make_pipeline
+from realtime.options import make_pipeline, make_signer
+from realtime.provenance import check_signable
 
 __all__ = ["open_live"]
 
@@ -40,10 +41,19 @@ def open_live(
     opens first (without one nothing else matters); UserErrors say what is missing (camera, virtual camera,
     models, source), and nothing is left open when one is raised."""
     width, height, fps = size
+    files = [path for path in (output if sink == "file" else None, record) if path is not None]
+    for path in files:
+        check_signable(path)
+    signer = make_signer(args) if files else None
+
+    def sign(path: Path) -> Callable[[Path], None]:
+        assert signer is not None
+        return signer.finisher(path, args.watermark_id, input_file)
+
     source = open_source(camera, input_file, width, height, fps, retry_seconds, args.allow_truncated)
     try:
         note(f"input: {source.describe()}")
-        sinks = open_sinks(sink, source.width, source.height, source.fps, output, virtual_device, record)
+        sinks = open_sinks(sink, source.width, source.height, source.fps, output, virtual_device, record, sign)
     except BaseException:
         source.stop()
         raise

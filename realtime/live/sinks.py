@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -122,16 +123,24 @@ class WindowSink(Sink):
 
 class FileSink(Sink):
     """A video file with the frames at the times they were captured (variable frame rate when frames were dropped),
-    written through a temporary file that :meth:`close` renames into place."""
+    written through a temporary file that :meth:`close` hands to ``finish`` (signing it) and renames into place."""
 
     name = "file"
 
-    def __init__(self, path: str | Path, width: int, height: int, fps: float, crf: int = 20) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        width: int,
+        height: int,
+        fps: float,
+        crf: int = 20,
+        finish: Callable[[Path], None] | None = None,
+    ) -> None:
         info = VideoInfo(width=width, height=height, fps=Fraction(fps).limit_denominator(1001),
                          time_base=Fraction(1, 1000), frames=0, duration=0.0, rotation=0, has_audio=False,
                          codec="")  # fmt: skip
         self.path = Path(path)
-        self.writer = VideoWriter(self.path, info, crf=crf, metadata=provenance_tags())
+        self.writer = VideoWriter(self.path, info, crf=crf, metadata=provenance_tags(), finish=finish)
         self._last_pts = -1
         self.frames = 0
 
@@ -145,6 +154,14 @@ class FileSink(Sink):
         self.writer.close()
 
 
+def _signed_file(
+    path: Path, width: int, height: int, fps: float, sign: Callable[[Path], Callable[[Path], None]] | None
+) -> FileSink:
+    if sign is None:
+        raise ValueError("a file sink writes an output, and every output is signed: give sign")
+    return FileSink(path, width, height, fps, finish=sign(path))
+
+
 def open_sinks(
     kind: str,
     width: int,
@@ -153,10 +170,12 @@ def open_sinks(
     output: Path | None = None,
     virtual_device: str | None = None,
     record: Path | None = None,
+    sign: Callable[[Path], Callable[[Path], None]] | None = None,
 ) -> list[Sink]:
     """The sinks of a live session for frames of ``width`` x ``height`` at ``fps``: one of :data:`SINKS`
-    (``output`` is the file of "file"), plus a recording to ``record`` when given. A sink that cannot open raises
-    its UserError after the ones already opened are closed."""
+    (``output`` is the file of "file"), plus a recording to ``record`` when given. ``sign(path)`` gives the hook
+    that signs the file written to ``path`` (files are outputs: they need one). A sink that cannot open raises its
+    UserError after the ones already opened are closed."""
     sinks: list[Sink] = []
     try:
         if kind == "virtualcam":
@@ -166,11 +185,11 @@ def open_sinks(
         elif kind == "file":
             if output is None:
                 raise ValueError("a file sink needs an output path")
-            sinks.append(FileSink(output, width, height, fps))
+            sinks.append(_signed_file(output, width, height, fps, sign))
         else:
             sinks.append(NullSink())
         if record is not None:
-            sinks.append(FileSink(record, width, height, fps))
+            sinks.append(_signed_file(record, width, height, fps, sign))
     except BaseException:
         for sink in sinks:
             sink.close()

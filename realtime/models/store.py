@@ -11,18 +11,17 @@ insightface's own folder (``~/.insightface/models``) are found too.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 
 from realtime.errors import InputError, ModelsMissingError, UsageError
-from realtime.io.files import TempOutput, file_sha256
+from realtime.io.files import TempOutput, default_home, file_lock, file_sha256
 from realtime.models.download import download
 
 __all__ = [
@@ -76,28 +75,6 @@ def load_manifest(path: str | os.PathLike[str] | None = None) -> Manifest:
     return Manifest(models, tuple(data.get("recommended", ())))
 
 
-def default_home() -> Path:
-    """``$REALTIME_HOME``, else ``$XDG_CACHE_HOME/realtime``, else ``~/.cache/realtime``."""
-    if os.environ.get("REALTIME_HOME"):
-        return Path(os.environ["REALTIME_HOME"]).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache).expanduser() / "realtime"
-
-
-@contextlib.contextmanager
-def _locked(lock: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``lock`` (created if missing) while inside; another process waits."""
-    import fcntl
-
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _mirrored(url: str, mirror: str) -> str:
     """The same file name under another base URL."""
     return mirror.rstrip("/") + "/" + url.rsplit("/", 1)[-1]
@@ -137,7 +114,7 @@ class ModelStore:
 
     def _record(self, section: str, key: str, value: object) -> None:
         """Set ``records.json[section][key]`` (``hashes`` or ``imported``), under the records lock, atomically."""
-        with _locked(self.root / ".locks" / "records.lock"):
+        with file_lock(self.root / ".locks" / "records.lock"):
             records = self._records()
             records[section][key] = value
             with TempOutput(self.root / "records.json") as tmp:
@@ -238,7 +215,7 @@ class ModelStore:
         url = _mirrored(entry.url, mirror) if mirror else entry.url
         target = self.root / entry.file
         partial = self.root / ".partial" / (entry.file.replace("/", "__") + ".part")
-        with _locked(self.root / ".locks" / (entry.file.replace("/", "__") + ".lock")):
+        with file_lock(self.root / ".locks" / (entry.file.replace("/", "__") + ".lock")):
             if target.is_file():
                 return target
             partial.parent.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,8 @@ from realtime.io.images import IMAGE_SUFFIXES, read_image
 from realtime.io.video import VIDEO_SUFFIXES, probe, read_frame
 from realtime.jobs import EncodeSettings, find_people, swap_image, swap_video
 from realtime.models.store import ModelStore
-from realtime.options import make_analyzer, make_pipeline, parse_pipeline_options
+from realtime.options import make_analyzer, make_pipeline, make_signer, parse_pipeline_options
+from realtime.provenance.signing import SIGNABLE
 from realtime.source import load_source
 from realtime.studio.form import SwapChoices, pipeline_argv
 from realtime.studio.jobqueue import Job, JobQueue
@@ -183,14 +184,16 @@ def submit_swap(session: Session, owner: str, choices: SwapChoices, jobs: JobQue
 
     def work(job: Job) -> SwapResult:
         args = parse_pipeline_options(argv)
+        signer = make_signer(args)
         pipeline = make_pipeline(args, job.note, single_image=image, store=store)
-        output = session.next_output(target.suffix.lower())
+        suffix = target.suffix.lower()  # a format Content Credentials cannot go into is written as MP4 or PNG
+        output = session.next_output(suffix if suffix in SIGNABLE else ".png" if image else ".mp4")
         if image:
-            swap_image(pipeline, target, output, args.watermark_id)
+            swap_image(pipeline, target, output, signer)
             job.advance(1, 1)
         else:
             swap_video(pipeline, target, output, EncodeSettings(),
-                       on_frame=lambda done, total, _: job.advance(done, total))  # fmt: skip
+                       on_frame=lambda done, total, _: job.advance(done, total), signer=signer)  # fmt: skip
         inside = f"{session.folder}{os.sep}"  # the session's folder means nothing to the user: names only
         notes = tuple(line.replace(inside, "") for line in job.notes)
         return SwapResult(output, verify_file(output), notes)

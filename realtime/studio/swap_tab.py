@@ -228,7 +228,8 @@ def build_swap_tab(ctx: StudioContext) -> None:
         report = done.report
         verdict = (f"**Marked as synthetic**, watermark id {report.watermark_id}" if report.marked
                    else "**Not marked** (the watermark did not read back)")  # fmt: skip
-        facts = f"{verdict}\n\n`{report.line().replace(report.path, done.output.name)}`"
+        signed = f"**Content Credentials**: {report.credentials.describe()}"
+        facts = f"{verdict}\n\n{signed}\n\n`{report.line().replace(report.path, done.output.name)}`"
         notes = "\n".join(f"- {n}" for n in done.notes)
         yield (progress_html(job), queue_html(ctx.jobs, key), video, image,
                gr.update(value=str(done.output), visible=True), facts, notes)  # fmt: skip

@@ -15,7 +15,7 @@ from realtime.batch.segments import VideoIndex, index_video, join_segments, plan
 from realtime.faces.dlib_backend import DlibAnalyzer
 from realtime.io.video import VideoReader, probe
 from realtime.jobs import EncodeSettings, FrameRange, swap_video
-from realtime.options import make_pipeline, parse_pipeline_options
+from realtime.options import make_pipeline, make_signer, parse_pipeline_options
 from realtime.samples import ClipSpec, make_clip
 from realtime.verify import verify_file
 from tests.conftest import SwappedClip
@@ -74,18 +74,20 @@ def test_three_parts_joined_equal_one_run(tmp_path: Path, swapped_clip: SwappedC
     parts = plan_segments(index, segment_seconds=0.6, warmup=6)
     assert len(parts) == 3
     args = parse_pipeline_options(["--source", str(swapped_clip.source)])
-    swap_video(make_pipeline(args), clip, tmp_path / "single.mp4")
+    signer = make_signer(args)
+    swap_video(make_pipeline(args), clip, tmp_path / "single.mp4", signer=signer)
     files = []
     for k, part in enumerate(parts):  # each part in a pipeline of its own, as a worker would run it
         files.append((tmp_path / f"part{k}.mp4", part))
-        done = swap_video(make_pipeline(args), clip, files[-1][0], EncodeSettings(bframes=0), part=part)
+        done = swap_video(make_pipeline(args), clip, files[-1][0], EncodeSettings(bframes=0), part=part, signer=None)
         assert done.decode is None and done.frames == 20
-    assert join_segments(files, clip, tmp_path / "joined.mp4") == 60
+    assert join_segments(files, clip, tmp_path / "joined.mp4", signer, args.watermark_id) == 60
 
     single, joined = probe(tmp_path / "single.mp4"), probe(tmp_path / "joined.mp4")
     assert (joined.frames, joined.has_audio, joined.time_base) == (single.frames, True, single.time_base)
     assert _timestamps(tmp_path / "joined.mp4") == _timestamps(tmp_path / "single.mp4") == index.frame_pts
-    assert verify_file(tmp_path / "joined.mp4").marked
+    joined_report = verify_file(tmp_path / "joined.mp4")
+    assert joined_report.marked and joined_report.credentials.state == "valid"
     # no jump at a seam: the face moves there no more unsteadily than elsewhere (within 1.5x)
     jitter = _face_jitter(tmp_path / "joined.mp4", dlib_analyzer)  # jitter[i] is frame i + 1's
     seams = [jitter[i - 1] for start in (20, 40) for i in (start - 1, start)]

@@ -1,0 +1,175 @@
+"""Signing outputs with Content Credentials (a C2PA manifest embedded in the file, through ``c2pa-python``).
+
+Each manifest says what was made and how:
+
+- a ``c2pa.actions.v2`` assertion: the input ``c2pa.opened``, then ``c2pa.edited`` with IPTC's digital source type
+  ``compositeWithTrainedAlgorithmicMedia`` (real footage with AI-generated faces composited in) by the software
+  agent ``realtime`` and its version;
+- the input as a ``parentOf`` ingredient: its name, format and SHA-256, never its content (thumbnails are off);
+- a ``c2pa.soft-binding`` assertion naming this project's invisible mark (:data:`SOFT_BINDING_ALG`) and the
+  64-bit payload it carries (marker, watermark id, CRC), so the mark can lead back to a manifest that was stripped.
+
+The manifest is hard-bound to the file's bytes (a data hash for images, a BMFF hash for MP4/MOV), so any later
+change to the file makes it invalid, while the mark survives re-encoding. Formats C2PA cannot embed into
+(Matroska, WebM, BMP) are refused up front by :func:`check_signable`.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import mimetypes
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from realtime import __version__
+from realtime.errors import InputError, OutputError, UsageError
+from realtime.io.files import file_sha256
+from realtime.io.metadata import DIGITAL_SOURCE_TYPE
+from realtime.provenance.credentials import SigningCredentials
+from realtime.watermark import payload_bytes
+
+__all__ = ["SIGNABLE", "SOFT_BINDING_ALG", "ContentSigner", "check_signable", "manifest_definition"]
+
+# output suffix -> the MIME type c2pa signs it as
+SIGNABLE = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".webp": "image/webp",
+    ".tif": "image/tiff",
+    ".tiff": "image/tiff",
+    ".mp4": "video/mp4",
+    ".mov": "video/quicktime",
+    ".avi": "video/x-msvideo",
+}
+SOFT_BINDING_ALG = "org.realtime.watermark.v1"  # this project's mark (see realtime.watermark)
+_SETTINGS = {"builder": {"thumbnail": {"enabled": False}}}  # an ingredient is named by its hash, not shown
+
+
+def check_signable(path: Path) -> None:
+    """UsageError unless Content Credentials can be embedded in a file with ``path``'s suffix."""
+    if path.suffix.lower() not in SIGNABLE:
+        kinds = " ".join(sorted(SIGNABLE))
+        raise UsageError(
+            f"{path.name}: Content Credentials cannot be embedded in {path.suffix or 'a file without a suffix'} "
+            f"files, and every output is signed; write one of {kinds}"
+        )
+
+
+@dataclass(frozen=True)
+class Ingredient:
+    """What the manifest records of an input: its file name, MIME type and SHA-256 (64 hex digits)."""
+
+    title: str
+    format: str
+    sha256: str
+
+    @classmethod
+    def of(cls, path: Path) -> Ingredient:
+        """The record of the file at ``path`` (hashed in pieces: memory stays flat); InputError when unreadable."""
+        try:
+            digest = file_sha256(path)
+        except OSError as exc:
+            raise InputError(f"cannot read {path} to record it in the Content Credentials: {exc.strerror}") from exc
+        kind = SIGNABLE.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return cls(path.name, kind, digest)
+
+
+def manifest_definition(title: str, watermark_id: int, ingredient: Ingredient | None) -> dict[str, object]:
+    """The manifest ``c2pa.Builder`` signs for an output named ``title`` (see the module notes); without an
+    ``ingredient`` (a live recording) the one action is ``c2pa.created``, with the same source type."""
+    agent = {"name": "realtime", "version": __version__}
+    edit = {
+        "action": "c2pa.edited",
+        "digitalSourceType": DIGITAL_SOURCE_TYPE,
+        "softwareAgent": agent,
+        "description": "faces replaced by a face-swap model",
+    }
+    actions: list[dict[str, object]] = [{**edit, "action": "c2pa.created"}]
+    definition: dict[str, object] = {"claim_generator_info": [agent], "title": title}
+    if ingredient is not None:
+        actions = [{"action": "c2pa.opened", "parameters": {"ingredientIds": ["input"]}}, edit]
+        definition["ingredients"] = [
+            {
+                "title": ingredient.title,
+                "format": ingredient.format,
+                "relationship": "parentOf",
+                "label": "input",
+                "instance_id": f"sha256:{ingredient.sha256}",
+                "metadata": {"org.realtime.sha256": ingredient.sha256},
+            }
+        ]
+    soft_binding = {
+        "alg": SOFT_BINDING_ALG,
+        "name": f"realtime invisible mark, id {watermark_id}",
+        "blocks": [{"scope": {}, "value": base64.b64encode(payload_bytes(watermark_id)).decode()}],
+    }
+    definition["assertions"] = [
+        {"label": "c2pa.actions.v2", "data": {"actions": actions}},
+        {"label": "c2pa.soft-binding", "data": soft_binding},
+    ]
+    return definition
+
+
+def _reason(exc: BaseException) -> str:
+    """c2pa's message on one line (it spreads validation failures over several)."""
+    return " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
+
+
+class ContentSigner:
+    """Signs finished outputs with ``credentials``. Holds only the credentials (it pickles to batch workers);
+    each signature makes its own c2pa signer, so threads and processes share nothing native."""
+
+    def __init__(self, credentials: SigningCredentials) -> None:
+        self.credentials = credentials
+
+    def _sign_stream(self, definition: dict[str, object], mime: str, source: io.IOBase, dest: io.IOBase) -> None:
+        import c2pa
+
+        info = c2pa.C2paSignerInfo(self.credentials.alg, self.credentials.chain_pem, self.credentials.key_pem, None)
+        with c2pa.Signer.from_info(info) as signer, c2pa.Context.from_dict(_SETTINGS) as context:
+            builder = c2pa.Builder(definition, context=context)
+            builder.sign(signer, mime, source, dest)
+
+    def check(self) -> None:
+        """Sign a small PNG in memory: InputError (one line) now, before any work, when the credentials cannot
+        sign (C2PA's certificate rules: an end-entity certificate for signing, with an issuer, not expired)."""
+        from PIL import Image
+
+        png = io.BytesIO()
+        Image.new("RGB", (8, 8)).save(png, format="PNG")
+        png.seek(0)
+        try:
+            self._sign_stream(manifest_definition("check.png", 0, None), "image/png", png, io.BytesIO())
+        except Exception as exc:  # c2pa's errors are not one hierarchy (C2paError, ValueError, TypeError)
+            raise InputError(f"cannot sign with {self.credentials.origin}: {_reason(exc)}") from exc
+
+    def sign(self, path: Path, title: str, watermark_id: int, ingredient: Ingredient | None) -> None:
+        """Embed a signed manifest (see :func:`manifest_definition`) in the file at ``path``, rewriting it in
+        place through a sibling temporary file; OutputError (one line) when signing fails, ``path`` untouched."""
+        mime = SIGNABLE.get(Path(title).suffix.lower())
+        if mime is None:
+            raise OutputError(f"cannot sign {title}: Content Credentials cannot be embedded in this format")
+        fd, name = tempfile.mkstemp(prefix=".signing.", suffix=Path(title).suffix, dir=path.parent)
+        signed = Path(name)
+        try:
+            with open(path, "rb") as source, os.fdopen(fd, "w+b") as dest:
+                self._sign_stream(manifest_definition(title, watermark_id, ingredient), mime, source, dest)
+            os.chmod(signed, os.stat(path).st_mode & 0o777)
+            os.replace(signed, path)
+        except OSError:
+            raise
+        except Exception as exc:
+            raise OutputError(f"cannot sign {title} with Content Credentials: {_reason(exc)}") from exc
+        finally:
+            signed.unlink(missing_ok=True)
+
+    def finisher(self, output: Path, watermark_id: int, source: Path | None) -> Callable[[Path], None]:
+        """The ``finish`` hook for a writer of ``output`` (see :class:`~realtime.io.files.TempOutput`): signs the
+        complete temporary file as ``output``'s name, with ``source`` (hashed now) as its ingredient."""
+        ingredient = Ingredient.of(source) if source is not None else None
+        return lambda path: self.sign(path, output.name, watermark_id, ingredient)
