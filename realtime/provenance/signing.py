@@ -47,6 +47,10 @@ SIGNABLE = {
     ".avi": "video/x-msvideo",
 }
 SOFT_BINDING_ALG = "org.realtime.watermark.v1"  # this project's mark (see realtime.watermark)
+_CERTIFICATE_RULES = (
+    "C2PA wants a signing certificate issued by a CA, with the digitalSignature key usage, an extended key usage "
+    "such as emailProtection or documentSigning, and an authority key identifier"
+)
 _SETTINGS = {"builder": {"thumbnail": {"enabled": False}}}  # an ingredient is named by its hash, not shown
 
 
@@ -146,7 +150,10 @@ class ContentSigner:
         try:
             self._sign_stream(manifest_definition("check.png", 0, None), "image/png", png, io.BytesIO())
         except Exception as exc:  # c2pa's errors are not one hierarchy (C2paError, ValueError, TypeError)
-            raise InputError(f"cannot sign with {self.credentials.origin}: {_reason(exc)}") from exc
+            reason = _reason(exc)
+            if "certificate is invalid" in reason:  # c2pa does not say which of its profile rules failed
+                reason += f" ({_CERTIFICATE_RULES})"
+            raise InputError(f"cannot sign with {self.credentials.origin}: {reason}") from exc
 
     def sign(self, path: Path, title: str, watermark_id: int, ingredient: Ingredient | None) -> None:
         """Embed a signed manifest (see :func:`manifest_definition`) in the file at ``path``, rewriting it in
