@@ -58,7 +58,8 @@ def test_file_camera_for_three_seconds_gives_swapped_watermarked_frames(media: d
         match = min(before, key=lambda f: np.abs(f[:, :100].astype(int) - frame[:, :100]).mean())
         x0, y0, x1, y1 = max(analyzer.detect(match), key=lambda f: f.score).bbox.astype(int)
         assert np.abs(frame.astype(int) - match)[max(y0, 0) : y1, max(x0, 0) : x1].mean() > 6
-    assert verify_file(out).marked
+    report = verify_file(out)
+    assert report.marked and report.credentials.synthetic  # marked and signed
 
 
 @pytest.mark.slow
@@ -146,7 +147,8 @@ def test_a_lost_camera_ends_cleanly_and_keeps_the_recording(media: dict[str, Pat
     assert f"recording kept: {record}" in lines[0]
     frames = video_frames(record)
     assert len(frames) > 0 and frames[0].shape == (480, 640, 3)
-    assert verify_file(record).marked
+    report = verify_file(record)
+    assert report.marked and report.credentials.synthetic  # marked and signed
 
 
 def test_camera_and_usage_errors(media: dict[str, Path], tmp_path: Path) -> None:

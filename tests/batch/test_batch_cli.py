@@ -61,7 +61,8 @@ def test_a_manifest_with_a_long_clip_and_a_corrupt_one(inputs: Path) -> None:
         info = probe(output)
         assert info.has_audio and info.frames == probe(source).frames
         assert index_video(output).frame_pts == index_video(source).frame_pts  # the single run's timestamps
-        assert verify_file(output).marked
+        report = verify_file(output)
+        assert report.marked and report.credentials.synthetic  # marked and signed
     assert not list((inputs / "out").glob(".*.parts"))  # the long clip's parts were joined and removed
     assert json.loads((inputs / "out" / ".long.mp4.batch.json").read_text())["status"] == "done"
     again = call_main("realtime.batch", *command)
