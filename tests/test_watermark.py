@@ -1,6 +1,7 @@
 """The provenance mark: payload coding, visibility, robustness of realtime.swap's outputs to re-encoding, scaling
-and chroma subsampling (from 2-second windows), no false positives on clean media, invisible-watermark's decoder
-on images, container/image metadata, and realtime.verify's exit codes."""
+and chroma subsampling (from 2-second windows) and to the edits of a repost (mirror, letterbox, brightness,
+contrast; JPEG re-save and resize of images), no false positives on clean media, invisible-watermark's decoder on
+images, container/image metadata, and realtime.verify's exit codes. bench/watermark.py runs the whole matrix."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ import cv2
 import numpy as np
 import pytest
 
+from bench.attacks import brightness, contrast, flip, h264, jpeg, pad_to, resize
 from realtime.io.images import read_image, write_image
 from realtime.io.metadata import read_provenance
 from realtime.samples import ClipSpec, face_image, make_clip, render_frame
 from realtime.verify import verify_file
-from realtime.watermark import Watermarker, decode_payload, encode_payload
+from realtime.watermark import WatermarkDetector, Watermarker, decode_payload, encode_payload
 from tests.cli import call_main, run_module
 from tests.conftest import WATERMARK_ID, SwappedClip
 from tests.media import cut, faststart_copy, video_frames
@@ -52,7 +54,7 @@ def test_payload_round_trip_and_integrity() -> None:
         encode_payload(2**32)
 
 
-@pytest.mark.parametrize("size", [(360, 640), (720, 1280), (1080, 1920), (886, 1280)])
+@pytest.mark.parametrize("size", [(360, 640), (480, 854), (720, 1280), (1080, 1920), (886, 1280)])
 def test_marked_frames_stay_above_38_db(size: tuple[int, int]) -> None:
     h, w = size
     marker = Watermarker(WATERMARK_ID)
@@ -62,7 +64,7 @@ def test_marked_frames_stay_above_38_db(size: tuple[int, int]) -> None:
             marked = marker.embed(frame)
             mse = np.mean((marked.astype(np.float64) - frame) ** 2)
             assert 10 * np.log10(255**2 / mse) >= 38.0
-            assert np.abs(marked.astype(int) - frame).max() <= 8
+            assert np.abs(marked.astype(int) - frame).max() <= 12  # the peak of one cell's soft blob
 
 
 @pytest.mark.parametrize(
@@ -77,6 +79,29 @@ def test_swap_output_survives_from_any_two_second_window(swapped_clip: SwappedCl
         window = encode(frames[start : start + 60], swapped_clip.root / f"{name}-{start}.mp4", crf, scale)
         report = verify_file(window)
         assert report.marked and report.watermark_id == WATERMARK_ID, (name, start, report)
+
+
+def test_swap_output_survives_the_edits_of_a_repost(swapped_clip: SwappedClip) -> None:
+    """Each edit, then an H.264 re-encode at crf 23, as a platform would; read over the first 2 seconds."""
+    frames = video_frames(swapped_clip.out)[:60]
+    edits = {"mirror": flip, "letterbox to 1:1": pad_to(1.0), "pillarbox to 21:9, grey bars": pad_to(21 / 9, 40),
+             "brightness +25": brightness(25), "contrast x0.75": contrast(0.75)}  # fmt: skip
+    for name, edit in edits.items():
+        detector = WatermarkDetector()
+        for frame in h264([edit(f) for f in frames], 23):
+            detector.add(frame)
+        found = detector.result()
+        assert found.marked and found.user_id == WATERMARK_ID, (name, found)
+
+
+def test_image_marks_survive_a_jpeg_resave_and_a_resize() -> None:
+    marker = Watermarker(WATERMARK_ID)
+    for name in ("astronaut", "group"):
+        marked = marker.embed(face_image(name))
+        for edit in (jpeg(70), resize(0.5), resize(0.75)):
+            detector = WatermarkDetector()
+            detector.add(edit(marked))
+            assert detector.result().user_id == WATERMARK_ID, name
 
 
 def test_the_cli_reads_the_swap_output_and_its_metadata(swapped_clip: SwappedClip) -> None:
@@ -137,6 +162,61 @@ def test_no_false_positives_on_clean_media(tmp_path: Path) -> None:
         assert report.metadata is None
     result = call_main("realtime.verify", *files[:3], "--quiet")
     assert result.returncode == 3
+
+
+def _clean_frames(rng: np.random.Generator, k: int) -> list[np.ndarray]:
+    """Clip k of 50 unmarked 8-frame clips: package faces moving at various sizes and aspect ratios, some
+    mirrored, letterboxed, darkened or noisier, as RGB uint8 frames (never encoded: the mark's absence is what is
+    tested, not the codec)."""
+    faces = ("astronaut", "group", "trio", "person")
+    width, height = [(320, 180), (640, 360), (480, 360), (400, 400), (854, 480), (360, 640)][k % 6]
+    spec = ClipSpec(width=width, height=height, face=faces[k % 4], noise=float(rng.uniform(0.5, 4.0)))
+    start = float(rng.uniform(0, 3))
+    picture = face_image(spec.face)
+    frames = [render_frame(picture, start + i / 30, spec) for i in range(8)]
+    edit = [lambda f: f, flip, pad_to(1.0), brightness(-30), contrast(1.2)][k % 5]
+    return [edit(f) for f in frames]
+
+
+def _clean_images(rng: np.random.Generator) -> list[np.ndarray]:
+    """200 unmarked images: package pictures, random crops and rescales of them, mirrored, JPEG-saved, and noise."""
+    from skimage import data
+
+    pictures = [face_image(n) for n in ("astronaut", "group", "trio", "person")]
+    for name in ("brick", "camera", "chelsea", "clock", "coffee", "coins", "grass", "gravel", "hubble_deep_field",
+                 "immunohistochemistry", "moon", "retina", "rocket", "page", "text", "horse"):  # fmt: skip
+        image = getattr(data, name)()
+        image = (image * 255).astype(np.uint8) if image.dtype == bool else image
+        pictures.append(np.ascontiguousarray(np.dstack([image] * 3) if image.ndim == 2 else image[..., :3]))
+    images = list(pictures)
+    while len(images) < 200:
+        picture = pictures[int(rng.integers(len(pictures)))]
+        h, w = picture.shape[:2]
+        top, left = int(rng.integers(0, h // 4)), int(rng.integers(0, w // 4))
+        cut = picture[top : top + int(rng.integers(h // 2, h - top)), left : left + int(rng.integers(w // 2, w - left))]
+        scale = float(rng.uniform(0.5, 2.0))
+        image = cv2.resize(cut, (max(64, round(cut.shape[1] * scale)), max(64, round(cut.shape[0] * scale))))
+        edit = [lambda f: f, flip, jpeg(int(rng.integers(40, 95)))][len(images) % 3]
+        images.append(np.ascontiguousarray(edit(image)))
+    images[-1] = rng.integers(0, 256, (360, 640, 3), dtype=np.uint8)
+    return images
+
+
+def test_no_false_positives_on_50_clean_clips_and_200_clean_images() -> None:
+    """The detector tries ~2,000 hypotheses a file (grids, mirror, bars, contrast gains, and a few retries with the
+    least sure bits flipped), each checked by 32 bits of marker and CRC: none may read a valid payload here."""
+    rng = np.random.default_rng(20)
+    for k in range(50):
+        detector = WatermarkDetector()
+        for frame in _clean_frames(rng, k):
+            detector.add(frame)
+        found = detector.result()
+        assert not found.marked and found.confidence < 0.35, (k, found)
+    for k, image in enumerate(_clean_images(rng)):
+        detector = WatermarkDetector()
+        detector.add(image)
+        found = detector.result()
+        assert not found.marked, (k, image.shape, found)
 
 
 @pytest.mark.parametrize("suffix", [".png", ".jpg"])
