@@ -26,6 +26,7 @@ from realtime.io.images import write_image
 from realtime.models.store import load_manifest
 from realtime.samples import ClipSpec, face_image, make_clip, person_photos, render_frame
 from tests.cli import call_main, entry_module
+from tests.provenance.certs import write_chain
 from training.sample_data import write_identity_photos
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,6 +146,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_image(root / "bob" / "0.jpg", photos[3])
     write_image(root / "bob" / "1.jpg", np.ascontiguousarray(photos[3][:, ::-1]))
     write_image(root / "group.jpg", face_image("group"))
+    write_chain(root)  # chain.pem + key.pem: a user's own signing certificate
     # what the README's demo block (run by .ci/run) leaves for the examples after it, made as that block makes it
     with contextlib.chdir(root):
         assert call_main(*PREREQUISITE).returncode == 0
