@@ -169,8 +169,8 @@ class ContentSigner:
             os.chmod(signed, os.stat(path).st_mode & 0o777)
             os.replace(signed, path)
         except OSError:
-            raise
-        except Exception as exc:
+            raise  # the disk's problem (full, read-only): TempOutput words it for the user's output path
+        except Exception as exc:  # c2pa's own: the file or the signature
             raise OutputError(f"cannot sign {title} with Content Credentials: {_reason(exc)}") from exc
         finally:
             signed.unlink(missing_ok=True)
