@@ -1,6 +1,7 @@
 """What happens to an output after it leaves realtime: re-encoding at other sizes and qualities, and the edits people
-make when reposting (crops, flips, letterboxing, brightness and contrast, JPEG re-saves, screenshot-like resizes).
-``bench/watermark.py`` runs the mark through every one of them; the tests use the same functions.
+make when reposting (crops, flips, letterboxing, brightness and contrast, JPEG re-saves, screenshot-like resizes);
+and clean (unmarked) clips and images to check the detector against. ``bench/watermark.py`` runs the mark through
+every one of them; the tests use the same functions.
 
 Frames are RGB uint8 [H, W, 3] throughout.
 """
@@ -15,6 +16,8 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+
+from realtime.samples import ClipSpec, face_image, render_frame
 
 Edit = Callable[[np.ndarray], np.ndarray]
 
@@ -119,3 +122,41 @@ REPOST_EDITS: dict[str, Edit] = {
     "contrast x0.75": contrast(0.75),
     "contrast x1.3": contrast(1.3),
 }
+
+
+def clean_clip(rng: np.random.Generator, k: int) -> list[np.ndarray]:
+    """Clip k of 50 unmarked 8-frame clips: package faces moving at various sizes and aspect ratios, some
+    mirrored, letterboxed, darkened or noisier, as RGB uint8 frames (never encoded: the mark's absence is what is
+    tested, not the codec)."""
+    faces = ("astronaut", "group", "trio", "person")
+    width, height = [(320, 180), (640, 360), (480, 360), (400, 400), (854, 480), (360, 640)][k % 6]
+    spec = ClipSpec(width=width, height=height, face=faces[k % 4], noise=float(rng.uniform(0.5, 4.0)))
+    start = float(rng.uniform(0, 3))
+    picture = face_image(spec.face)
+    frames = [render_frame(picture, start + i / 30, spec) for i in range(8)]
+    edit = [lambda f: f, flip, pad_to(1.0), brightness(-30), contrast(1.2)][k % 5]
+    return [edit(f) for f in frames]
+
+
+def clean_images(rng: np.random.Generator) -> list[np.ndarray]:
+    """200 unmarked images: package pictures, random crops and rescales of them, mirrored, JPEG-saved, and noise."""
+    from skimage import data
+
+    pictures = [face_image(n) for n in ("astronaut", "group", "trio", "person")]
+    for name in ("brick", "camera", "chelsea", "clock", "coffee", "coins", "grass", "gravel", "hubble_deep_field",
+                 "immunohistochemistry", "moon", "retina", "rocket", "page", "text", "horse"):  # fmt: skip
+        image = getattr(data, name)()
+        image = (image * 255).astype(np.uint8) if image.dtype == bool else image
+        pictures.append(np.ascontiguousarray(np.dstack([image] * 3) if image.ndim == 2 else image[..., :3]))
+    images = list(pictures)
+    while len(images) < 200:
+        picture = pictures[int(rng.integers(len(pictures)))]
+        h, w = picture.shape[:2]
+        top, left = int(rng.integers(0, h // 4)), int(rng.integers(0, w // 4))
+        cut = picture[top : top + int(rng.integers(h // 2, h - top)), left : left + int(rng.integers(w // 2, w - left))]
+        scale = float(rng.uniform(0.5, 2.0))
+        image = cv2.resize(cut, (max(64, round(cut.shape[1] * scale)), max(64, round(cut.shape[0] * scale))))
+        edit = [lambda f: f, flip, jpeg(int(rng.integers(40, 95)))][len(images) % 3]
+        images.append(np.ascontiguousarray(edit(image)))
+    images[-1] = rng.integers(0, 256, (360, 640, 3), dtype=np.uint8)
+    return images

@@ -57,6 +57,7 @@ class Report:
     compat_id: int | None = None  # images: the id invisible-watermark's decoder read (None: no valid mark)
     decode: str | None = None  # videos that are truncated or damaged: how much decoded (None: all of it)
     credentials: CredentialsReport = field(default_factory=lambda: CredentialsReport("absent"))
+    cropped: bool = False  # the mark was found by searching for the grid of a cropped copy
 
     @property
     def synthetic(self) -> bool:
@@ -67,7 +68,8 @@ class Report:
     def line(self) -> str:
         """The verdict first (from the marker and checksum), then how strong the mark read, then the rest."""
         if self.marked:
-            verdict = f"marked, id {self.watermark_id} (marker and checksum valid)"
+            where = ", in a cropped copy" if self.cropped else ""
+            verdict = f"marked, id {self.watermark_id} (marker and checksum valid{where})"
         else:
             verdict = "not marked (no valid marker and checksum)"
         frames = f"{self.frames} frame{'s' if self.frames != 1 else ''}"
@@ -118,7 +120,7 @@ def verify_file(path: Path, max_frames: int = 150, quiet: bool = True) -> Report
     if not marked and compat is not None:
         marked, user_id = True, compat
     return Report(str(path), marked, user_id, round(found.confidence, 4), found.frames, metadata, compat,
-                  decode if kind == "video" else None, credentials)  # fmt: skip
+                  decode if kind == "video" else None, credentials, found.cropped)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from bench.attacks import brightness, contrast, flip, h264, jpeg, pad_to, resize
+from bench.attacks import brightness, clean_clip, clean_images, contrast, crop, flip, h264, jpeg, pad_to, resize
 from realtime.io.images import read_image, write_image
 from realtime.io.metadata import read_provenance
 from realtime.samples import ClipSpec, face_image, make_clip, render_frame
@@ -94,6 +94,20 @@ def test_swap_output_survives_the_edits_of_a_repost(swapped_clip: SwappedClip) -
         assert found.marked and found.user_id == WATERMARK_ID, (name, found)
 
 
+def test_a_cropped_720p_copy_is_found_by_searching_for_the_grid() -> None:
+    """Crops of up to 10% a side (the grid no longer starts at the frame's edge), each then re-encoded at crf 23.
+    At 360p a 10% crop leaves too few whole cells to read (bench/watermark.py shows it), so 720p is tested."""
+    spec = ClipSpec(width=1280, height=720, seconds=1.0, face="group")
+    picture, marker = face_image("group"), Watermarker(WATERMARK_ID)
+    output = h264([marker.embed(render_frame(picture, i / 30, spec)) for i in range(25)], 18)
+    for edit in (crop(0.10, 0.10, 0.10, 0.10), crop(0.05, 0.10, 0.0, 0.07), crop(0.10, 0.0, 0.0, 0.0)):
+        detector = WatermarkDetector()
+        for frame in h264([edit(f) for f in output], 23):
+            detector.add(frame)
+        found = detector.result()
+        assert found.marked and found.user_id == WATERMARK_ID and found.cropped, found
+
+
 def test_image_marks_survive_a_jpeg_resave_and_a_resize() -> None:
     marker = Watermarker(WATERMARK_ID)
     for name in ("astronaut", "group"):
@@ -121,12 +135,13 @@ def test_the_cli_reads_the_swap_output_and_its_metadata(swapped_clip: SwappedCli
 
 
 def _clean_media(root: Path) -> list[Path]:
-    """50 unmarked files: package images (as PNG and JPEG), crops, synthetic patterns and short clips."""
+    """22 unmarked files read the way verify reads them: package images, noise, a flat and a ramp picture (as PNG and
+    JPEG), and short clips of every kind the reader handles (VFR, odd sizes, rotation, 25 fps). The detector's false
+    positive rate itself is tested on 250 clips and images in memory below."""
     from skimage import data
 
-    images = [face_image("astronaut"), face_image("group"), face_image("trio")]
-    for name in ("brick", "camera", "chelsea", "clock", "coffee", "coins", "colorwheel", "grass", "gravel",
-                 "hubble_deep_field", "immunohistochemistry", "moon", "retina", "rocket"):  # fmt: skip
+    images = [face_image("astronaut")]
+    for name in ("camera", "colorwheel"):
         image = getattr(data, name)()
         images.append(np.ascontiguousarray(np.dstack([image] * 3) if image.ndim == 2 else image[..., :3]))
     rng = np.random.default_rng(7)
@@ -149,13 +164,13 @@ def _clean_media(root: Path) -> list[Path]:
     specs += [ClipSpec(width=1280, height=720, seconds=0.3, face="astronaut", audio=False)]
     for i, spec in enumerate(specs):
         files.append(make_clip(root / f"clean{i}.mp4", spec))
-    return files[:50]
+    return files
 
 
 @pytest.mark.slow
-def test_no_false_positives_on_clean_media(tmp_path: Path) -> None:
+def test_clean_files_read_as_unmarked_untagged_and_exit_3(tmp_path: Path) -> None:
     files = _clean_media(tmp_path)
-    assert len(files) == 50
+    assert len(files) == 22
     for path in files:
         report = verify_file(path)
         assert not report.marked and report.watermark_id is None, report
@@ -164,56 +179,20 @@ def test_no_false_positives_on_clean_media(tmp_path: Path) -> None:
     assert result.returncode == 3
 
 
-def _clean_frames(rng: np.random.Generator, k: int) -> list[np.ndarray]:
-    """Clip k of 50 unmarked 8-frame clips: package faces moving at various sizes and aspect ratios, some
-    mirrored, letterboxed, darkened or noisier, as RGB uint8 frames (never encoded: the mark's absence is what is
-    tested, not the codec)."""
-    faces = ("astronaut", "group", "trio", "person")
-    width, height = [(320, 180), (640, 360), (480, 360), (400, 400), (854, 480), (360, 640)][k % 6]
-    spec = ClipSpec(width=width, height=height, face=faces[k % 4], noise=float(rng.uniform(0.5, 4.0)))
-    start = float(rng.uniform(0, 3))
-    picture = face_image(spec.face)
-    frames = [render_frame(picture, start + i / 30, spec) for i in range(8)]
-    edit = [lambda f: f, flip, pad_to(1.0), brightness(-30), contrast(1.2)][k % 5]
-    return [edit(f) for f in frames]
-
-
-def _clean_images(rng: np.random.Generator) -> list[np.ndarray]:
-    """200 unmarked images: package pictures, random crops and rescales of them, mirrored, JPEG-saved, and noise."""
-    from skimage import data
-
-    pictures = [face_image(n) for n in ("astronaut", "group", "trio", "person")]
-    for name in ("brick", "camera", "chelsea", "clock", "coffee", "coins", "grass", "gravel", "hubble_deep_field",
-                 "immunohistochemistry", "moon", "retina", "rocket", "page", "text", "horse"):  # fmt: skip
-        image = getattr(data, name)()
-        image = (image * 255).astype(np.uint8) if image.dtype == bool else image
-        pictures.append(np.ascontiguousarray(np.dstack([image] * 3) if image.ndim == 2 else image[..., :3]))
-    images = list(pictures)
-    while len(images) < 200:
-        picture = pictures[int(rng.integers(len(pictures)))]
-        h, w = picture.shape[:2]
-        top, left = int(rng.integers(0, h // 4)), int(rng.integers(0, w // 4))
-        cut = picture[top : top + int(rng.integers(h // 2, h - top)), left : left + int(rng.integers(w // 2, w - left))]
-        scale = float(rng.uniform(0.5, 2.0))
-        image = cv2.resize(cut, (max(64, round(cut.shape[1] * scale)), max(64, round(cut.shape[0] * scale))))
-        edit = [lambda f: f, flip, jpeg(int(rng.integers(40, 95)))][len(images) % 3]
-        images.append(np.ascontiguousarray(edit(image)))
-    images[-1] = rng.integers(0, 256, (360, 640, 3), dtype=np.uint8)
-    return images
-
-
 def test_no_false_positives_on_50_clean_clips_and_200_clean_images() -> None:
-    """The detector tries ~2,000 hypotheses a file (grids, mirror, bars, contrast gains, and a few retries with the
-    least sure bits flipped), each checked by 32 bits of marker and CRC: none may read a valid payload here."""
+    """The detector tries a few thousand readings a file (grids, mirror, bars, contrast gains, the places of a cropped
+    grid, and retries with the least sure bits flipped), each checked by 32 bits of marker and CRC: none may read a
+    valid payload here. The crop search (0.1-0.2 s a file) runs on 10 clips and 40 images, to keep the suite's time;
+    bench/watermark.py runs the whole detector on all 250."""
     rng = np.random.default_rng(20)
     for k in range(50):
-        detector = WatermarkDetector()
-        for frame in _clean_frames(rng, k):
+        detector = WatermarkDetector(search_crops=k < 10)  # the crop search: bench/watermark.py runs it on all 250
+        for frame in clean_clip(rng, k):
             detector.add(frame)
         found = detector.result()
         assert not found.marked and found.confidence < 0.35, (k, found)
-    for k, image in enumerate(_clean_images(rng)):
-        detector = WatermarkDetector()
+    for k, image in enumerate(clean_images(rng)):
+        detector = WatermarkDetector(search_crops=k < 40)
         detector.add(image)
         found = detector.result()
         assert not found.marked, (k, image.shape, found)
