@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.attacks import REPOST_EDITS, clean_clip, clean_images, h264, jpeg, resize
 from bench.common import median_ms, print_table, report
 from realtime.samples import ClipSpec, face_image, render_frame
-from realtime.watermark import WatermarkDetector, Watermarker
+from realtime.watermark import Detection, WatermarkDetector, Watermarker
 
 SIZES = [("720p", 1280, 720), ("1080p", 1920, 1080)]
 HEIGHTS = (360, 480, 720, 1080)  # 16:9
@@ -90,12 +90,17 @@ def _clip(height: int, face: str = "group", frames: int = 60) -> list[np.ndarray
     return [marker.embed(render_frame(source, i / 30, spec)) for i in range(frames)]
 
 
-def _read(frames: list[np.ndarray]) -> tuple[bool, float]:
-    """(the mark reads back with its id, confidence) over ``frames``."""
+def _detect(frames: list[np.ndarray]) -> Detection:
+    """What the whole detector (as verify runs it) reads over ``frames``."""
     detector = WatermarkDetector()
     for frame in frames:
         detector.add(frame)
-    found = detector.result()
+    return detector.result()
+
+
+def _read(frames: list[np.ndarray]) -> tuple[bool, float]:
+    """(the mark reads back with its id, confidence) over ``frames``."""
+    found = _detect(frames)
     return found.marked and found.user_id == MARK_ID, round(found.confidence, 3)
 
 
@@ -164,12 +169,7 @@ def confidence_rows(pictures: dict[str, np.ndarray]) -> list[dict[str, Any]]:
         cases[f"marked 2 s clips, crf {crf} at {scale:.0%}"] = [h264(c, crf, scale) for c in clips]
     rows = []
     for kind, items in cases.items():
-        detections = []
-        for frames in items:
-            detector = WatermarkDetector()
-            for frame in frames:
-                detector.add(frame)
-            detections.append(detector.result())
+        detections = [_detect(frames) for frames in items]
         confidences = [d.confidence for d in detections]
         found = [d.confidence for d in detections if d.marked]
         rows.append({"content": kind, "files": len(items), "read_marked": len(found),
@@ -187,12 +187,7 @@ def false_positive_rows() -> list[dict[str, Any]]:
     rows = []
     for kind, items in (("clean clips", clips), ("clean images", images)):
         start = time.perf_counter()
-        detections = []
-        for frames in items:
-            detector = WatermarkDetector()
-            for frame in frames:
-                detector.add(frame)
-            detections.append(detector.result())
+        detections = [_detect(frames) for frames in items]
         rows.append({"content": kind, "files": len(items), "read_marked": sum(d.marked for d in detections),
                      "confidence_max": max(d.confidence for d in detections),
                      "ms_per_file": round(1000 * (time.perf_counter() - start) / len(items), 1)})  # fmt: skip
