@@ -17,11 +17,14 @@ change to the file makes it invalid, while the mark survives re-encoding. Format
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import mimetypes
 import os
+import signal
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,6 +122,37 @@ def manifest_definition(title: str, watermark_id: int, ingredient: Ingredient | 
     return definition
 
 
+HELD_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold Ctrl-C, SIGTERM and SIGHUP until the block ends, then deliver the first that came (through the handler
+    that was in place). c2pa reads and writes the file through Python callbacks, and an exception raised inside a
+    ctypes callback is printed and dropped: an interrupt during signing would be lost, or turned into a signing
+    error. Signing takes a fraction of a second. Outside the main thread (where Python delivers no signals) it
+    does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = {}
+    for name in HELD_SIGNALS:
+        if (number := getattr(signal, name, None)) is not None:
+            previous[number] = signal.signal(number, lambda signum, _frame: received.append(signum))
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if received:
+            handler = previous[received[0]]
+            if callable(handler):
+                handler(received[0], None)
+            elif received[0] == signal.SIGINT:
+                raise KeyboardInterrupt
+
+
 def _reason(exc: BaseException) -> str:
     """c2pa's message on one line (it spreads validation failures over several)."""
     return " ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
@@ -135,7 +169,7 @@ class ContentSigner:
         import c2pa
 
         info = c2pa.C2paSignerInfo(self.credentials.alg, self.credentials.chain_pem, self.credentials.key_pem, None)
-        with c2pa.Signer.from_info(info) as signer, c2pa.Context.from_dict(_SETTINGS) as context:
+        with signals_held(), c2pa.Signer.from_info(info) as signer, c2pa.Context.from_dict(_SETTINGS) as context:
             builder = c2pa.Builder(definition, context=context)
             builder.sign(signer, mime, source, dest)
 

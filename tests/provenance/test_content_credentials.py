@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import os
+import signal
 import threading
 from pathlib import Path
 
@@ -217,3 +219,29 @@ def test_a_failed_signature_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(KeyboardInterrupt), TempOutput(target, finish=interrupted) as temp:
         temp.write_bytes(b"x")
     assert not target.exists() and list(tmp_path.iterdir()) == [tmp_path / "home"]
+
+
+def test_ctrl_c_while_signing_is_not_lost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """c2pa reads the file through Python callbacks and drops exceptions raised in them: a Ctrl-C that arrives while
+    it reads must still stop the job once signing returns, and leave no output."""
+    signer = ContentSigner(local_credentials(tmp_path / "home"))
+    real = ContentSigner._sign_stream
+
+    class InterruptedRead(io.BytesIO):
+        sent = False
+
+        def readinto(self, buffer: bytearray) -> int:  # what c2pa reads through, called from native code
+            if not InterruptedRead.sent:
+                InterruptedRead.sent = True
+                os.kill(os.getpid(), signal.SIGINT)
+            return super().readinto(buffer)
+
+    def reading_through_an_interrupt(self: ContentSigner, definition: dict, mime: str, source: io.IOBase,
+                                     dest: io.IOBase) -> None:  # fmt: skip
+        real(self, definition, mime, InterruptedRead(source.read()), dest)
+
+    monkeypatch.setattr(ContentSigner, "_sign_stream", reading_through_an_interrupt)
+    target = tmp_path / "out.png"
+    with pytest.raises(KeyboardInterrupt):
+        write_image(target, face_image("astronaut"), synthetic=True, finish=signer.finisher(target, 0, None))
+    assert InterruptedRead.sent and not target.exists() and list(tmp_path.iterdir()) == [tmp_path / "home"]
