@@ -31,7 +31,7 @@ How it works (dither modulation of cell means, one vote per cell):
 
 Not survived: crops of 360p outputs (too few whole 40 px cells remain), and on frames under ~500 px wide a
 half-size copy at crf 28, a -25 brightness or a x1.3 contrast (too many cells clip). ``step`` sets both visibility
-(PSNR 39-40.5 dB) and robustness. The key is
+(PSNR 38-40.5 dB) and robustness. The key is
 public: anyone can read the mark, and a determined adversary can remove it; it is a provenance signal, not a
 security feature.
 """

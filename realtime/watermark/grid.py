@@ -33,7 +33,7 @@ KEY = 0x7E57AB1E  # public carrier key
 # 1-point, so plain walls vote for neither bit, and it makes "how close is each reading to the half-step lattice"
 # the same test for every cell, so the grid of a cropped copy can be found without knowing which cell is which
 DITHER = 0.25
-STEP = 6.5  # lattice step in grey levels of a cell reading: the mark's strength (PSNR 38.4-40 dB on package pictures)
+STEP = 6.5  # lattice step in grey levels of a cell reading: the mark's strength (PSNR 38-40.5 dB on package pictures)
 
 
 def grid_shape(height: int, width: int) -> tuple[int, int]:
