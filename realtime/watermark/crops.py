@@ -5,9 +5,10 @@ picture, but the frame now starts part-way into some cell and is narrower than t
 it again:
 
 1. **Where the grid is.** With every cell's dither at a quarter step, a marked cell's high-passed mean sits on a
-   half-step lattice whatever its bit, chip or position: ``cos(4 pi reading / step) = -1``. So the grid's pitch (the
-   cell size, from the frame's width over the grid's columns up to 1.25 times that) and its phase (in quarter
-   cells) can be scored without knowing which cell is which: :func:`locate_grids` keeps the best few.
+   half-step lattice whatever its bit, chip or position (:func:`_lattice_fit`). So the grid's pitch (the cell size,
+   from the frame's width over the grid's columns up to 1.25 times that) and its phase can be scored without
+   knowing which cell is which: :func:`locate_grids` scores every whole-pixel phase of each pitch in a central
+   window, and refines the best few over the whole picture.
 2. **Which cell is which.** For each place found, each count of rows the uncropped picture may have had, each
    number of hidden columns and rows on the left and top, and mirrored or not, the cells are read against the
    public layout; the marker's agreement picks the candidates the payload is decoded from.
@@ -24,8 +25,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from realtime.watermark.grid import DITHER, GRID_COLUMNS, STEP, carrier_for
-from realtime.watermark.payload import MARKER_BITS, MARKER_SIGNS
+from realtime.watermark.grid import DITHER, GRID_COLUMNS, STEP, carrier_for, highpass
+from realtime.watermark.payload import PAYLOAD_BITS, marker_agreement
 
 __all__ = ["MAX_CROP", "GridPlace", "locate_grids", "read_cropped"]
 
@@ -39,8 +40,9 @@ MIN_CELL_PX = 6  # analysis pixels: smaller cells carry nothing after the copy's
 @dataclass(frozen=True)
 class GridPlace:
     """A grid of ``cols`` columns with cells ``pitch`` analysis pixels square, starting ``phase_x``, ``phase_y``
-    pixels into the picture; ``score`` is its mean lattice fit over the frames searched (1: every cell on its
-    lattice, about 0 for a wrong place or an unmarked picture)."""
+    pixels into the picture. ``score``: as :func:`locate_grids` returns it, the mean lattice fit over the frames
+    searched (1: every cell on its lattice, about 0 for a wrong place or an unmarked picture); during the coarse
+    search, how far the place stands above the other phases of its pitch (in standard deviations)."""
 
     cols: int
     pitch: float
@@ -60,10 +62,15 @@ def _cell_means(integral: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarra
 
 
 def _interior_readings(cells: np.ndarray) -> np.ndarray:
-    """High-passed cell means [phases, ny-4, nx-4]: each cell minus its 5x5 mean, for cells whose neighbourhood
-    is whole."""
-    blurred = np.stack([cv2.blur(c, (5, 5), borderType=cv2.BORDER_REFLECT_101) for c in cells.astype(np.float32)])
-    return (cells - blurred)[:, 2:-2, 2:-2]
+    """High-passed cell means [phases, ny-4, nx-4] (the grid's :func:`highpass`) of cells [phases, ny, nx], for
+    the cells whose 5x5 neighbourhood is whole."""
+    return np.stack([highpass(c) for c in cells.astype(np.float32)])[:, 2:-2, 2:-2]
+
+
+def _lattice_fit(readings: np.ndarray, step: float) -> np.ndarray:
+    """How close each high-passed reading is to the half-step lattice, in [-1, 1]: a marked cell reads
+    ``step * (DITHER + bit / 2 + k)`` times its chip, which scores 1 whatever its bit, chip or ``k``."""
+    return np.cos(4 * np.pi * (np.abs(readings) / step - DITHER))
 
 
 def _phase_scores(luma: np.ndarray, pitch: float, step: float) -> np.ndarray:
@@ -82,7 +89,7 @@ def _phase_scores(luma: np.ndarray, pitch: float, step: float) -> np.ndarray:
     if rows < k or cols < k:
         return np.zeros((k, k))
     readings = cell[2 * k : 2 * k + rows, 2 * k : 2 * k + cols] - around[:rows, :cols]
-    fit = np.cos(4 * np.pi * (np.abs(readings) / step - DITHER))
+    fit = _lattice_fit(readings, step)
     phase_y = ((np.arange(rows) + 2 * k + top) % pitch).astype(int) % k
     phase_x = ((np.arange(cols) + 2 * k + left) % pitch).astype(int) % k
     index = (phase_y[:, None] * k + phase_x[None, :]).ravel()
@@ -95,12 +102,12 @@ def _pitch_count() -> int:
     return int(np.ceil(np.log(1 / (1 - 2 * MAX_CROP)) / (0.125 / WINDOW_CELLS)))
 
 
-def locate_grids(lumas: list[np.ndarray], step: float = STEP) -> list[GridPlace]:
-    """The :data:`PLACES_KEPT` best-fitting grid places in analysis lumas (float32 [h, w], all one size): every
-    grid of :data:`GRID_COLUMNS`, pitches from the uncropped one to 1/(1 - 2 MAX_CROP) of it in steps that keep the
-    drift across the picture under an eighth of a cell, quarter-cell phases."""
+def locate_grids(lumas: list[np.ndarray], integrals: list[np.ndarray], step: float = STEP) -> list[GridPlace]:
+    """The :data:`PLACES_KEPT` best-fitting grid places in analysis lumas (float32 [h, w], all one size; their
+    ``cv2.integral`` images beside them), best first: every grid of :data:`GRID_COLUMNS`, pitches from the
+    uncropped one to 1/(1 - 2 MAX_CROP) of it (:func:`_pitch_count` steps), every whole-pixel phase in the central
+    window; the best few refined over the whole picture (:func:`_refine`)."""
     h, w = lumas[0].shape
-    integrals = [cv2.integral(luma.astype(np.float64)) for luma in lumas]
     found: list[GridPlace] = []
     coarse = lumas[:COARSE_FRAMES]
     for cols in GRID_COLUMNS:
@@ -121,16 +128,14 @@ def _score(integrals: list[np.ndarray], x: np.ndarray, y: np.ndarray, step: floa
     """Mean lattice fit [places] of cell edges x [places, nx+1], y [places, ny+1] over the frames."""
     score = np.zeros(len(x))
     for integral in integrals:
-        readings = _interior_readings(_cell_means(integral, x, y))
-        # a marked cell reads step * (DITHER + bit / 2 + k) times its chip: on the half-step lattice
-        score += np.cos(4 * np.pi * (np.abs(readings) / step - DITHER)).mean(axis=(1, 2)) / len(integrals)
-    return score
+        score += _lattice_fit(_interior_readings(_cell_means(integral, x, y)), step).mean(axis=(1, 2))
+    return score / len(integrals)
 
 
 def _refine(integrals: list[np.ndarray], place: GridPlace, step: float, h: int, w: int) -> GridPlace:
     """``place`` to the pixel: phases within an eighth of a cell either way, the pitch within half a coarse step.
-    The lattice fit is sharp (a cell edge one pixel off mixes in the neighbour's picture), so the quarter-cell
-    search finds the place and this finds where it is exactly."""
+    The lattice fit is sharp (a cell edge one pixel off mixes in the neighbour's picture), and the coarse search
+    saw only the central window with whole-pixel box sizes: it finds the place, this finds where it is exactly."""
     best = GridPlace(place.cols, place.pitch, place.phase_x, place.phase_y, -1.0)  # fits are in [-1, 1]
     shifts = np.linspace(-place.pitch / 8, place.pitch / 8, 7)
     half_step = (1 / (1 - 2 * MAX_CROP)) ** (1 / (2 * _pitch_count())) - 1  # half the coarse search's pitch step
@@ -158,17 +163,16 @@ class CroppedReading:
     agreement: float
 
 
-def read_cropped(lumas: list[np.ndarray], place: GridPlace, step: float = STEP) -> list[CroppedReading]:
+def read_cropped(integrals: list[np.ndarray], place: GridPlace, step: float = STEP) -> list[CroppedReading]:
     """Every reading of the copy's cells at ``place`` against the public layout: each row count the uncropped
     picture may have had, each count of hidden columns and rows on the left and top (up to :data:`MAX_CROP` of the
-    grid, plus one), mirrored or not. Sorted by marker agreement, best first."""
-    h, w = lumas[0].shape
+    grid, plus one), mirrored or not, from the frames' integral images. Sorted by marker agreement, best first."""
+    h, w = integrals[0].shape[0] - 1, integrals[0].shape[1] - 1
     pitch = place.pitch
     nx, ny = int((w - place.phase_x) // pitch), int((h - place.phase_y) // pitch)
     x = place.phase_x + pitch * np.arange(nx + 1)[None, :]
     y = place.phase_y + pitch * np.arange(ny + 1)[None, :]
-    readings = np.stack([_interior_readings(_cell_means(cv2.integral(luma.astype(np.float64)), x, y))[0]
-                         for luma in lumas])  # fmt: skip  # [frames, ny-4, nx-4]
+    readings = np.stack([_interior_readings(_cell_means(integral, x, y))[0] for integral in integrals])
     cols = place.cols
     hidden = int(np.ceil(MAX_CROP * cols)) + 1
     full_rows = h / pitch  # the copy's height in cells; the original had up to 1.25 times as many
@@ -184,8 +188,8 @@ def read_cropped(lumas: list[np.ndarray], place: GridPlace, step: float = STEP) 
                     chips = carrier.chips[np.ix_(r, c)]
                     bits = carrier.bit[np.ix_(r, c)].ravel()
                     votes = np.cos(2 * np.pi * (chips * readings / step - DITHER)).mean(axis=0).ravel()
-                    count = np.bincount(bits, minlength=64)
-                    soft = np.bincount(bits, weights=votes, minlength=64) / np.maximum(count, 1)
-                    agreement = float(soft[:MARKER_BITS] @ MARKER_SIGNS / MARKER_BITS)
+                    count = np.bincount(bits, minlength=PAYLOAD_BITS)
+                    soft = np.bincount(bits, weights=votes, minlength=PAYLOAD_BITS) / np.maximum(count, 1)
+                    agreement = float(marker_agreement(soft))
                     out.append(CroppedReading(soft, agreement))
     return sorted(out, key=lambda reading: -reading.agreement)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from realtime.watermark.crops import locate_grids, read_cropped
@@ -19,7 +20,7 @@ from realtime.watermark.grid import (
     readings,
     to_luma,
 )
-from realtime.watermark.payload import MARKER_BITS, MARKER_PATTERN, MARKER_SIGNS, decode_payload
+from realtime.watermark.payload import MARKER_BITS, MARKER_PATTERN, decode_payload, marker_agreement
 
 __all__ = ["GAINS", "Detection", "WatermarkDetector", "content_box"]
 
@@ -140,7 +141,7 @@ class WatermarkDetector:
         own = Detection(False, None, 0.0, self.frames)
         for key, soft_sum in self._soft_sums.items():
             soft = soft_sum / max(self.frames, 1)  # [gains, 64]
-            agreement = soft[:, :MARKER_BITS] @ MARKER_SIGNS / MARKER_BITS
+            agreement = marker_agreement(soft)
             if key == self._own:
                 own = Detection(False, None, max(0.0, float(agreement[unity])), self.frames)
             for g in np.flatnonzero(agreement > 0):  # each gain whose marker reading is better than chance
@@ -154,10 +155,11 @@ class WatermarkDetector:
         place and mapping of the grid decodes."""
         if not self._kept or not self.search_crops:
             return None
-        for place in locate_grids(self._kept, self.step):
+        integrals = [cv2.integral(luma.astype(np.float64)) for luma in self._kept]
+        for place in locate_grids(self._kept, integrals, self.step):
             if place.score < PLACE_MIN_SCORE:
                 break
-            for reading in read_cropped(self._kept, place, self.step):
+            for reading in read_cropped(integrals, place, self.step):
                 if reading.agreement <= 0:
                     break
                 user_id = _decode_soft(reading.soft, chase=reading.agreement >= CHASE_AGREEMENT)

@@ -12,6 +12,7 @@ __all__ = [
     "PAYLOAD_BITS",
     "decode_payload",
     "encode_payload",
+    "marker_agreement",
     "payload_bytes",
 ]
 
@@ -55,3 +56,9 @@ def payload_bytes(user_id: int) -> bytes:
 # +1 where the marker has a 0 bit (read as a positive soft decision), -1 where it has a 1
 MARKER_PATTERN = encode_payload(0)[:MARKER_BITS]
 MARKER_SIGNS = np.where(MARKER_PATTERN, -1.0, 1.0)
+
+
+def marker_agreement(soft: np.ndarray) -> np.ndarray:
+    """How well soft bit readings [..., 64] (positive: a 0) agree with the known marker: the mean of its 24 bits'
+    readings signed by the marker, [...] in [-1, 1] (about 1 on a clean mark, about 0 by chance)."""
+    return soft[..., :MARKER_BITS] @ MARKER_SIGNS / MARKER_BITS
