@@ -63,6 +63,12 @@ class SwapWorker:
             self._pipelines[key] = make_pipeline(args, single_image=image)
         return self._pipelines[key].replica()  # the models of the cached one, a fresh tracking state
 
+    def _signer(self, options: tuple[str, ...], args: argparse.Namespace) -> ContentSigner:
+        """The Content Credentials signer of ``options``, made (and checked) once per worker."""
+        if options not in self._signers:
+            self._signers[options] = make_signer(args)
+        return self._signers[options]
+
     def run(self, task: SwapTask, progress: Callable[[int], object] = lambda n: None) -> TaskResult:
         """Swap ``task``; ``progress(n)`` receives frames done in steps of PROGRESS_EVERY. Errors a user can act on
         (and unexpected ones, in one line) come back in the result instead of being raised."""
@@ -70,12 +76,11 @@ class SwapWorker:
             args = parse_pipeline_options(list(task.options), encoding=True)
             image = task.input.suffix.lower() in IMAGE_SUFFIXES
             pipeline = self._pipeline(task.options, args, image)
-            if task.options not in self._signers:
-                self._signers[task.options] = make_signer(args)
-            signer = None if task.part is not None else self._signers[task.options]  # the driver signs the join
+            signer = None if task.part is not None else self._signer(task.options, args)  # the driver signs joins
             task.output.parent.mkdir(parents=True, exist_ok=True)
             if image:
-                done_image = swap_image(pipeline, task.input, task.output, self._signers[task.options])
+                assert signer is not None  # images are never split
+                done_image = swap_image(pipeline, task.input, task.output, signer)
                 progress(1)
                 return TaskResult(task.job, task.part_index, 1, int(done_image.faces_swapped > 0))
             encode = EncodeSettings(args.codec, args.crf, args.preset, self.budget.codec,

@@ -2,9 +2,9 @@
 
 A user's own chain comes from ``--c2pa-cert CHAIN.pem --c2pa-key KEY.pem`` (or ``$REALTIME_C2PA_CERT`` and
 ``$REALTIME_C2PA_KEY``). Without them a local chain is made once under ``$REALTIME_HOME/c2pa``: a CA of its own
-and a signing certificate it issued (C2PA refuses a self-signed signing certificate), an ECDSA P-256 key in a file
-of mode 0600. No network is needed; readers report such a signature as valid but untrusted, since no trust list
-knows the local CA.
+and a signing certificate it issued (the shape C2PA's certificate profile expects: an end-entity certificate with
+its issuer's key identifier), an ECDSA P-256 key in a file of mode 0600. No network is needed; readers report such
+a signature as valid but untrusted, since no trust list knows the local CA.
 """
 
 from __future__ import annotations
@@ -38,13 +38,13 @@ _VALID_YEARS = 10
 @dataclass(frozen=True)
 class SigningCredentials:
     """A PEM certificate chain (signing certificate first, then its issuers), its PEM private key and the C2PA
-    algorithm name the key signs with (``es256``, ``es384``, ``es512``, ``ps256``, ``ed25519``). ``local`` is True
-    for the chain :func:`local_credentials` made. Plain bytes, so it pickles to batch workers."""
+    algorithm name the key signs with (``es256``, ``es384``, ``es512``, ``ps256``, ``ed25519``). Plain bytes, so
+    it pickles to batch workers. (Whether a signature is the local chain's is read from the file, by its issuer:
+    see :data:`LOCAL_ISSUER`.)"""
 
     chain_pem: bytes
     key_pem: bytes
     alg: str
-    local: bool
     origin: str  # where it came from, for messages
 
 
@@ -63,7 +63,7 @@ def _algorithm(key: object, origin: str) -> str:
     raise InputError(f"{origin}: a {type(key).__name__} cannot sign C2PA manifests (EC, RSA or Ed25519 can)")
 
 
-def load_credentials(cert: Path, key: Path, local: bool = False) -> SigningCredentials:
+def load_credentials(cert: Path, key: Path) -> SigningCredentials:
     """The chain in ``cert`` and the key in ``key``, checked to belong together; InputError (one line) when a file
     is missing, is not PEM, or the key is not the signing certificate's."""
     from cryptography import x509
@@ -86,7 +86,7 @@ def load_credentials(cert: Path, key: Path, local: bool = False) -> SigningCrede
     if private.public_key().public_bytes(serialization.Encoding.DER, public) != certificates[0].public_key(
     ).public_bytes(serialization.Encoding.DER, public):  # fmt: skip
         raise InputError(f"the key {key} does not belong to the first certificate in {cert}")
-    return SigningCredentials(chain_pem, key_pem, _algorithm(private, str(key)), local, f"{cert} + {key}")
+    return SigningCredentials(chain_pem, key_pem, _algorithm(private, str(key)), f"{cert} + {key}")
 
 
 def _new_local_chain(folder: Path) -> None:
@@ -155,7 +155,7 @@ def local_credentials(home: Path) -> SigningCredentials:
                 raise
         finally:
             shutil.rmtree(draft, ignore_errors=True)
-    return load_credentials(folder / _CHAIN_FILE, folder / _KEY_FILE, local=True)
+    return load_credentials(folder / _CHAIN_FILE, folder / _KEY_FILE)
 
 
 def resolve_credentials(cert: Path | None, key: Path | None, home: Path) -> SigningCredentials:
