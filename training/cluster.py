@@ -30,11 +30,10 @@ from tqdm import tqdm
 
 from realtime.cli import doc_parser, run_cli, show_progress
 from realtime.errors import InputError, UsageError
-from realtime.faces.dlib_backend import DlibAnalyzer
-from realtime.faces.types import Face, kps5_from_68
 from realtime.io.files import TempOutput
 from realtime.io.images import image_files, read_image
-from realtime.models.arcface import ArcFaceEncoder, load_arcface
+from realtime.models.encoder import IdentityEncoder
+from realtime.models.identity import default_identity_model, load_identity_encoder
 from training.data import LANDMARKS_FILE
 from training.parsing import MASKS_FILE
 
@@ -68,21 +67,12 @@ def spherical_kmeans(x: np.ndarray, k: int, seed: int = 0, iterations: int = 100
     return labels, c
 
 
-def embed_crops(paths: list[Path], landmarks: np.ndarray, encoder: ArcFaceEncoder | None, quiet: bool) -> np.ndarray:
-    """Unit identity embeddings [N,D] of aligned crops with known 68 landmarks: ArcFace, or dlib's descriptor."""
-    analyzer = DlibAnalyzer() if encoder is None else None
+def embed_crops(paths: list[Path], landmarks: np.ndarray, encoder: IdentityEncoder, quiet: bool) -> np.ndarray:
+    """Unit identity embeddings [N,D] float64 of aligned crops with known 68 landmarks ([N,68,2] crop pixels)."""
     vectors = []
     for path, points in tqdm(list(zip(paths, landmarks, strict=True)), disable=quiet, unit="face", desc="embed"):
-        image = read_image(path)
-        if encoder is not None:
-            vector = encoder.embed(image, kps5_from_68(points))
-        else:
-            assert analyzer is not None
-            box = np.concatenate([points.min(0), points.max(0)])
-            face = Face(bbox=box, score=1.0, landmarks=points.astype(np.float64), kps5=kps5_from_68(points))
-            vector = analyzer.embed(image, face)
-        vectors.append(np.asarray(vector, np.float64) / max(float(np.linalg.norm(vector)), 1e-12))
-    return np.stack(vectors)
+        vectors.append(np.asarray(encoder.embed(read_image(path), points), np.float64))
+    return np.stack(vectors) if vectors else np.zeros((0, encoder.dim))
 
 
 def _read_folder(folder: Path) -> tuple[list[Path], np.ndarray, dict[str, np.ndarray]]:
@@ -103,7 +93,7 @@ def _read_folder(folder: Path) -> tuple[list[Path], np.ndarray, dict[str, np.nda
 
 
 def cluster_folder(
-    folder: Path, out: Path, k: int, encoder: ArcFaceEncoder | None = None, seed: int = 0, quiet: bool = False
+    folder: Path, out: Path, k: int, encoder: IdentityEncoder, seed: int = 0, quiet: bool = False
 ) -> list[list[Path]]:
     """Write OUT/<folder name>_<nn>/ groups and OUT/clusters.csv; returns the groups' source paths, largest first."""
     paths, landmarks, masks = _read_folder(folder)
@@ -144,7 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("faces", type=Path, help="a folder of crops written by python -m training.prepare")
     parser.add_argument("out", type=Path, help="output root: one folder per cluster, and clusters.csv")
     parser.add_argument("--clusters", type=int, required=True, help="how many groups (about twice the people)")
-    parser.add_argument("--identity-model", type=Path, help="ArcFace (.onnx or .pth); default: dlib's descriptor")
+    parser.add_argument(
+        "--identity-model",
+        type=Path,
+        help="identity network: ArcFace (.onnx or .pth) or dlib .dat (default: the embedded dlib ResNet)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     return parser
@@ -158,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError("--clusters must be >= 1")
         if args.out.resolve() == args.faces.resolve():
             raise UsageError("OUT must differ from FACES")
-        encoder = load_arcface(args.identity_model) if args.identity_model else None
+        encoder = load_identity_encoder(args.identity_model or default_identity_model())
         groups = cluster_folder(args.faces, args.out, args.clusters, encoder, args.seed, not show_progress(args.quiet))
         if not args.quiet:
             sizes = ", ".join(str(len(g)) for g in groups)

@@ -31,7 +31,7 @@ class TrainConfig:
 
     data: str = ""  # root/<identity>/*.jpg|png, aligned crops (see python -m training.prepare)
     out: str = "runs/simswap"  # checkpoints/, previews/, log.csv, tensorboard/
-    identity_model: str = ""  # ArcFace: insightface recognition .onnx or arcface_torch .pth (frozen); stored resolved
+    identity_model: str = ""  # ArcFace .onnx/.pth or dlib .dat (frozen); empty: embedded dlib ResNet; stored resolved
     identity_sha256: str = field(default="", metadata={"cli": False})  # its hash, recorded when training starts
     # generator (realtime.models.GeneratorConfig)
     resolution: int = 224
@@ -112,7 +112,8 @@ _CHOICES = {"crop": sorted(TEMPLATES), "block": BLOCK_KINDS, "conv": CONV_KINDS,
 _HELP = {
     "data": "dataset root: one folder of aligned face crops per identity",
     "out": "run folder (checkpoints/, previews/, log.csv, tensorboard/)",
-    "identity_model": "frozen ArcFace for the identity loss (.onnx or arcface_torch .pth)",
+    "identity_model": "frozen identity network of the identity loss: ArcFace (.onnx or arcface_torch .pth) or dlib's "
+    ".dat (default: the embedded dlib face-recognition ResNet, 128-d)",
     "crop": "template the crops are aligned with (python -m training.prepare writes it)",
     "mask": "mask the background out of the discriminator's input with the landmark hull or a parsing model's mask "
     "(python -m training.prepare writes both)",

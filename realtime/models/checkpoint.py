@@ -20,11 +20,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from realtime.errors import InputError
-from realtime.io.files import TempOutput
+from realtime.errors import InputError, UsageError
+from realtime.io.files import TempOutput, file_sha256
 from realtime.models.generator import GeneratorConfig, SwapGenerator
 
-__all__ = ["FORMAT", "load_generator", "load_state", "save_generator", "save_state"]
+__all__ = ["FORMAT", "load_generator", "load_state", "recorded_identity_model", "save_generator", "save_state"]
 
 FORMAT = "realtime-generator"
 FORMAT_VERSION = 1
@@ -211,3 +211,41 @@ def load_generator(path: str | os.PathLike[str], trust_pickle: bool = False, var
         raise InputError(f"{path} does not match the generator it describes ({detail})")
     model.load_state_dict(weights)
     return model.eval()
+
+
+def recorded_identity_model(model: Path) -> Path:
+    """The identity model training.train recorded in the generator checkpoint ``model``: at its recorded path, or,
+    when that is gone (another machine, a moved run), a file of the same name beside the checkpoint, in its run
+    folder or in the current folder, whose hash matches. UsageError when the checkpoint records none; InputError
+    naming the file and its hash when no match is found, or when the file found is not the one trained with."""
+    try:
+        state = load_state(model, trust_pickle=False) if model.suffix != ".onnx" and model.is_file() else None
+    except InputError:  # not our checkpoint (a pickled or foreign file): it records nothing; loading it says why
+        state = None
+    training = state.get("training") if isinstance(state, dict) else None
+    recorded = str(training.get("identity_model") or "") if isinstance(training, dict) else ""
+    if not recorded:
+        raise UsageError(
+            "a generator needs the identity model it was trained with: --identity-model FILE (the "
+            "checkpoint does not record one)"
+        )
+    assert isinstance(training, dict)
+    digest = str(training.get("identity_sha256") or "")
+    name = Path(recorded).name
+    candidates = [Path(recorded), model.parent / name, model.parent.parent / name, Path.cwd() / name]
+    for candidate in dict.fromkeys(candidates):
+        if not candidate.is_file():
+            continue
+        if digest and file_sha256(candidate) != digest:
+            if candidate == Path(recorded):
+                raise InputError(
+                    f"{candidate} has changed since the generator was trained with it (sha256 differs); pass "
+                    "--identity-model FILE to evaluate with it anyway"
+                )
+            continue
+        return candidate
+    known = f" (sha256 {digest[:16]}...)" if digest else ""
+    raise InputError(
+        f"the generator was trained with {recorded}{known}, which is not there (nor beside the checkpoint or "
+        "here); pass --identity-model FILE"
+    )

@@ -174,8 +174,13 @@ def resolve_models(args: argparse.Namespace, store: ModelStore, note: Callable[[
         args.model = store.resolve(args.model)
         if args.identity_model is None and named is not None and named.identity:
             args.identity_model = Path(named.identity)
+        if args.identity_model is None and args.model.suffix != ".onnx":
+            from realtime.models.checkpoint import recorded_identity_model
+
+            args.identity_model = recorded_identity_model(args.model)  # what training.train recorded, if anything
+            note(f"identity model: {args.identity_model} (recorded in the checkpoint)")
         if args.identity_model is None:
-            raise UsageError("a generator needs the identity model it was trained with: --identity-model ARCFACE")
+            raise UsageError("a generator needs the identity model it was trained with: --identity-model FILE")
         args.identity_model = store.resolve(args.identity_model)
     _check_kind_options(args)
 
@@ -187,7 +192,7 @@ def make_swapper(args: argparse.Namespace, device: str, note: Callable[[str], No
         color = "shading" if args.color == "auto" else args.color
         note(f"swapper: classic (landmark warp, {color} colour)")
         return ClassicSwapper(color=color)
-    from realtime.models.arcface import load_arcface
+    from realtime.models.identity import load_identity_encoder
     from realtime.swappers.neural import GeneratorEngine, InswapperEngine, NeuralSwapper
 
     if swapper_kind(args) == "inswapper":
@@ -205,7 +210,7 @@ def make_swapper(args: argparse.Namespace, device: str, note: Callable[[str], No
             f"swapper: simswap ({cfg.resolution}px, {cfg.block} blocks, {cfg.conv} convs{compiled}{trained}) "
             f"from {args.model}"
         )
-    encoder = load_arcface(args.identity_model, trust_pickle=args.trust_pickle).to(device)
+    encoder = load_identity_encoder(args.identity_model, trust_pickle=args.trust_pickle).to(device)
     if args.pixel_boost:
         note(f"pixel boost: {args.pixel_boost}px from {(args.pixel_boost // engine.size) ** 2} views per face")
     return NeuralSwapper(engine, encoder, pixel_boost=args.pixel_boost)

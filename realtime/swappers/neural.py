@@ -24,7 +24,7 @@ import torch
 from realtime.errors import InputError, UserError
 from realtime.faces.align import warp_face, warp_to_box
 from realtime.faces.types import face_outline, kps5_from_68
-from realtime.models.arcface import ArcFaceEncoder
+from realtime.models.encoder import IdentityEncoder
 from realtime.models.generator import SwapGenerator
 from realtime.models.onnx import input_dtype, open_session, to_blob
 from realtime.swappers.base import SourceSet, SwapResult, SwapTarget, hull_box
@@ -134,13 +134,13 @@ class NeuralSwapper:
 
     Args:
         engine: a :class:`GeneratorEngine` or :class:`InswapperEngine`.
-        encoder: the ArcFace encoder the engine's model was trained with.
+        encoder: the identity encoder the engine's model was trained with (ArcFace, or dlib's ResNet).
         pixel_boost: crop size (a multiple of the engine's, e.g. 256 or 512 for inswapper's 128) at which faces are
             swapped through :mod:`realtime.swappers.pixel_boost`; None: the engine's own size.
     """
 
     def __init__(
-        self, engine: GeneratorEngine | InswapperEngine, encoder: ArcFaceEncoder, pixel_boost: int | None = None
+        self, engine: GeneratorEngine | InswapperEngine, encoder: IdentityEncoder, pixel_boost: int | None = None
     ) -> None:
         if pixel_boost is not None and (pixel_boost % engine.size or pixel_boost <= engine.size):
             raise ValueError(f"pixel boost {pixel_boost} is no multiple (2x or more) of the model's {engine.size} px")

