@@ -118,10 +118,12 @@ import sys, torch
 from pathlib import Path
 from realtime.faces.dlib_backend import DlibAnalyzer
 from realtime.models.arcface import ARCFACE_ARCHS, IResNet
+from training.cleaning import CleaningRules
 from training.prepare import prepare
 from training.sample_data import write_identity_photos
 work = Path(sys.argv[1])
-counts = prepare(write_identity_photos(work / "photos"), work / "data", DlibAnalyzer(), quiet=True)
+counts = prepare(write_identity_photos(work / "photos"), work / "data", DlibAnalyzer(), rules=CleaningRules(max_roll=0),
+                 quiet=True)
 torch.manual_seed(0)
 torch.save(IResNet(ARCFACE_ARCHS["r18"]).state_dict(), work / "arcface.pth")
 print(f"train data: {counts['written']} crops in {work / 'data'}")

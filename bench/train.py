@@ -68,11 +68,12 @@ def prepare_inputs(root: Path) -> tuple[Path, Path]:
     """The sample identity photos prepared into aligned crops, and a random-weight ArcFace r50 .pth."""
     from realtime.faces.dlib_backend import DlibAnalyzer
     from realtime.models.arcface import ARCFACE_ARCHS, IResNet
+    from training.cleaning import CleaningRules
     from training.prepare import prepare
     from training.sample_data import write_identity_photos
 
     data = root / "data"
-    prepare(write_identity_photos(root / "photos"), data, DlibAnalyzer(), quiet=True)
+    prepare(write_identity_photos(root / "photos"), data, DlibAnalyzer(), rules=CleaningRules(max_roll=0), quiet=True)
     arcface = root / "r50.pth"
     torch.save(IResNet(ARCFACE_ARCHS["r50"]).state_dict(), arcface)
     return data, arcface

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from realtime.faces.people import FoundPerson, PeopleScan
@@ -27,6 +26,7 @@ from realtime.faces.types import FaceAnalyzer
 from realtime.io.images import IMAGE_SUFFIXES, read_image, write_image
 from realtime.io.metadata import provenance_tags
 from realtime.io.people import PeopleFile, PersonRecord, write_people
+from realtime.io.sheet import labelled_sheet
 from realtime.io.video import DecodeReport, VideoReader, VideoWriter
 from realtime.pipeline import FaceSwapPipeline, FrameStats
 from realtime.provenance import ContentSigner
@@ -251,16 +251,4 @@ def find_people(
 
 def contact_sheet(people: list[FoundPerson], ids: list[int]) -> np.ndarray:
     """RGB uint8 sheet: each person's view in a SHEET_FACE tile, "id" under it, up to 6 a row."""
-    columns = max(1, min(6, len(people)))
-    rows = max(1, -(-len(people) // columns))
-    label = 34
-    sheet = np.full((rows * (SHEET_FACE + label), columns * SHEET_FACE, 3), 255, np.uint8)
-    for k, (person, person_id) in enumerate(zip(people, ids, strict=True)):
-        top, left = (k // columns) * (SHEET_FACE + label), (k % columns) * SHEET_FACE
-        tile = cv2.resize(person.view, (SHEET_FACE, SHEET_FACE), interpolation=cv2.INTER_AREA)
-        sheet[top : top + SHEET_FACE, left : left + SHEET_FACE] = tile
-        text = str(person_id)
-        (w, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.9, 2)
-        origin = (left + (SHEET_FACE - w) // 2, top + SHEET_FACE + label - 8)
-        cv2.putText(sheet, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.9, (0, 0, 0), 2, cv2.LINE_AA)
-    return sheet
+    return labelled_sheet([p.view for p in people], [str(i) for i in ids], SHEET_FACE, 6)

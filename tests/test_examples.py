@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = ["realtime.swap", "realtime.webcam", "realtime.people", "realtime.verify", "realtime.export",
             "realtime.demo", "realtime.env", "realtime.models", "realtime.studio", "realtime.batch", "training.prepare",
             "training.cluster", "training.train", "training.evaluate", "training.sample_data",
-            "training.pairs"]  # fmt: skip
+            "training.pairs", "training.outliers", "training.report"]  # fmt: skip
 # Files users bring (weights of published models, packs); the tests build stand-ins elsewhere, not under these names.
 USER_MODELS = ("w600k_r50.onnx", "backbone.pth", "latest_net_G.pth", "inswapper_128.onnx", "face_parsing_bisenet",
                "glint360k_r100.onnx", "~/models/", "runs/base/", "runs/first/")  # fmt: skip

@@ -26,77 +26,26 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from realtime.cli import doc_parser, run_cli, show_progress
 from realtime.errors import InputError, UsageError
 from realtime.io.files import TempOutput
-from realtime.io.images import image_files, read_image
 from realtime.models.encoder import IdentityEncoder
 from realtime.models.identity import default_identity_model, load_identity_encoder
 from training.data import LANDMARKS_FILE
+from training.identities import embed_crops, read_prepared_folder, spherical_kmeans
 from training.parsing import MASKS_FILE
 
 PROG = "python -m training.cluster"
 
-__all__ = ["embed_crops", "spherical_kmeans"]
-
-
-def spherical_kmeans(x: np.ndarray, k: int, seed: int = 0, iterations: int = 100) -> tuple[np.ndarray, np.ndarray]:
-    """Cluster unit vectors x [N,D] by cosine similarity: k-means++ seeding, then assign to the most similar centre
-    and renormalise the means until nothing changes. Returns (labels int64 [N], centres float [k,D] unit)."""
-    rng = np.random.default_rng(seed)
-    centres = [x[rng.integers(len(x))]]
-    for _ in range(1, k):
-        distance = 1.0 - np.max(x @ np.stack(centres).T, axis=1)
-        weights = np.clip(distance, 0, None) ** 2
-        total = weights.sum()
-        centres.append(x[rng.choice(len(x), p=weights / total)] if total > 0 else x[rng.integers(len(x))])
-    c = np.stack(centres)
-    labels = np.full(len(x), -1)
-    for _ in range(iterations):
-        new = np.argmax(x @ c.T, axis=1)
-        if np.array_equal(new, labels):
-            break
-        labels = new
-        for j in range(k):
-            members = x[labels == j]
-            if len(members):
-                mean = members.sum(axis=0)
-                c[j] = mean / max(np.linalg.norm(mean), 1e-12)
-    return labels, c
-
-
-def embed_crops(paths: list[Path], landmarks: np.ndarray, encoder: IdentityEncoder, quiet: bool) -> np.ndarray:
-    """Unit identity embeddings [N,D] float64 of aligned crops with known 68 landmarks ([N,68,2] crop pixels)."""
-    vectors = []
-    for path, points in tqdm(list(zip(paths, landmarks, strict=True)), disable=quiet, unit="face", desc="embed"):
-        vectors.append(np.asarray(encoder.embed(read_image(path), points), np.float64))
-    return np.stack(vectors) if vectors else np.zeros((0, encoder.dim))
-
-
-def _read_folder(folder: Path) -> tuple[list[Path], np.ndarray, dict[str, np.ndarray]]:
-    """The crops of a prepared folder, their landmarks, and their parsing masks (empty without masks.npz)."""
-    if not folder.is_dir():
-        raise InputError(f"faces folder not found: {folder}")
-    paths = image_files(folder)
-    if not (folder / LANDMARKS_FILE).is_file():
-        raise InputError(f"{folder / LANDMARKS_FILE} missing: cluster a folder written by python -m training.prepare")
-    with np.load(folder / LANDMARKS_FILE) as archive:
-        table = {name: archive[name] for name in archive.files}
-    paths = [p for p in paths if p.name in table]
-    masks: dict[str, np.ndarray] = {}
-    if (folder / MASKS_FILE).is_file():
-        with np.load(folder / MASKS_FILE) as archive:
-            masks = {name: archive[name] for name in archive.files}
-    return paths, np.stack([table[p.name] for p in paths]) if paths else np.zeros((0, 68, 2)), masks
+__all__ = ["cluster_folder"]
 
 
 def cluster_folder(
     folder: Path, out: Path, k: int, encoder: IdentityEncoder, seed: int = 0, quiet: bool = False
 ) -> list[list[Path]]:
     """Write OUT/<folder name>_<nn>/ groups and OUT/clusters.csv; returns the groups' source paths, largest first."""
-    paths, landmarks, masks = _read_folder(folder)
+    paths, landmarks, masks = read_prepared_folder(folder)
     if len(paths) < k:
         raise InputError(f"{folder} has {len(paths)} crops with landmarks, fewer than --clusters {k}")
     vectors = embed_crops(paths, landmarks, encoder, quiet)

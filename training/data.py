@@ -29,6 +29,7 @@ from training.parsing import MASKS_FILE
 __all__ = ["LANDMARKS_FILE", "IdentityFolders", "PairDataset", "StepBatchSampler", "face_mask"]
 
 LANDMARKS_FILE = "landmarks.npz"
+FOREHEAD = 0.6  # the forehead: the brows raised by this share of their height over the nose tip
 
 
 class DataError(InputError):
@@ -99,7 +100,7 @@ def face_mask(landmarks: np.ndarray, size: int, image_size: int) -> np.ndarray:
     with the forehead added (the brows raised by 60% of their height over the nose tip), dilated and feathered so the
     hair line and jaw edge stay inside."""
     points = landmarks.astype(np.float64) * (size / image_size)
-    hull = cv2.convexHull(np.round(np.concatenate([points[HULL], raised_brows(points, 0.6)])).astype(np.int32))
+    hull = cv2.convexHull(np.round(np.concatenate([points[HULL], raised_brows(points, FOREHEAD)])).astype(np.int32))
     mask = np.zeros((size, size), np.uint8)
     cv2.fillConvexPoly(mask, hull, 255)
     radius = max(1, size // 32)

@@ -17,12 +17,14 @@ import numpy as np
 
 from realtime.errors import InputError
 
-__all__ = ["FACE_CLASSES", "MASKS_FILE", "FaceParser", "parse_classes"]
+__all__ = ["FACE_CLASSES", "HAIR_CLASSES", "MASKS_FILE", "VISIBLE_FACE_CLASSES", "FaceParser", "parse_classes"]
 
 MASKS_FILE = "masks.npz"
 # CelebAMask-HQ order: 0 background, 1 skin, 2-3 brows, 4-5 eyes, 6 glasses, 7-8 ears, 9 earring, 10 nose,
 # 11 mouth, 12-13 lips, 14 neck, 15 necklace, 16 cloth, 17 hair, 18 hat. The face and the hair, not the neck.
 FACE_CLASSES = (*range(1, 14), 17)
+VISIBLE_FACE_CLASSES = tuple(range(1, 14))  # what shows a face's identity: skin, brows, eyes, glasses...lips
+HAIR_CLASSES = (17, 18)  # hair and hat
 _MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 _STD = np.array([0.229, 0.224, 0.225], np.float32)
 
@@ -39,7 +41,8 @@ def parse_classes(text: str) -> tuple[int, ...]:
 
 
 class FaceParser:
-    """crop [H,W,3] RGB uint8 -> mask [H,W] uint8, 255 where the network's most likely class is in ``classes``.
+    """crop [H,W,3] RGB uint8 -> mask [H,W] uint8, 255 where the network's most likely class is in ``classes``
+    (:meth:`labels` gives the class map itself).
 
     Args:
         path: the ONNX file. InputError (one line) when it is missing, unreadable or of another interface.
@@ -68,6 +71,14 @@ class FaceParser:
         self.classes = np.asarray(classes)
 
     def __call__(self, crop: np.ndarray) -> np.ndarray:
+        return self.face_mask(self.labels(crop))
+
+    def face_mask(self, labels: np.ndarray) -> np.ndarray:
+        """[H,W] uint8 mask, 255 where a class map from :meth:`labels` is one of ``classes``."""
+        return np.where(np.isin(labels, self.classes), 255, 0).astype(np.uint8)
+
+    def labels(self, crop: np.ndarray) -> np.ndarray:
+        """The most likely class of every pixel of ``crop`` [H,W,3] RGB uint8: [H,W] uint8 (CelebAMask-HQ labels)."""
         h, w = crop.shape[:2]
         image = cv2.resize(crop, (self.size, self.size), interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255.0
         blob = ((image - _MEAN) / _STD).transpose(2, 0, 1)[None]
@@ -75,5 +86,4 @@ class FaceParser:
         if logits.ndim != 4 or logits.shape[2:] != (self.size, self.size):
             raise InputError(f"the parsing model's output is {list(logits.shape)}, not [1,K,{self.size},{self.size}]")
         labels = logits[0].argmax(axis=0).astype(np.uint8)
-        labels = cv2.resize(labels, (w, h), interpolation=cv2.INTER_NEAREST)
-        return np.where(np.isin(labels, self.classes), 255, 0).astype(np.uint8)
+        return cv2.resize(labels, (w, h), interpolation=cv2.INTER_NEAREST)
