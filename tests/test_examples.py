@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = ["realtime.swap", "realtime.webcam", "realtime.people", "realtime.verify", "realtime.export",
             "realtime.demo", "realtime.env", "realtime.models", "realtime.studio", "realtime.batch", "training.prepare",
             "training.cluster", "training.train", "training.evaluate", "training.sample_data",
-            "training.pairs", "training.outliers", "training.report"]  # fmt: skip
+            "training.pairs", "training.outliers", "training.report", "training.ablate"]  # fmt: skip
 # Files users bring (weights of published models, packs); the tests build stand-ins elsewhere, not under these names.
 USER_MODELS = ("w600k_r50.onnx", "backbone.pth", "latest_net_G.pth", "inswapper_128.onnx", "face_parsing_bisenet",
                "glint360k_r100.onnx", "~/models/", "runs/base/", "runs/first/")  # fmt: skip
@@ -119,6 +119,7 @@ def skip_reason(example: Example) -> str | None:
         (words[0] == "training.train" and "--dry-run" not in words,
          "a training run (minutes on a CPU to days on GPUs): run by hand"),
         (words[0] == "training.evaluate", "needs a trained generator"),
+        (words[0] == "training.ablate", "trains several generators (tests/training/test_ablate.py runs a toy one)"),
     ]  # fmt: skip
     return next((reason for applies, reason in reasons if applies), None)
 

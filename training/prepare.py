@@ -55,6 +55,13 @@ from training.parsing import MASKS_FILE, FaceParser, parse_classes
 from training.rejected import Rejection, move_to_rejected, update_npz, write_faces, write_rejected
 
 PROG = "python -m training.prepare"
+RULE_OPTIONS = (  # CleaningRules thresholds as options
+    ("max_roll", "drop faces whose eye line tilts more than this, degrees"),
+    ("min_coverage", "drop faces covering less of an ArcFace-framed crop (scaled for FFHQ)"),
+    ("min_sharpness", "drop crops blurrier than this variance of the Laplacian (e.g. 25; 0: off)"),
+    ("min_visible", "with --parsing-model: drop faces whose inner face is less visible"),
+    ("max_hair", "with --parsing-model: drop backs of heads, more hair than this share"),
+)
 
 
 def _frames(path: Path, interval: int) -> Iterator[tuple[str, str, np.ndarray]]:
@@ -199,41 +206,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--models-dir", type=Path, help="an insightface model pack (see realtime.swap --help)")
     rules = parser.add_argument_group("cleaning rules (0 switches a rule off; see training.cleaning)")
     defaults = CleaningRules()
-    rules.add_argument(
-        "--max-roll",
-        type=float,
-        default=defaults.max_roll,
-        help="drop faces whose eye line tilts more than this, degrees (default %(default)s)",
-    )
-    rules.add_argument(
-        "--min-coverage",
-        type=float,
-        default=defaults.min_coverage,
-        help="drop faces whose landmark box covers less of an ArcFace-framed crop (scaled for FFHQ; "
-        "default %(default)s)",
-    )
-    rules.add_argument(
-        "--min-sharpness",
-        type=float,
-        default=defaults.min_sharpness,
-        help="drop crops blurrier than this variance of the Laplacian (e.g. 25; default off)",
-    )
+    for name, text in RULE_OPTIONS:
+        flag = "--" + name.replace("_", "-")
+        rules.add_argument(flag, type=float, default=getattr(defaults, name), help=f"{text} (default %(default)s)")
     rules.add_argument(
         "--no-landmark-check",
         action="store_true",
         help="keep faces whose landmarks are implausible (out of the crop or out of order)",
-    )
-    rules.add_argument(
-        "--min-visible",
-        type=float,
-        default=defaults.min_visible,
-        help="with --parsing-model: drop faces whose inner face is less visible (default %(default)s)",
-    )
-    rules.add_argument(
-        "--max-hair",
-        type=float,
-        default=defaults.max_hair,
-        help="with --parsing-model: drop backs of heads, more hair than this share (default %(default)s)",
     )
     rules.add_argument(
         "--no-outliers",

@@ -17,7 +17,7 @@ import torch
 
 from realtime.errors import InputError
 from realtime.faces.dlib_backend import DlibAnalyzer
-from realtime.io.files import file_sha256
+from realtime.io.files import file_lock, file_sha256
 from realtime.models.arcface import ARCFACE_ARCHS, IResNet
 from realtime.models.checkpoint import load_generator, recorded_identity_model
 from realtime.samples import ClipSpec, make_clip, write_source_face
@@ -37,12 +37,18 @@ def read_log(out: Path) -> list[dict[str, float]]:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def trained(dataset: Path, arcface: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """50 steps of the research variant (modulated-conv identity blocks, depthwise-separable convs)."""
-    out = tmp_path_factory.mktemp("run")
-    train(dataset, arcface, out, "--steps", "50", "--block", "modulated", "--conv", "separable",
-          "--log-every", "1", "--save-every", "25", "--preview-every", "25")  # fmt: skip
+    """50 steps of the research variant (modulated-conv identity blocks, depthwise-separable convs), trained once
+    per session: pytest-xdist's workers share the run (the first to need it trains, under a lock)."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # each worker's temp folder sits in the session's own
+        shared = shared.parent
+    out = shared / "trained_run"
+    with file_lock(shared / "trained_run.lock"):
+        if not (out / "generator.pt").is_file():
+            train(dataset, arcface, out, "--steps", "50", "--block", "modulated", "--conv", "separable",
+                  "--log-every", "1", "--save-every", "25", "--preview-every", "25")  # fmt: skip
     return out
 
 
