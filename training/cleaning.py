@@ -51,7 +51,7 @@ class CleaningRules:
     min_coverage: float = 0.40  # landmark box / crop area, at the ArcFace framing (scaled for others)
     min_sharpness: float = 0.0  # variance of the Laplacian at 256 px (the guide uses 20-30)
     check_landmarks: bool = True
-    min_visible: float = 0.6  # share of the inner face a parser sees as face (with --parsing-model)
+    min_visible: float = 0.7  # share of the inner face a parser sees as face (clean faces: 0.9-1; --parsing-model)
     max_hair: float = 0.5  # share of the inner face a parser sees as hair (with --parsing-model)
 
 

@@ -111,6 +111,28 @@ def test_a_small_face_in_a_large_frame_is_dropped_among_aligned_crops(prepared: 
     assert off.returncode == 0 and len(image_files(dst.parent / "no_rules" / "astronaut")) == 3  # switched off
 
 
+def test_an_occluded_face_is_dropped_with_a_parsing_model(tmp_path: Path) -> None:
+    """A grey bar over the mouth (dlib still finds the face) hides part of the inner face from the parser."""
+    from tests.training.test_parsing import write_parser
+
+    photo = person_photos()[ASTRONAUT]
+    src = tmp_path / "src" / "astronaut"
+    src.mkdir(parents=True)
+    for i in range(2):
+        write_image(src / f"{i}.jpg", photo)
+    covered = photo.copy()
+    cv2.rectangle(covered, (81, 131), (166, 161), (100, 100, 100), -1)  # nose to lower lip, by its landmarks
+    write_image(src / "covered.jpg", covered)
+    result = call_main("training.prepare", src.parent, tmp_path / "data", "--parsing-model",
+                       write_parser(tmp_path / "parser.onnx"), "--min-visible", "0.85", "--no-outliers",
+                       "--detector", "dlib")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "2 written, 1 occluded" in result.stderr
+    assert reasons(tmp_path / "data" / "astronaut") == {"covered.png": "occluded"}
+    with np.load(tmp_path / "data" / "astronaut" / "rejected" / "masks.npz") as masks:
+        assert masks.files == ["covered.png"]  # its parsing mask went with it
+
+
 def test_rules_and_outliers_on_their_own() -> None:
     """The order and switches of the rules; the plausibility checks; a folder of two people is reported, not
     emptied."""
