@@ -33,6 +33,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,7 @@ def _save(out: Path, state: dict[str, Any]) -> None:
         Path(temp).write_text(json.dumps(state, indent=2))
 
 
-def _cleaned_data(base: TrainConfig, out: Path, state: dict[str, Any], note: Any) -> str:
+def _cleaned_data(base: TrainConfig, out: Path, state: dict[str, Any], note: Callable[[str], None]) -> str:
     """OUT/data-cleaned: DATA after the identity-outlier pass (made once)."""
     target = out / "data-cleaned"
     if "cleaned" not in state:
@@ -109,7 +110,7 @@ def _cleaned_data(base: TrainConfig, out: Path, state: dict[str, Any], note: Any
     return str(target)
 
 
-def _train(config: TrainConfig, quiet: bool, note: Any) -> None:
+def _train(config: TrainConfig, quiet: bool, note: Callable[[str], None]) -> None:
     """Run (or continue) one variant's training in its own process."""
     latest = Path(config.out) / "checkpoints" / "latest"
     done = int(latest.read_text().strip().removeprefix("step-").removesuffix(".pt")) if latest.is_file() else 0

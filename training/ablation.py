@@ -57,10 +57,10 @@ VARIANTS = {v.name: v for v in (
 def variant_config(base: TrainConfig, name: str, out: Path, cleaned_data: str) -> TrainConfig:
     """The config of variant ``name``: ``base`` with the variant's overrides, its own run folder ``out/name``, a
     log row every step (for step times), and checkpoints often enough that an interrupted run loses little."""
-    steps = base.steps
-    values = base.to_dict() | {"out": str(out / name), "log_every": 1, "save_every": min(base.save_every,
-                               max(1, steps // 4)), "preview_every": min(base.preview_every, steps)}  # fmt: skip
-    values |= VARIANTS[name].overrides(base, cleaned_data)
+    values = base.to_dict()
+    values.update(out=str(out / name), log_every=1, save_every=min(base.save_every, max(1, base.steps // 4)),
+                  preview_every=min(base.preview_every, base.steps))  # fmt: skip
+    values.update(VARIANTS[name].overrides(base, cleaned_data))
     return TrainConfig(**values)
 
 
