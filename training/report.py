@@ -78,16 +78,19 @@ def markdown(summaries: dict[str, IdentitySummary], outliers: dict | None, measu
     """The report's text: the per-identity table (kept, then every reason that occurs), totals, the outlier pass."""
     total = sum((s.counts() for s in summaries.values()), Counter())
     reasons = [r for r in REASONS if total[r]]
+
+    def row(cells: list[str]) -> str:
+        return "| " + " | ".join(cells) + " |"
+
     lines = ["# Training data report", "",
              f"{total['kept']} crops kept of {len(summaries)} identities; {sum(total[r] for r in reasons)} faces or "
              f"files left out; {measured} faces measured in faces.csv.", "",
-             "| identity | kept | " + " | ".join(r.replace("_", " ") for r in reasons) + " |",
-             "|---|---:|" + "---:|" * len(reasons)]  # fmt: skip
+             row(["identity", "kept", *(r.replace("_", " ") for r in reasons)]),
+             row(["---", "---:", *("---:" for _ in reasons)])]  # fmt: skip
     for name, summary in summaries.items():
         counts = summary.counts()
-        lines.append(f"| [{name}](sheets/{name}.png) | {counts['kept']} | "
-                     + " | ".join(str(counts[r]) for r in reasons) + " |")  # fmt: skip
-    lines.append(f"| **total** | **{total['kept']}** | " + " | ".join(f"**{total[r]}**" for r in reasons) + " |")
+        lines.append(row([f"[{name}](sheets/{name}.png)", str(counts["kept"]), *(str(counts[r]) for r in reasons)]))
+    lines.append(row(["**total**", f"**{total['kept']}**", *(f"**{total[r]}**" for r in reasons)]))
     lines += ["", "![sharpness, yaw and roll of kept and dropped faces](histograms.png)", ""]
     if outliers:
         moved = sum(len(v) for v in outliers.get("moved", {}).values())
