@@ -45,7 +45,7 @@ def cluster_folder(
     folder: Path, out: Path, k: int, encoder: IdentityEncoder, seed: int = 0, quiet: bool = False
 ) -> list[list[Path]]:
     """Write OUT/<folder name>_<nn>/ groups and OUT/clusters.csv; returns the groups' source paths, largest first."""
-    paths, landmarks, masks = read_prepared_folder(folder)
+    paths, landmarks, masks = read_prepared_folder(folder, with_masks=True)
     if len(paths) < k:
         raise InputError(f"{folder} has {len(paths)} crops with landmarks, fewer than --clusters {k}")
     vectors = embed_crops(paths, landmarks, encoder, quiet)

@@ -125,8 +125,11 @@ def judge_folder(x: np.ndarray, threshold: float, seed: int = 0) -> FolderVerdic
     return FolderVerdict(distances, [int(i) for i in np.flatnonzero(distances > threshold)], False)
 
 
-def read_prepared_folder(folder: Path) -> tuple[list[Path], np.ndarray, dict[str, np.ndarray]]:
-    """The crops of a prepared folder, their landmarks, and their parsing masks (empty without masks.npz)."""
+def read_prepared_folder(
+    folder: Path, with_masks: bool = False
+) -> tuple[list[Path], np.ndarray, dict[str, np.ndarray]]:
+    """The crops of a prepared folder, their landmarks [N,68,2], and (``with_masks``) their parsing masks (empty
+    without masks.npz, or when not asked for)."""
     if not folder.is_dir():
         raise InputError(f"faces folder not found: {folder}")
     paths = image_files(folder)
@@ -136,7 +139,7 @@ def read_prepared_folder(folder: Path) -> tuple[list[Path], np.ndarray, dict[str
         table = {name: archive[name] for name in archive.files}
     paths = [p for p in paths if p.name in table]
     masks: dict[str, np.ndarray] = {}
-    if (folder / MASKS_FILE).is_file():
+    if with_masks and (folder / MASKS_FILE).is_file():
         with np.load(folder / MASKS_FILE) as archive:
             masks = {name: archive[name] for name in archive.files}
     return paths, np.stack([table[p.name] for p in paths]) if paths else np.zeros((0, 68, 2)), masks
@@ -193,12 +196,13 @@ def clean_outliers(
         raise InputError(
             f"no prepared identity folders (with {LANDMARKS_FILE}) in {root}: run python -m training.prepare"
         )
-    for folder in folders:
-        paths, landmarks, _ = read_prepared_folder(folder)
-        report.folders += 1
+    report.folders = len(folders)
+    moved: dict[tuple[str, str], str] = {}
+    for folder in tqdm(folders, disable=quiet, unit="folder", desc="outliers"):
+        paths, landmarks, _ = read_prepared_folder(folder)  # masks are not needed here
         if len(paths) < 2:
             continue
-        verdict = judge_folder(embed_crops(paths, landmarks, encoder, quiet), limit)
+        verdict = judge_folder(embed_crops(paths, landmarks, encoder, quiet=True), limit)
         if verdict.two_people:
             report.two_people[folder.name] = (verdict.groups, verdict.group_distance)
             continue
@@ -209,8 +213,9 @@ def clean_outliers(
             report.moved[folder.name] = [(name, value) for name, _, value, _ in rows]
             if not dry_run:
                 move_to_rejected(folder, rows)
-                mark_faces(root, folder.name, [r[0] for r in rows], "outlier")
+                moved.update(((folder.name, name), "outlier") for name, *_ in rows)
     if not dry_run:
+        mark_faces(root, moved)
         with TempOutput(root / OUTLIERS_FILE) as temp:
             Path(temp).write_text(json.dumps(asdict(report), indent=2))
     return report

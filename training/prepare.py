@@ -110,7 +110,7 @@ def _crops(
 
 @dataclass
 class _Identity:
-    """What one identity folder gets: kept crops' landmarks and masks, dropped crops, faces.csv rows."""
+    """What one identity folder gets: kept crops' landmarks and masks, and the dropped crops."""
 
     landmarks: dict[str, np.ndarray] = field(default_factory=dict)
     masks: dict[str, np.ndarray] = field(default_factory=dict)

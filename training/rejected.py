@@ -114,15 +114,14 @@ def read_faces(root: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def mark_faces(root: Path, identity: str, names: list[str], status: str) -> None:
-    """Set the status of crops ``names`` of ``identity`` in ``root/faces.csv`` (when there is one)."""
+def mark_faces(root: Path, statuses: dict[tuple[str, str], str]) -> None:
+    """Set the status of crops in ``root/faces.csv`` (when there is one): ``statuses`` maps (identity, file name)
+    to the new status."""
     rows = read_faces(root)
-    if not rows:
-        return
     for row in rows:
-        if row.get("identity") == identity and row.get("file") in names:
-            row["status"] = status
-    write_faces(root, rows)
+        row["status"] = statuses.get((row.get("identity", ""), row.get("file", "")), row.get("status", ""))
+    if rows:
+        _write_faces(root, rows)
 
 
 def write_faces(root: Path, rows: list[dict[str, str]]) -> None:
@@ -131,7 +130,11 @@ def write_faces(root: Path, rows: list[dict[str, str]]) -> None:
     key = ("identity", "source", "file")
     merged = {tuple(r.get(k, "") for k in key): r for r in read_faces(root)}
     merged.update({tuple(r.get(k, "") for k in key): r for r in rows})
+    _write_faces(root, sorted(merged.values(), key=lambda r: tuple(r.get(k, "") for k in key)))
+
+
+def _write_faces(root: Path, rows: list[dict[str, str]]) -> None:
     with TempOutput(root / FACES_FILE) as temp, open(temp, "w", newline="") as f:
         writer = csv.DictWriter(f, FACE_FIELDS, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(sorted(merged.values(), key=lambda r: tuple(r.get(k, "") for k in key)))
+        writer.writerows(rows)

@@ -116,6 +116,15 @@ class SimSwapIdentity(ArcFaceEncoder):
         x = F.interpolate((faces - mean) / std, size=(112, 112))
         return F.normalize(self.backbone(x), dim=1)
 
+    def alignment(self, points: np.ndarray) -> np.ndarray:
+        """SimSwap's crop: the best fitting of its five pose templates."""
+        from realtime.faces.align import alignment_matrix
+
+        return alignment_matrix(points, *self.crop)
+
+    def embed_crops(self, faces: torch.Tensor, crop: str) -> torch.Tensor:
+        raise ValueError("an identity network on SimSwap's pose-template crop cannot embed fixed-template crops")
+
 
 def _events(model: IResNet) -> list[tuple[str, nn.Module]]:
     """The model's parameterised layers in execution order (the order an ONNX export lists them)."""

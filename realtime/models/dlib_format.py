@@ -6,8 +6,9 @@ each followed by that layer's training state (flags and three tensors, empty in 
 dlib's variable-length encoding (a control byte: length in the low nibble, 0x80 for negative, then little-endian
 bytes), floats a mantissa and exponent pair, tensors four sizes then little-endian float32 data.
 
-:func:`read_layers` turns a file into the list of :class:`DlibLayer` (innermost first), checking every version and
-size against the architecture the caller describes; the model module maps them onto torch parameters.
+:func:`read_layers` turns a file into the list of :class:`DlibLayer` (innermost first), checking the loss, the input
+layer and the count of nested layers the caller expects; the model module checks each layer's kind and sizes as it
+maps them onto torch parameters.
 """
 
 from __future__ import annotations

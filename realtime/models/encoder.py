@@ -43,24 +43,19 @@ class IdentityEncoder(nn.Module):
         the encoder's own crop with the fixed similarity between the two templates (bilinear)."""
         from realtime.faces.align import estimate_similarity, template
 
-        name, size = self.crop
-        if name == "simswap":
-            raise ValueError("an identity network on SimSwap's pose-template crop cannot embed fixed-template crops")
         m = estimate_similarity(template(crop, faces.shape[-1]), self.crop_points())
-        return self(warp_crops(faces, m, size))
+        return self(warp_crops(faces, m, self.crop[1]))
 
     def chip(self, image: np.ndarray, points: np.ndarray) -> np.ndarray:
         """The encoder's own crop [S,S,3] uint8 of the face with ``points`` in an RGB uint8 image [H,W,3]: five
         alignment points, or the 68 iBUG landmarks (reduced to five unless :meth:`alignment` uses them all)."""
-        from realtime.faces.align import alignment_matrix, warp_affine
+        from realtime.faces.align import warp_affine
         from realtime.faces.types import kps5_from_68
 
-        name, size = self.crop
         points = np.asarray(points, np.float64)
         if points.shape == (68, 2) and not self.uses_68:
             points = kps5_from_68(points)
-        m = alignment_matrix(points, name, size) if name == "simswap" else self.alignment(points)
-        return warp_affine(image, m, size)
+        return warp_affine(image, self.alignment(points), self.crop[1])
 
     @torch.no_grad()
     def embed(self, image: np.ndarray, points: np.ndarray) -> np.ndarray:
