@@ -3,8 +3,9 @@
 Three signals are read from each file:
 
 - the invisible mark: "marked" with the 32-bit id it carries, or "not marked". A mark counts only when its 24-bit
-  marker and CRC both check out (a chance match on an unmarked file: about 1 in 4 billion). Then a confidence in
-  [0, 1]: how strongly the marker bits read (about 1 on a fresh output, lower after heavy recompression; near 0 on
+  marker and CRC both check out (a chance match on an unmarked file, over every grid, gain and crop the detector
+  tries: about 1 in ten million). Then a confidence in [0, 1]: how strongly the marker's coded bits read (about 1
+  on a fresh output, lower after heavy recompression, down to about 0.1 for a copy still decoded; near 0 on
   unmarked files; bench/watermark.py reports both sides). Images are also read with invisible-watermark's
   dwtDctSvd decoder. The mark survives re-encoding; it is what is left after an upload strips everything else.
 - the Content Credentials (C2PA manifest): valid (with its digital source type and signer; realtime's own local

@@ -49,7 +49,7 @@ SIGNABLE = {
     ".mov": "video/quicktime",
     ".avi": "video/x-msvideo",
 }
-SOFT_BINDING_ALG = "org.realtime.watermark.v1"  # this project's mark (see realtime.watermark)
+SOFT_BINDING_ALG = "org.realtime.watermark.v2"  # this project's mark (see realtime.watermark); v2: coded
 _CERTIFICATE_RULES = (
     "C2PA wants a signing certificate issued by a CA, with the digitalSignature key usage, an extended key usage "
     "such as emailProtection or documentSigning, and an authority key identifier"

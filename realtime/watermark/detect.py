@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from realtime.watermark.coding import KNOWN_CODED_BITS, known_agreement, viterbi_decode
 from realtime.watermark.crops import locate_grids, read_cropped
 from realtime.watermark.grid import (
     DITHER,
@@ -20,20 +21,20 @@ from realtime.watermark.grid import (
     readings,
     to_luma,
 )
-from realtime.watermark.payload import MARKER_BITS, MARKER_PATTERN, decode_payload, marker_agreement
+from realtime.watermark.payload import decode_payload
 
 __all__ = ["GAINS", "Detection", "WatermarkDetector", "content_box"]
 
 SEARCH_FRAMES, SEARCH_EVERY = 4, 8  # the crop search reads frames 0, 8, 16 and 24 of those added
-PLACE_MIN_SCORE = 0.05  # a grid place fitting worse than this is chance (unmarked content scores about 0)
 
 
 @dataclass
 class Detection:
     """What the detector read. ``marked`` (with ``user_id``) only when the 24-bit marker and the CRC check out: the
-    decision. ``confidence``, in [0, 1], is how strongly the soft readings of the 24 marker bits agree with the
-    known marker: about 1 on a cleanly marked frame, lower as re-encoding wears the mark down, and near 0 on
-    unmarked content (chance agreement averages out), so it grades a decision rather than making it."""
+    decision. ``confidence``, in [0, 1], is how strongly the soft readings of the 48 coded bits the marker fixes
+    agree with them: about 1 on a cleanly marked frame, lower as re-encoding wears the mark down (a decodable copy
+    may read as low as 0.1), and near 0 on unmarked content (chance agreement averages out), so it grades a
+    decision rather than making it."""
 
     marked: bool
     user_id: int | None
@@ -74,27 +75,52 @@ def content_box(luma: np.ndarray) -> tuple[int, int, int, int] | None:
     return top, h - bottom, left, w - right
 
 
+CLIPPED = (4, 251)  # a pixel with any channel at or beyond these is taken as clipped
+CLIPPED_DISTRUST = 4.0  # a cell's vote counts for nothing once a quarter of its 5x5 neighbourhood is clipped
+
+
+def _clipped_share(frame: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The share of clipped pixels (any channel at 0-4 or 251-255: an edit that saturates wipes the mark out of them,
+    and clipping one channel bends the luma) of an RGB uint8 frame, at the analysis luma's size: float32 [h, w]."""
+    inside = cv2.inRange(frame, (CLIPPED[0] + 1,) * 3, (CLIPPED[1] - 1,) * 3)  # 255 where no channel clips
+    share = 1.0 - inside.astype(np.float32) / 255.0
+    return cv2.resize(share, shape[::-1], interpolation=cv2.INTER_AREA) if share.shape != shape else share
+
+
+def _trust(clipped: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """How far each cell's vote is to be trusted, float32 [rows, cols] in [0, 1], from the clipped share of the
+    picture (:func:`_clipped_share`): 1 where nothing is clipped, falling to 0 as the cell or its 5x5 neighbourhood
+    clips (:data:`CLIPPED_DISTRUST`). A cell's reading is its mean minus its neighbourhood's, so a contrast boost
+    that clips a dark neighbour shifts it by part of a step even when the cell itself is untouched."""
+    share = cell_means(clipped, rows, cols)
+    around = cv2.blur(share, (5, 5), borderType=cv2.BORDER_REFLECT_101)
+    return np.clip(1.0 - CLIPPED_DISTRUST * np.maximum(share, around), 0.0, 1.0)
+
+
 class WatermarkDetector:
-    """Accumulates soft bit decisions over frames (``add``) and reads the payload (``result``).
+    """Accumulates soft coded-bit decisions over frames (``add``) and decodes the payload (``result``).
 
     The frame may have been rescaled, mirrored, letterboxed, or had its brightness or contrast changed since it was
     marked, so every reading is kept apart by the hypothesis it makes: the grid (any of :data:`GRID_COLUMNS`, at
     the two row counts its aspect ratio lies between), mirrored or not, the picture inside bars or the whole frame,
     and the contrast gain (:data:`GAINS`). When none decodes and ``search_crops`` is on, four of the frames are
-    searched for the grid of a cropped copy (:mod:`realtime.watermark.crops`; about 0.1 s per image and 0.2 s per
-    video on a 2-core CPU). A reading counts only when its marker and CRC check out (with at most two of its least
-    sure bits flipped), so the few thousand readings tried cost about 1 in a million false detections per file."""
+    searched for the grid of a cropped copy (:mod:`realtime.watermark.crops`; about 0.1-0.3 s per file on a 2-core
+    CPU). Each reading is Viterbi-decoded (:mod:`realtime.watermark.coding`) and counts only when its marker and
+    CRC check out: 32 check bits against a few hundred readings tried, about 1 in ten million false detections per
+    file."""
 
     def __init__(self, step: float = STEP, search_crops: bool = True) -> None:
         self.step = step
         self.search_crops = search_crops
+        # per hypothesis (view, rows, cols, mirrored, votes weighted by trust): votes' per-bit means [gains, bits]
         self._soft_sums: dict[tuple[object, ...], np.ndarray] = {}
+        self._trust_sums: dict[tuple[object, ...], np.ndarray] = {}  # the trust's per-bit means [bits]
         self._own: tuple[object, ...] | None = None  # the hypothesis "nothing happened to the first frame"
         self.frames = 0
         self._inverse_steps = (1.0 / (np.array(GAINS) * step))[:, None].astype(np.float32)
         self._kept: list[np.ndarray] = []  # a few frames' lumas, for the crop search
 
-    def _fold(self, view: str, luma: np.ndarray, width: int) -> None:
+    def _fold(self, view: str, luma: np.ndarray, clipped: np.ndarray, width: int) -> None:
         """Add the soft readings of one view (analysis luma of a picture ``width`` frame pixels wide) under each
         grid it may carry: grids whose cells would be under 10 px in this picture are skipped (no mark survives
         a downscale that far), and the row counts tried are the two its aspect ratio lies between."""
@@ -105,19 +131,25 @@ class WatermarkDetector:
             exact = cols * h / w
             for r in sorted({max(cols // 4, int(np.floor(exact))), max(cols // 4, int(np.ceil(exact)))}):
                 cells = cell_means(luma, r, cols)
+                trust = _trust(clipped, r, cols)
                 carrier = carrier_for(r, cols)
                 for mirrored in (False, True):
                     values = readings(highpass(cells[:, ::-1] if mirrored else cells), carrier).ravel()
                     phase = values[None, :] * self._inverse_steps - DITHER
-                    soft = carrier.bit_means(np.cos(2 * np.pi * phase))  # [gains, 64]: each bit's cells, averaged
-                    key = (view, r, cols, mirrored)
-                    self._soft_sums[key] = self._soft_sums.get(key, 0.0) + soft
+                    votes = np.cos(2 * np.pi * phase)
+                    weights = (trust[:, ::-1] if mirrored else trust).ravel()
+                    for key, soft in (
+                        ((view, r, cols, mirrored, False), carrier.bit_means(votes)),  # [gains, coded bits]
+                        ((view, r, cols, mirrored, True), carrier.bit_means(votes * weights)),
+                    ):
+                        self._soft_sums[key] = self._soft_sums.get(key, 0.0) + soft
+                    self._trust_sums[key] = self._trust_sums.get(key, 0.0) + carrier.bit_means(weights)
 
     def add(self, frame: np.ndarray) -> None:
         """Fold in one RGB uint8 frame [H,W,3] under every hypothesis (see the class)."""
         h, w = frame.shape[:2]
         if self._own is None:
-            self._own = ("frame", *grid_shape(h, w), False)
+            self._own = ("frame", *grid_shape(h, w), False, False)
         luma = to_luma(frame)
         if (
             self.frames % SEARCH_EVERY == 0
@@ -125,30 +157,34 @@ class WatermarkDetector:
             and luma.shape == (self._kept[0].shape if self._kept else luma.shape)
         ):
             self._kept.append(luma)
-        self._fold("frame", luma, w)
+        clipped = _clipped_share(frame, luma.shape)
+        self._fold("frame", luma, clipped, w)
         box = content_box(luma)
         if box is not None:
             top, bottom, left, right = box
-            self._fold("inside bars", luma[top:bottom, left:right], w * (right - left) // luma.shape[1])
+            inside = np.s_[top:bottom, left:right]
+            self._fold("inside bars", luma[inside], clipped[inside], w * (right - left) // luma.shape[1])
         self.frames += 1
 
     def result(self) -> Detection:
         """Marked when some hypothesis decodes a valid payload (the best such reading); otherwise the reading of
         the unchanged frame (its own grid, gain 1), so an unmarked file's confidence is one chance agreement, not
         the best of the many hypotheses tried (a maximum over chance readings would sit well above zero)."""
-        best: Detection | None = None
         unity = GAINS.index(1.0)
         own = Detection(False, None, 0.0, self.frames)
+        tried: list[tuple[np.ndarray, float]] = []  # (soft coded-bit sums, agreement) of every reading worth decoding
         for key, soft_sum in self._soft_sums.items():
-            soft = soft_sum / max(self.frames, 1)  # [gains, 64]
-            agreement = marker_agreement(soft)
+            soft = soft_sum / max(self.frames, 1)  # [gains, coded bits]
+            trusted = self._trust_sums[key][:KNOWN_CODED_BITS].mean() / max(self.frames, 1) if key[-1] else 1.0
+            agreement = known_agreement(soft) / max(trusted, 1e-3)  # over the votes that count
             if key == self._own:
                 own = Detection(False, None, max(0.0, float(agreement[unity])), self.frames)
-            for g in np.flatnonzero(agreement > 0):  # each gain whose marker reading is better than chance
-                user_id = _decode_soft(soft[g], chase=agreement[g] >= CHASE_AGREEMENT)
-                if user_id is not None and (best is None or agreement[g] > best.confidence):
-                    best = Detection(True, user_id, float(agreement[g]), self.frames)
-        return best or self._search_crops() or own
+            count = carrier_for(int(key[1]), int(key[2])).count  # type: ignore[call-overload]
+            tried += [(soft[g] * count, float(agreement[g])) for g in np.flatnonzero(agreement > 0)]
+        found = _best_decoded(tried)
+        if found is not None:
+            return Detection(True, found[0], found[1], self.frames)
+        return self._search_crops() or own
 
     def _search_crops(self) -> Detection | None:
         """The mark of a cropped copy (see :mod:`realtime.watermark.crops`), from the frames kept; None when no
@@ -156,38 +192,23 @@ class WatermarkDetector:
         if not self._kept or not self.search_crops:
             return None
         integrals = [cv2.integral(luma.astype(np.float64)) for luma in self._kept]
-        for place in locate_grids(self._kept, integrals, self.step):
-            if place.score < PLACE_MIN_SCORE:
-                break
-            for reading in read_cropped(integrals, place, self.step):
-                if reading.agreement <= 0:
-                    break
-                user_id = _decode_soft(reading.soft, chase=reading.agreement >= CHASE_AGREEMENT)
-                if user_id is not None:
-                    return Detection(True, user_id, reading.agreement, self.frames, cropped=True)
+        places = locate_grids(self._kept, integrals, self.step)
+        readings = [read_cropped(integrals, place, self.step) for place in places]
+        found = _best_decoded([(r.sums, r.agreement) for r in readings if r.agreement > 0])
+        if found is None:
+            return None
+        return Detection(True, found[0], found[1], self.frames, cropped=True)
+
+
+def _best_decoded(readings: list[tuple[np.ndarray, float]]) -> tuple[int, float] | None:
+    """(user id, agreement) of the reading with the highest agreement among those whose soft coded-bit sums
+    [CODED_BITS] Viterbi-decode to a valid payload (marker and CRC: 32 check bits, so each reading tried is a
+    2**-32 chance of a false match), or None. All are decoded in one batch."""
+    if not readings:
         return None
-
-
-CHASE_AGREEMENT = 0.25  # marker agreement from which a failed reading is retried with its least sure bits flipped
-CHASE_BITS = 6
-_CHASE_FLIPS = (
-    [()] + [(i,) for i in range(CHASE_BITS)] + [(i, j) for i in range(CHASE_BITS) for j in range(i + 1, CHASE_BITS)]
-)
-
-
-def _decode_soft(soft: np.ndarray, chase: bool) -> int | None:
-    """The user id in soft bit readings [64] (negative: a 1), or None. With ``chase``, readings that fail are
-    retried with one or two of the six least sure bits flipped (Chase decoding): one nearly even vote can no longer
-    sink a clearly marked file. Each retry is one more chance for a false match (22 tries per reading, 32 check
-    bits: about 5 in a billion per reading)."""
-    hard = soft < 0
-    if np.count_nonzero(hard[:MARKER_BITS] != MARKER_PATTERN) > (2 if chase else 0):
-        return None  # no retry could mend the marker: the usual case on unmarked content, so it is answered fast
-    weakest = np.argsort(np.abs(soft))[:CHASE_BITS]
-    for flips in _CHASE_FLIPS if chase else _CHASE_FLIPS[:1]:
-        trial = hard.copy()
-        trial[weakest[list(flips)]] ^= True
-        user_id = decode_payload(trial)
-        if user_id is not None:
-            return user_id
-    return None
+    ids = [decode_payload(bits) for bits in viterbi_decode(np.stack([sums for sums, _ in readings]))]
+    valid = [(agreement, user_id) for (_, agreement), user_id in zip(readings, ids, strict=True) if user_id is not None]
+    if not valid:
+        return None
+    agreement, user_id = max(valid)
+    return user_id, agreement

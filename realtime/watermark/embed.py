@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from realtime.watermark.coding import conv_encode
 from realtime.watermark.grid import (
     DITHER,
     STEP,
@@ -40,7 +41,7 @@ class Watermarker:
 
     def __init__(self, user_id: int = 0, step: float = STEP, refinements: int = 1) -> None:
         self.user_id = user_id
-        self.bits = encode_payload(user_id)
+        self.bits = conv_encode(encode_payload(user_id))  # what the cells carry
         self.step, self.refinements = step, refinements
         self._last: tuple[tuple[int, int], np.ndarray, np.ndarray] | None = None  # grid, host projections, lattice
 
@@ -55,7 +56,8 @@ class Watermarker:
         h, w = frame.shape[:2]
         rows, cols = grid_shape(h, w)
         carrier = carrier_for(rows, cols)
-        host = readings(highpass(cell_means(to_luma(frame), rows, cols)), carrier)
+        luma = to_luma(frame)
+        host = readings(highpass(cell_means(luma, rows, cols)), carrier)
         offset = (DITHER + 0.5 * self.bits[carrier.bit]) * self.step
         lattice = np.round((host - offset) / self.step)  # nearest point of each cell's lattice
         if self._last is not None and self._last[0] == (rows, cols):
@@ -65,13 +67,13 @@ class Watermarker:
             )
             lattice = np.where(stay, last_lattice, lattice)
         self._last = ((rows, cols), host, lattice)
-        target = offset + lattice * self.step
+        move = offset + lattice * self.step - host
         kernel = cell_response(h, w)
         gain = float(kernel[2, 2] - kernel.sum() / 25.0)  # own-cell response after the high-pass
-        pattern = carrier.chips * (target - host) / gain
+        pattern = carrier.chips * move / gain
         for _ in range(self.refinements):  # cancel what each cell's change spills into its neighbours' readings
             seen = readings(highpass(cv2.filter2D(pattern, -1, kernel, borderType=cv2.BORDER_REFLECT_101)), carrier)
-            pattern = pattern + carrier.chips * (target - host - seen) / gain
+            pattern = pattern + carrier.chips * (move - seen) / gain
         return pattern.astype(np.float32)
 
     def embed(self, frame: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from realtime.watermark.payload import PAYLOAD_BITS
+from realtime.watermark.coding import CODED_BITS
 
 __all__ = [
     "DITHER",
@@ -27,50 +27,67 @@ __all__ = [
     "to_luma",
 ]
 
-GRID_COLUMNS = (48, 32, 24, 16)  # the grids a frame may use, finest first (see grid_shape)
+GRID_COLUMNS = (48, 32, 16)  # the grids a frame may use, finest first (see grid_shape)
 KEY = 0x7E57AB1E  # public carrier key
 # every cell's lattice offset, in steps: a quarter puts a flat cell (reading 0) exactly between a 0-point and a
-# 1-point, so plain walls vote for neither bit, and it makes "how close is each reading to the half-step lattice"
-# the same test for every cell, so the grid of a cropped copy can be found without knowing which cell is which
+# 1-point, so plain walls vote for neither bit, and it makes a cell's vote its chip times a function of its reading
+# alone, so the grid of a cropped copy can be searched for before knowing which cell is which (see crops)
 DITHER = 0.25
-STEP = 6.5  # lattice step in grey levels of a cell reading: the mark's strength (PSNR 38-40.5 dB on package pictures)
+# lattice step in grey levels of a cell reading: the mark's strength (PSNR 38.5-40 dB on package pictures; 6.5 gave
+# 39.6-40.4 dB but lost a 640x360 output's half-size copy at crf 30)
+STEP = 7.2
 
 
 def grid_shape(height: int, width: int) -> tuple[int, int]:
-    """(rows, cols) of the cell grid for a frame: cells at least 40 px wide, so that a copy at half the size still
-    has cells of 20 px (H.264 at crf 28 wipes out finer patterns): 48 columns from 1920 px wide, 32 from 1280,
-    24 from 960, 16 below; rows by aspect ratio (at least a quarter of the columns)."""
-    cols = next(c for c, min_width in zip(GRID_COLUMNS, (1920, 1280, 960, 0), strict=True) if width >= min_width)
+    """(rows, cols) of the cell grid for a frame: 48 columns from 1920 px wide, 32 from 640, 16 below; rows by
+    aspect ratio (at least a quarter of the columns). Cells are square on 16:9 frames (the crop search needs that)
+    and 20-40 px wide from 640 px up, so a copy at half the size keeps cells of at least 10 px; a 640x360 output's
+    20 px cells are what a 10% crop of it needs (enough whole cells remain for the code to decode)."""
+    cols = next(c for c, min_width in zip(GRID_COLUMNS, (1920, 640, 0), strict=True) if width >= min_width)
     return max(cols // 4, round(cols * height / width)), cols
 
 
 @dataclass(frozen=True)
 class Carrier:
-    """The public key's layout for one grid: each cell's chip (float32 [rows,cols] of +-1) and payload bit (int64
-    [rows,cols], each bit on about the same number of cells, spread pseudo-randomly). ``order`` (flat cell indices
-    sorted by bit), ``starts`` and ``count`` (per bit) turn cell readings into per-bit means in one pass."""
+    """The public key's layout for one grid: each cell's chip (float32 [rows,cols] of +-1) and coded bit (int64
+    [rows,cols] in [0, CODED_BITS)). ``count`` (float64 [CODED_BITS]) is how many cells carry each bit.
+
+    The layout of a grid with ``cols`` columns is one endless table read row by row, cut after ``rows`` rows: every
+    run of CODED_BITS cells carries each coded bit once, in a pseudo-random order (so a damaged patch of picture
+    hits bits scattered along the code), and a grid's layout does not depend on its row count. That is what lets
+    a cropped copy's cells be matched to the original grid without knowing how many rows it had."""
 
     chips: np.ndarray
     bit: np.ndarray
-    order: np.ndarray
-    starts: np.ndarray
     count: np.ndarray
+    order: np.ndarray  # flat cell indices sorted by bit
+    present: np.ndarray  # the bits carried by at least one cell, ascending
+    starts: np.ndarray  # where each present bit's cells start in ``order``
 
     def bit_means(self, cell_values: np.ndarray) -> np.ndarray:
-        """Per-bit means [..., 64] of cell values [..., rows*cols] (flat, in grid order)."""
-        return np.add.reduceat(cell_values[..., self.order], self.starts, axis=-1) / self.count
+        """Per-bit means [..., CODED_BITS] of cell values [..., rows*cols] (flat, in grid order); a bit on no cell
+        reads 0."""
+        means = np.zeros((*cell_values.shape[:-1], CODED_BITS), np.float64)
+        sums = np.add.reduceat(cell_values[..., self.order], self.starts, axis=-1)
+        means[..., self.present] = sums / self.count[self.present]
+        return means
 
 
 @lru_cache(maxsize=64)
 def carrier_for(rows: int, cols: int) -> Carrier:
     """The :class:`Carrier` of a rows x cols grid (the same for everyone: it is drawn from the public key)."""
-    rng = np.random.default_rng([KEY, rows, cols])
-    chips = rng.choice(np.array([-1.0, 1.0], np.float32), size=(rows, cols))
-    bit = (rng.permutation(rows * cols) % PAYLOAD_BITS).reshape(rows, cols)
-    order = np.argsort(bit.ravel(), kind="stable")
-    count = np.bincount(bit.ravel(), minlength=PAYLOAD_BITS)
-    starts = np.concatenate([[0], np.cumsum(count)[:-1]])
-    return Carrier(chips, bit, order, starts, count.astype(np.float64))
+    cells = rows * cols
+    chips, bits = [], []
+    for block in range(-(-cells // CODED_BITS)):
+        rng = np.random.default_rng([KEY, cols, block])
+        chips.append(rng.choice(np.array([-1.0, 1.0], np.float32), size=CODED_BITS))
+        bits.append(rng.permutation(CODED_BITS))
+    chip = np.concatenate(chips)[:cells].reshape(rows, cols)
+    bit = np.concatenate(bits)[:cells].reshape(rows, cols)
+    count = np.bincount(bit.ravel(), minlength=CODED_BITS).astype(np.float64)
+    present = np.flatnonzero(count)
+    starts = np.concatenate([[0], np.cumsum(count[present])[:-1]]).astype(np.int64)
+    return Carrier(chip, bit, count, np.argsort(bit.ravel(), kind="stable"), present, starts)
 
 
 ANALYSIS_WIDTH = 384  # at least 8 pixels per cell of the finest grid
