@@ -66,22 +66,24 @@ def viterbi_decode(soft: np.ndarray) -> np.ndarray:
     state 0 (the zero tail)."""
     soft = np.asarray(soft, dtype=np.float32)
     batch = soft.shape[:-1]
-    soft = soft.reshape(-1, PAYLOAD_BITS + TAIL, len(GENERATORS))
+    steps = PAYLOAD_BITS + TAIL
+    soft = soft.reshape(-1, steps, len(GENERATORS))
     predecessors, signs = _trellis()
+    branches = np.einsum("btk,spk->tpbs", soft, signs)  # [step, which predecessor, batch, state]
     metric = np.full((soft.shape[0], STATES), -np.inf, np.float32)
     metric[:, 0] = 0.0
-    choices = np.empty((soft.shape[1], soft.shape[0], STATES), dtype=np.int8)
-    for t in range(soft.shape[1]):
-        branch = np.einsum("bk,spk->bsp", soft[:, t], signs)  # [batch, state, which predecessor]
-        candidates = metric[:, predecessors] + branch
-        choices[t] = np.argmax(candidates, axis=-1)
-        metric = np.take_along_axis(candidates, choices[t][..., None].astype(np.int64), axis=-1)[..., 0]
+    took_second = np.empty((steps, soft.shape[0], STATES), dtype=bool)
+    for t in range(steps):
+        first = metric[:, predecessors[:, 0]] + branches[t, 0]
+        second = metric[:, predecessors[:, 1]] + branches[t, 1]
+        np.greater(second, first, out=took_second[t])
+        metric = np.maximum(first, second)
     state = np.zeros(soft.shape[0], dtype=np.int64)
-    bits = np.empty((soft.shape[0], soft.shape[1]), dtype=bool)
+    bits = np.empty((soft.shape[0], steps), dtype=bool)
     rows = np.arange(soft.shape[0])
-    for t in range(soft.shape[1] - 1, -1, -1):
+    for t in range(steps - 1, -1, -1):
         bits[:, t] = state & 1
-        state = predecessors[state, choices[t, rows, state]]
+        state = predecessors[state, took_second[t, rows, state].astype(np.int64)]
     return bits[:, :PAYLOAD_BITS].reshape(*batch, PAYLOAD_BITS)
 
 

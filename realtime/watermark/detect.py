@@ -75,6 +75,9 @@ def content_box(luma: np.ndarray) -> tuple[int, int, int, int] | None:
     return top, h - bottom, left, w - right
 
 
+# readings whose marker part agrees less than this are not decoded: chance readings agree about 0 +- 0.1, and the
+# weakest copies still decoded (a half-size 640x360 copy at crf 30) agree 0.1 or more
+DECODE_AGREEMENT = 0.05
 CLIPPED = (4, 251)  # a pixel with any channel at or beyond these is taken as clipped
 CLIPPED_DISTRUST = 4.0  # a cell's vote counts for nothing once a quarter of its 5x5 neighbourhood is clipped
 
@@ -180,7 +183,7 @@ class WatermarkDetector:
             if key == self._own:
                 own = Detection(False, None, max(0.0, float(agreement[unity])), self.frames)
             count = carrier_for(int(key[1]), int(key[2])).count  # type: ignore[call-overload]
-            tried += [(soft[g] * count, float(agreement[g])) for g in np.flatnonzero(agreement > 0)]
+            tried += [(soft[g] * count, float(agreement[g])) for g in np.flatnonzero(agreement >= DECODE_AGREEMENT)]
         found = _best_decoded(tried)
         if found is not None:
             return Detection(True, found[0], found[1], self.frames)
@@ -194,7 +197,7 @@ class WatermarkDetector:
         integrals = [cv2.integral(luma.astype(np.float64)) for luma in self._kept]
         places = locate_grids(self._kept, integrals, self.step)
         readings = [read_cropped(integrals, place, self.step) for place in places]
-        found = _best_decoded([(r.sums, r.agreement) for r in readings if r.agreement > 0])
+        found = _best_decoded([(r.sums, r.agreement) for r in readings if r.agreement >= DECODE_AGREEMENT])
         if found is None:
             return None
         return Detection(True, found[0], found[1], self.frames, cropped=True)
