@@ -46,14 +46,17 @@ def test_file_camera_for_three_seconds_gives_swapped_watermarked_frames(media: d
     assert result.returncode == 0, result.stderr
     report = json.loads(report_path.read_text())
     assert report["end"] == "ended" and report["frames_captured"] == round(SPEC.seconds * SPEC.fps)
-    assert report["frames_output"] >= 25 and report["faces_swapped"] >= 0.8 * report["frames_output"]
+    # a live frame never waits for the detector: frames before its first result go out unswapped, as many as the
+    # machine's load makes them; from then on the tracked face is swapped (a tenth of slack for a lost track)
+    first = report["frames_before_first_face"]
+    assert report["frames_output"] >= 25 and report["faces_swapped"] >= 0.9 * (report["frames_output"] - first) > 0
     assert 0 < report["latency_p50_ms"] <= report["latency_p95_ms"] <= report["latency_max_ms"]
     assert re.search(r"latency p50 \d+ ms p95 \d+ ms", result.stderr.strip().splitlines()[-1])
     assert re.search(r"fps \| latency p50", result.stderr)  # the once-a-second status line
     before, after = video_frames(media["clip"]), video_frames(out)
     assert len(after) == report["frames_output"]
     analyzer = DlibAnalyzer()
-    for frame in after[5::10]:
+    for frame in after[first::10]:
         # the camera frame this output came from: the one its background matches
         match = min(before, key=lambda f: np.abs(f[:, :100].astype(int) - frame[:, :100]).mean())
         x0, y0, x1, y1 = max(analyzer.detect(match), key=lambda f: f.score).bbox.astype(int)

@@ -93,7 +93,9 @@ END_PHRASES = {
 class SessionReport:
     """How a session went; ``end`` is why it stopped: one of :data:`END_PHRASES`' keys ("ended" for the end of a
     file input, "disconnected", "stopped" by Ctrl-C, "window closed", "time limit", or the terminating signal's
-    name)."""
+    name). ``frames_before_first_face``: frames sent before the first one with a swapped face (a live frame never
+    waits for the background detector, so the first ones go out as captured until its first result; the whole
+    session's count when no face was ever swapped)."""
 
     end: str
     frames_captured: int
@@ -104,6 +106,7 @@ class SessionReport:
     latency_p95_ms: float
     latency_max_ms: float
     faces_swapped: int
+    frames_before_first_face: int
     detect_every: int
 
     def line(self) -> str:
@@ -154,6 +157,7 @@ class LiveSession:
         closed in every case (a recording is finished); a capture thread's error is raised here once they are."""
         start = time.perf_counter()
         end, output, last_status = "stopped", 0, start
+        first_face: int | None = None  # output frames before the first with a swapped face
         self.source.start(self.slot)
         try:
             while not self._stop.is_set():
@@ -172,6 +176,8 @@ class LiveSession:
                     sink.send(out, frame.captured - start)
                 done = time.perf_counter()
                 output += 1
+                if first_face is None and self.pipeline.faces_swapped > 0:
+                    first_face = output - 1
                 self.stats.add(done - frame.captured, done, began)
                 self.pipeline.detection.every = self.interval.update(done - began)
                 if any(sink.closed_by_user for sink in self.sinks):
@@ -203,6 +209,7 @@ class LiveSession:
             latency_p95_ms=self.stats.percentile_ms(95, everything=True),
             latency_max_ms=max(self.stats.all_latencies, default=0.0) * 1000,
             faces_swapped=self.pipeline.faces_swapped,
+            frames_before_first_face=output if first_face is None else first_face,
             detect_every=self.pipeline.detection.every,
         )
 
