@@ -10,9 +10,9 @@ cell is some cell of the original grid. The search finds all of that at once, wi
   pixel) can be taken once per cell size, before knowing where the grid is.
 - **The marker is a template.** The coded bits the 24-bit marker fixes are known
   (:data:`~realtime.watermark.coding.KNOWN_CODED_BITS`, about a third of the cells), so each hypothesis (the grid's
-  columns, its pitch, its whole-pixel phase, how many rows and columns are hidden above and to the left,
-  and mirrored or not) predicts the sign of the map on those cells. For each pitch, the map (averaged over the
-  frames) is sampled at every phase and correlated with every template in one matrix product: the true hypothesis
+  columns, its pitch, its phase, how many rows and columns are hidden above and to the left, and mirrored or not)
+  predicts the sign of the map on those cells. For each pitch, the map (averaged over the frames) is sampled at
+  phases a tenth of a cell apart and correlated with every template in one matrix product: the true hypothesis
   sums a third of all cells' votes coherently, any other sums noise (:func:`locate_grids`).
 - The best few hypotheses are refined to a fraction of a pixel on exact cell means (integral images), and all of
   their cells are read (:func:`read_cropped`) for the Viterbi decoder.
