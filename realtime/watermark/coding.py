@@ -53,11 +53,11 @@ def _trellis() -> tuple[np.ndarray, np.ndarray]:
 def conv_encode(bits: np.ndarray) -> np.ndarray:
     """The coded bits (bool [CODED_BITS]) of payload bits (bool [64]) followed by a six-bit zero tail: two per
     input bit, in input order."""
-    register, out = 0, []
+    register, registers = 0, []
     for bit in np.concatenate([np.asarray(bits, dtype=bool), np.zeros(TAIL, dtype=bool)]):
         register = ((register << 1) | int(bit)) & (2**CONSTRAINT - 1)
-        out += [bin(register & g).count("1") & 1 for g in GENERATORS]
-    return np.array(out, dtype=bool)
+        registers.append(register)
+    return np.stack([_parity(np.array(registers) & g) for g in GENERATORS], axis=1).ravel().astype(bool)
 
 
 def viterbi_decode(soft: np.ndarray) -> np.ndarray:

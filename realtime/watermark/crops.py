@@ -173,8 +173,7 @@ def _coarse(lumas: list[np.ndarray], pitch: float, cols: int, step: float) -> li
     ys = np.clip(np.rint(phases[:, None] + iy[None, :] * pitch).astype(int) - 2 * k, 0, votes.shape[0] - 1)
     xs = np.clip(np.rint(phases[:, None] + ix[None, :] * pitch).astype(int) - 2 * k, 0, votes.shape[1] - 1)
     sampled = votes[ys[:, None, :, None], xs[None, :, None, :]].reshape(len(phases) ** 2, len(iy) * len(ix))
-    known = np.maximum(np.count_nonzero(templates, axis=0), 1)
-    scores = (sampled @ templates) * (np.sqrt(2 * len(lumas)) / np.sqrt(known))  # ~N(0, 1) by chance
+    scores = _standardised(sampled @ templates, np.count_nonzero(templates, axis=0), len(lumas))
     best = np.argpartition(scores, -PLACES_KEPT, axis=None)[-PLACES_KEPT:]
     places = []
     for flat in best:
@@ -183,6 +182,12 @@ def _coarse(lumas: list[np.ndarray], pitch: float, cols: int, step: float) -> li
         py, px = phases[int(phase) // len(phases)], phases[int(phase) % len(phases)]
         places.append(GridPlace(cols, pitch, float(px), float(py), top, left, mirrored, float(scores.flat[flat])))
     return places
+
+
+def _standardised(agreement: np.ndarray, known: np.ndarray | int, frames: int) -> np.ndarray:
+    """Template agreement sums (over ``known`` template cells, votes averaged over ``frames``) in standard
+    deviations of chance: a vote on unmarked picture has variance 1/2 per frame, so a sum is ~N(0, 1) by chance."""
+    return agreement * np.sqrt(2 * frames / np.maximum(known, 1))
 
 
 def _cell_means(integral: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -231,10 +236,10 @@ def _refine(integrals: list[np.ndarray], place: GridPlace, step: float) -> list[
     half_step = PITCH_DRIFT / max(int(max(h, w) / place.pitch), 1)
     shifts = np.linspace(-1.0, 1.0, 9)
     found: list[GridPlace] = []
+    phases = [(place.phase_x + dx, place.phase_y + dy) for dx in shifts for dy in shifts]
+    phases = [(px, py) for px, py in phases if px >= 0 and py >= 0]
     for pitch in place.pitch * (1 + np.linspace(-half_step, half_step, 5)):
         trial = replace(place, pitch=float(pitch))
-        phases = [(place.phase_x + dx, place.phase_y + dy) for dx in shifts for dy in shifts]
-        phases = [(px, py) for px, py in phases if px >= 0 and py >= 0]
         nx = int((w - max(p[0] for p in phases)) // pitch)
         ny = int((h - max(p[1] for p in phases)) // pitch)
         if nx < 5 + MIN_INTERIOR - 1 or ny < 5 + MIN_INTERIOR - 1:
@@ -244,7 +249,7 @@ def _refine(integrals: list[np.ndarray], place: GridPlace, step: float) -> list[
         r, c = _mapped(trial, ny, nx)
         template = _template(int(r[-1]) + 1, place.cols, False)[np.ix_(r, c)]
         votes = _cell_votes(integrals, x, y, step)  # [phases, ny-4, nx-4]
-        scores = (votes * template).sum(axis=(1, 2)) * np.sqrt(2 * len(integrals) / max(np.count_nonzero(template), 1))
+        scores = _standardised((votes * template).sum(axis=(1, 2)), np.count_nonzero(template), len(integrals))
         found += [
             replace(trial, phase_x=px, phase_y=py, score=float(v)) for (px, py), v in zip(phases, scores, strict=True)
         ]

@@ -141,12 +141,10 @@ class WatermarkDetector:
                     phase = values[None, :] * self._inverse_steps - DITHER
                     votes = np.cos(2 * np.pi * phase)
                     weights = (trust[:, ::-1] if mirrored else trust).ravel()
-                    for key, soft in (
-                        ((view, r, cols, mirrored, False), carrier.bit_means(votes)),  # [gains, coded bits]
-                        ((view, r, cols, mirrored, True), carrier.bit_means(votes * weights)),
-                    ):
-                        self._soft_sums[key] = self._soft_sums.get(key, 0.0) + soft
-                    self._trust_sums[key] = self._trust_sums.get(key, 0.0) + carrier.bit_means(weights)
+                    plain, trusted = (view, r, cols, mirrored, False), (view, r, cols, mirrored, True)
+                    self._soft_sums[plain] = self._soft_sums.get(plain, 0.0) + carrier.bit_means(votes)
+                    self._soft_sums[trusted] = self._soft_sums.get(trusted, 0.0) + carrier.bit_means(votes * weights)
+                    self._trust_sums[trusted] = self._trust_sums.get(trusted, 0.0) + carrier.bit_means(weights)
 
     def add(self, frame: np.ndarray) -> None:
         """Fold in one RGB uint8 frame [H,W,3] under every hypothesis (see the class)."""

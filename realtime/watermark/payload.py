@@ -7,12 +7,9 @@ import numpy as np
 __all__ = [
     "MARKER",
     "MARKER_BITS",
-    "MARKER_PATTERN",
-    "MARKER_SIGNS",
     "PAYLOAD_BITS",
     "decode_payload",
     "encode_payload",
-    "marker_agreement",
     "payload_bytes",
 ]
 
@@ -51,14 +48,3 @@ def decode_payload(bits: np.ndarray) -> int | None:
 def payload_bytes(user_id: int) -> bytes:
     """The 64 payload bits for ``user_id`` as 8 bytes (most significant first)."""
     return np.packbits(encode_payload(user_id)).tobytes()
-
-
-# +1 where the marker has a 0 bit (read as a positive soft decision), -1 where it has a 1
-MARKER_PATTERN = encode_payload(0)[:MARKER_BITS]
-MARKER_SIGNS = np.where(MARKER_PATTERN, -1.0, 1.0)
-
-
-def marker_agreement(soft: np.ndarray) -> np.ndarray:
-    """How well soft bit readings [..., 64] (positive: a 0) agree with the known marker: the mean of its 24 bits'
-    readings signed by the marker, [...] in [-1, 1] (about 1 on a clean mark, about 0 by chance)."""
-    return soft[..., :MARKER_BITS] @ MARKER_SIGNS / MARKER_BITS
