@@ -38,3 +38,24 @@ def test_unknown_steps_and_a_missing_gpu_are_refused(capsys: pytest.CaptureFixtu
     if not torch.cuda.is_available():
         assert device_check.main([]) == 1
         assert "no GPU is visible" in capsys.readouterr().err
+
+
+def test_a_second_half_keeps_the_first_and_collects_its_results(tmp_path: Path) -> None:
+    """The lent machine runs the check in two calls (bench/device_kit.py): --merge keeps what the first recorded,
+    --collect copies the JSON and every result file still there into the call's $OUT."""
+    result = tmp_path / "ops-bench-result.json"
+    result.write_text("{}\n")
+    out = tmp_path / "check.json"
+    first = {"name": "ops-bench", "command": "bench/ops.py", "status": "ok", "seconds": 12.5, "returncode": 0,
+             "output_tail": "", "result_files": [str(result)]}  # fmt: skip
+    out.write_text(json.dumps({"steps": [first]}))
+    collected = tmp_path / "OUT"
+    code = device_check.main(["--dry-run", "--steps", "gpu", "--out", str(out), "--merge", "--collect", str(collected)])
+    assert code == 0
+    status = {s["name"]: s for s in json.loads(out.read_text())["steps"]}
+    assert status["ops-bench"] == first and status["gpu"]["status"] == "listed"
+    assert {s["status"] for name, s in status.items() if name not in ("ops-bench", "gpu")} == {"skipped"}
+    names = sorted(p.name for p in collected.iterdir())
+    assert names[0].startswith("device-check-") and names[1:] == ["ops-bench-result.json"]
+    with pytest.raises(SystemExit):
+        device_check.main(["--dry-run", "--merge"])  # nothing to merge with
