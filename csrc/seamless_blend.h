@@ -26,17 +26,67 @@ struct BlendLevel {
   at::Tensor colour_mask[2];  // acc [h, w]: unknown cells with (y + x) % 2 == colour, as 0/1
 };
 
-using ChannelSums = std::vector<double>;  // one value per channel
+// The conjugate-gradient scalars of every channel live in a double [kScalarRows, C] tensor on the grids' device,
+// so the solve never waits for the host: kernels read alpha and beta from it, reductions accumulate into it, and
+// the host looks only at the `active` row, every K::kCheckEvery iterations.
+enum ScalarRow : int64_t { kRz = 0, kPap, kRr, kRzNew, kBeta, kActive, kIters, kRel, kBnorm, kScalarRows };
+// What a scalar step does per channel (scalar_step below).
+enum ScalarStep : int { kStart = 0, kAfterUpdate, kAfterPrecondition };
 
-// Kernels must provide (x, b, r, p, z, ap: contiguous acc [C, h, w] on the level's device):
+#if defined(__CUDACC__)
+#define REALTIME_HOST_DEVICE __host__ __device__
+#else
+#define REALTIME_HOST_DEVICE
+#endif
+
+// The CG step of channel c: alpha = r.z / p.Ap, 0 once the channel has converged.
+REALTIME_HOST_DEVICE inline double cg_alpha(const double* s, int64_t channels, int64_t c) {
+  const double pap = s[kPap * channels + c];
+  return s[kActive * channels + c] != 0 && pap > 0 ? s[kRz * channels + c] / pap : 0.0;
+}
+
+// The bookkeeping between kernels, for channel c. A row that reductions accumulate into (b.b and r.r in kRr,
+// p.Ap in kPap, the new r.z in kRzNew) is zeroed by the step that consumes it, ready for the next sum.
+//   kStart:             b.b (in kRr) gives |b|; a channel with b = 0 has nothing to solve
+//   kAfterUpdate:       one more iteration; relative residual |r| / |b|; still active while above rtol
+//   kAfterPrecondition: beta = new r.z / r.z (0 once converged), then r.z = new r.z
+REALTIME_HOST_DEVICE inline void scalar_step(double* s, int64_t channels, int64_t c, int step, double rtol) {
+  double* row[kScalarRows];
+  for (int64_t k = 0; k < kScalarRows; ++k) row[k] = s + k * channels + c;
+  if (step == kStart) {
+    *row[kBnorm] = sqrt(*row[kRr]);
+    *row[kActive] = *row[kBnorm] > 0 ? 1.0 : 0.0;
+    *row[kRel] = *row[kActive];
+    *row[kIters] = 0;
+    *row[kRr] = 0;
+  } else if (step == kAfterUpdate) {
+    if (*row[kActive] != 0) {
+      *row[kIters] += 1;
+      *row[kRel] = sqrt(*row[kRr]) / *row[kBnorm];
+      *row[kActive] = *row[kRel] > rtol ? 1.0 : 0.0;
+    }
+    *row[kRr] = 0;
+    *row[kPap] = 0;
+  } else {
+    *row[kBeta] = *row[kActive] != 0 && *row[kRz] > 0 ? *row[kRzNew] / *row[kRz] : 0.0;
+    *row[kRz] = *row[kRzNew];
+    *row[kRzNew] = 0;
+  }
+}
+
+// Kernels must provide (x, b, r, p, z, ap: contiguous acc [C, h, w] on the level's device; s: the scalars):
 //   smooth(L, x, b, colour)            red-black Gauss-Seidel half-sweep over unknown cells with (y+x)%2 == colour
 //   residual(L, x, b, r)               r = b - A x on unknown cells, 0 elsewhere
-//   apply_dot(L, p, ap) -> sums        ap = A p; returns sum p*ap per channel
+//   apply_dot(L, p, ap, s)             ap = A p; s[kPap] += sum p*ap per channel
 //   restrict_sum(fine_r, coarse_b)     coarse_b[Y, X] = sum of fine_r over the 2x2 children (ceil sizes)
 //   prolong_add(coarse, L, fine_x)     fine_x[y, x] += coarse[y/2, x/2] on unknown cells of L
-//   cg_update(x, r, p, ap, alpha) -> r.r   x += alpha p; r -= alpha ap (per channel); returns sum r*r
-//   dot(a, b) -> sums
-//   direction(p, z, beta)              p = z + beta p (per channel)
+//   cg_update(x, r, p, ap, s)          x += alpha p; r -= alpha ap (alpha = cg_alpha per channel); s[kRr] += r.r
+//   dot(a, b, s, row)                  s[row] += sum a*b per channel
+//   direction(p, z, s)                 p = z + beta p (beta = s[kBeta] per channel)
+//   scalar_step(s, step, rtol)         scalar_step above, for every channel
+//   any_active(s) -> bool              whether a channel is still iterating (the one wait for the device)
+//   kCheckEvery                        iterations between two any_active checks
+// The sums add into rows the scalar steps keep at 0 (a kernel may also assign when it computes the whole sum).
 // A x = deg * x - sum of unknown 4-neighbours (off-Ω cells hold 0).
 
 // Sum of the 4 neighbours of every cell over the last two dims; cells outside the grid count as 0.
@@ -103,48 +153,31 @@ void vcycle(const std::vector<BlendLevel>& levels, size_t depth, const at::Tenso
   for (int i = 0; i < kSweeps; ++i) K::smooth(level, x, b, 1), K::smooth(level, x, b, 0);
 }
 
-// Solves A u = b per channel; writes u and per-channel (iterations, relative residual) into stats [C, 2].
+// Solves A u = b per channel; returns u and writes per-channel (iterations, relative residual) into stats [C, 2]
+// (double, on b's device). Converged channels take alpha = beta = 0, so iterations run past convergence between
+// two checks change nothing.
 template <class K>
 at::Tensor pcg_solve(const std::vector<BlendLevel>& levels, const at::Tensor& b, double rtol, int64_t max_iter,
-                     double* stats) {
-  const int64_t channels = b.size(0);
+                     at::Tensor stats) {
   at::Tensor x = at::zeros_like(b), r = b.clone(), z = at::empty_like(b), ap = at::empty_like(b);
-  const ChannelSums bb = K::dot(b, b);
-  std::vector<double> b_norm(channels), rel(channels, 0.0), alpha(channels), beta(channels);
-  std::vector<bool> active(channels);
-  bool any_active = false;
-  for (int64_t c = 0; c < channels; ++c) {
-    b_norm[c] = std::sqrt(bb[c]);
-    active[c] = b_norm[c] > 0;
-    rel[c] = active[c] ? 1.0 : 0.0;
-    any_active = any_active || active[c];
-    stats[2 * c] = 0;
-  }
+  at::Tensor s = at::zeros({kScalarRows, b.size(0)}, b.options().dtype(at::kDouble));
+  K::dot(b, b, s, kRr);
+  K::scalar_step(s, kStart, rtol);
   vcycle<K>(levels, 0, r, z);
   at::Tensor p = z.clone();
-  ChannelSums rz = K::dot(r, z);
-  for (int64_t it = 0; any_active && it < max_iter; ++it) {
-    const ChannelSums pap = K::apply_dot(levels[0], p, ap);
-    for (int64_t c = 0; c < channels; ++c) alpha[c] = active[c] && pap[c] > 0 ? rz[c] / pap[c] : 0.0;
-    const ChannelSums rr = K::cg_update(x, r, p, ap, alpha);
-    any_active = false;
-    for (int64_t c = 0; c < channels; ++c) {
-      if (!active[c]) continue;
-      stats[2 * c] += 1;
-      rel[c] = std::sqrt(rr[c]) / b_norm[c];
-      active[c] = rel[c] > rtol;
-      any_active = any_active || active[c];
-    }
-    if (!any_active) break;
+  K::dot(r, z, s, kRz);
+  for (int64_t it = 0; it < max_iter; ++it) {
+    K::apply_dot(levels[0], p, ap, s);
+    K::cg_update(x, r, p, ap, s);
+    K::scalar_step(s, kAfterUpdate, rtol);
+    if ((it + 1) % K::kCheckEvery == 0 && !K::any_active(s)) break;
     vcycle<K>(levels, 0, r, z);
-    const ChannelSums rz_new = K::dot(r, z);
-    for (int64_t c = 0; c < channels; ++c) {
-      beta[c] = active[c] && rz[c] > 0 ? rz_new[c] / rz[c] : 0.0;
-      rz[c] = rz_new[c];
-    }
-    K::direction(p, z, beta);
+    K::dot(r, z, s, kRzNew);
+    K::scalar_step(s, kAfterPrecondition, rtol);
+    K::direction(p, z, s);
   }
-  for (int64_t c = 0; c < channels; ++c) stats[2 * c + 1] = rel[c];
+  stats.select(1, 0).copy_(s[kIters]);
+  stats.select(1, 1).copy_(s[kRel]);
   return x;
 }
 
@@ -174,18 +207,20 @@ std::tuple<at::Tensor, at::Tensor> seamless_blend_impl(const at::Tensor& dst_in,
   const int64_t n = dst.size(0), channels = dst.size(1), height = dst.size(2), width = dst.size(3);
   const auto acc = dst.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
   at::Tensor out = dst.clone();
-  at::Tensor stats = at::zeros({n, channels, 2}, at::TensorOptions().dtype(at::kDouble));
-  // Bounding boxes from row/column occupancy: two small device-to-host copies instead of the whole mask.
-  const at::Tensor rows = mask.select(1, 0).amax(2).cpu(), cols = mask.select(1, 0).amax(1).cpu();
-  const auto rows_a = rows.accessor<uint8_t, 2>();
-  const auto cols_a = cols.accessor<uint8_t, 2>();
+  at::Tensor stats = at::zeros({n, channels, 2}, dst.options().dtype(at::kDouble));
+  // Bounding boxes from row/column occupancy and the mask's size, in one small copy to the host: the only wait
+  // for the device outside the solves' convergence checks.
+  const at::Tensor plane = mask.select(1, 0);
+  const at::Tensor area = plane.sum({1, 2}, /*keepdim=*/false, at::kLong).unsqueeze(1);
+  const at::Tensor layout = at::cat({plane.amax(2).to(at::kLong), plane.amax(1).to(at::kLong), area}, 1).cpu();
+  const auto layout_a = layout.accessor<int64_t, 2>();
   for (int64_t i = 0; i < n; ++i) {
     int64_t y0 = -1, y1 = -1, x0 = -1, x1 = -1;
     for (int64_t y = 0; y < height; ++y)
-      if (rows_a[i][y]) y1 = y + 1, y0 = y0 < 0 ? y : y0;
+      if (layout_a[i][y]) y1 = y + 1, y0 = y0 < 0 ? y : y0;
     if (y0 < 0) continue;  // empty mask: dst unchanged
     for (int64_t x = 0; x < width; ++x)
-      if (cols_a[i][x]) x1 = x + 1, x0 = x0 < 0 ? x : x0;
+      if (layout_a[i][height + x]) x1 = x + 1, x0 = x0 < 0 ? x : x0;
     y0 = std::max<int64_t>(y0 - 1, 0), y1 = std::min(y1 + 1, height);
     x0 = std::max<int64_t>(x0 - 1, 0), x1 = std::min(x1 + 1, width);
     const at::Tensor unknown = mask[i][0].slice(0, y0, y1).slice(1, x0, x1).contiguous();
@@ -193,18 +228,19 @@ std::tuple<at::Tensor, at::Tensor> seamless_blend_impl(const at::Tensor& dst_in,
     const at::Tensor s = src[i].slice(1, y0, y1).slice(2, x0, x1).to(acc);
     const at::Tensor inside = unknown.to(at::kBool);
     at::Tensor u;
-    if (inside.all().item<bool>()) {
-      // Ω is the whole frame: no Dirichlet boundary, so f is src up to a constant; keep dst's mean.
+    if (layout_a[i][height + width] == (y1 - y0) * (x1 - x0)) {
+      // Ω is the whole frame (the box grows past the mask wherever the frame allows): no Dirichlet boundary, so
+      // f is src up to a constant; keep dst's mean.
       u = (d - s).mean({1, 2}, /*keepdim=*/true).expand_as(s);
     } else {
       const auto levels = blend_hierarchy(unknown, acc);
       const at::Tensor outside = at::logical_not(inside).to(acc);
       at::Tensor b = (neighbour_sum(outside * (d - s)) * inside.to(acc)).contiguous();
-      u = pcg_solve<K>(levels, b, rtol, max_iter, stats[i].data_ptr<double>());
+      u = pcg_solve<K>(levels, b, rtol, max_iter, stats[i]);
     }
     out[i].slice(1, y0, y1).slice(2, x0, x1).copy_(at::where(inside, s + u, d));
   }
-  return {out, stats.to(dst.device())};
+  return {out, stats};
 }
 
 }  // namespace realtime

@@ -6,6 +6,8 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include <algorithm>
+
 #include "../seamless_blend.h"
 
 namespace realtime {
@@ -20,13 +22,13 @@ void for_rows(int64_t channels, int64_t h, const F& fn) {
   });
 }
 
+// Writes the per-channel sums of fn(c, y) over rows into out[c] (row sums added in order, in double).
 template <typename F>
-ChannelSums sum_rows(int64_t channels, int64_t h, const F& fn) {
+void sum_rows(int64_t channels, int64_t h, double* out, const F& fn) {
   std::vector<double> rows(channels * h);
   for_rows(channels, h, [&](int64_t c, int64_t y) { rows[c * h + y] = fn(c, y); });
-  ChannelSums sums(channels, 0.0);
-  for (int64_t i = 0; i < channels * h; ++i) sums[i / h] += rows[i];
-  return sums;
+  for (int64_t c = 0; c < channels; ++c) out[c] = 0;
+  for (int64_t i = 0; i < channels * h; ++i) out[i / h] += rows[i];
 }
 
 // out[i] = sum of the 4 neighbours of row[i]; `up`/`down` are the rows above and below (a zero row at the grid's
@@ -85,6 +87,8 @@ T row_dot(const T* a, const T* b, int64_t w) {
 }
 
 struct CpuBlendKernels {
+  static constexpr int64_t kCheckEvery = 1;  // reading the scalars costs nothing here
+
   static void smooth(const BlendLevel& L, at::Tensor& x, const at::Tensor& b, int colour) {
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "blend_smooth_cpu", [&] {
       scalar_t* xp = x.data_ptr<scalar_t>();
@@ -129,15 +133,14 @@ struct CpuBlendKernels {
     });
   }
 
-  static ChannelSums apply_dot(const BlendLevel& L, const at::Tensor& p, at::Tensor& ap) {
-    ChannelSums out;
+  static void apply_dot(const BlendLevel& L, const at::Tensor& p, at::Tensor& ap, at::Tensor& s) {
     AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "blend_apply_cpu", [&] {
       const scalar_t* pp = p.const_data_ptr<scalar_t>();
       scalar_t* app = ap.data_ptr<scalar_t>();
       const scalar_t* deg = L.deg.const_data_ptr<scalar_t>();
       const scalar_t* msk = L.mask.const_data_ptr<scalar_t>();
       const std::vector<scalar_t> zeros(L.w, 0);
-      out = sum_rows(p.size(0), L.h, [&](int64_t c, int64_t y) {
+      sum_rows(p.size(0), L.h, s[kPap].data_ptr<double>(), [&](int64_t c, int64_t y) {
         const int64_t off = c * L.h * L.w + y * L.w;
         const RowWindow<scalar_t> win(pp + c * L.h * L.w, y, L.h, L.w, zeros.data());
         scalar_t* ar = app + off;
@@ -145,7 +148,6 @@ struct CpuBlendKernels {
         return static_cast<double>(row_apply_dot(pp + off, ar, deg + y * L.w, msk + y * L.w, ar, L.w));
       });
     });
-    return out;
   }
 
   static void restrict_sum(const at::Tensor& fine, at::Tensor& coarse) {
@@ -183,40 +185,37 @@ struct CpuBlendKernels {
     });
   }
 
-  static ChannelSums cg_update(at::Tensor& x, at::Tensor& r, const at::Tensor& p, const at::Tensor& ap,
-                               const std::vector<double>& alpha) {
-    const int64_t h = x.size(1), w = x.size(2);
-    ChannelSums out;
+  static void cg_update(at::Tensor& x, at::Tensor& r, const at::Tensor& p, const at::Tensor& ap, at::Tensor& s) {
+    const int64_t channels = x.size(0), h = x.size(1), w = x.size(2);
+    const double* scalars = s.const_data_ptr<double>();
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "blend_cg_update_cpu", [&] {
       scalar_t* xp = x.data_ptr<scalar_t>();
       scalar_t* rp = r.data_ptr<scalar_t>();
       const scalar_t* pp = p.const_data_ptr<scalar_t>();
       const scalar_t* app = ap.const_data_ptr<scalar_t>();
-      out = sum_rows(x.size(0), h, [&](int64_t c, int64_t y) {
+      sum_rows(channels, h, s[kRr].data_ptr<double>(), [&](int64_t c, int64_t y) {
         const int64_t off = (c * h + y) * w;
-        return static_cast<double>(
-            row_cg_update(xp + off, rp + off, pp + off, app + off, static_cast<scalar_t>(alpha[c]), w));
+        const auto alpha = static_cast<scalar_t>(cg_alpha(scalars, channels, c));
+        return static_cast<double>(row_cg_update(xp + off, rp + off, pp + off, app + off, alpha, w));
       });
     });
-    return out;
   }
 
-  static ChannelSums dot(const at::Tensor& a, const at::Tensor& b) {
+  static void dot(const at::Tensor& a, const at::Tensor& b, at::Tensor& s, ScalarRow row) {
     const int64_t h = a.size(1), w = a.size(2);
-    ChannelSums out;
     AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "blend_dot_cpu", [&] {
       const scalar_t* ap = a.const_data_ptr<scalar_t>();
       const scalar_t* bp = b.const_data_ptr<scalar_t>();
-      out = sum_rows(a.size(0), h, [&](int64_t c, int64_t y) {
+      sum_rows(a.size(0), h, s[row].data_ptr<double>(), [&](int64_t c, int64_t y) {
         const int64_t off = (c * h + y) * w;
         return static_cast<double>(row_dot(ap + off, bp + off, w));
       });
     });
-    return out;
   }
 
-  static void direction(at::Tensor& p, const at::Tensor& z, const std::vector<double>& beta) {
+  static void direction(at::Tensor& p, const at::Tensor& z, const at::Tensor& s) {
     const int64_t h = p.size(1), w = p.size(2);
+    const double* beta = s[kBeta].const_data_ptr<double>();
     AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "blend_direction_cpu", [&] {
       scalar_t* pp = p.data_ptr<scalar_t>();
       const scalar_t* zp = z.const_data_ptr<scalar_t>();
@@ -225,6 +224,16 @@ struct CpuBlendKernels {
         for (int64_t k = (c * h + y) * w, e = k + w; k < e; ++k) pp[k] = zp[k] + bt * pp[k];
       });
     });
+  }
+
+  static void scalar_step(at::Tensor& s, int step, double rtol) {
+    const int64_t channels = s.size(1);
+    for (int64_t c = 0; c < channels; ++c) realtime::scalar_step(s.data_ptr<double>(), channels, c, step, rtol);
+  }
+
+  static bool any_active(const at::Tensor& s) {
+    const double* active = s[kActive].const_data_ptr<double>();
+    return std::any_of(active, active + s.size(1), [](double a) { return a != 0; });
   }
 };
 

@@ -1,6 +1,7 @@
 // CUDA kernels of realtime::seamless_blend (the solver is seamless_blend.h): a thread per grid cell for the stencil
-// and transfer kernels; the per-channel reductions use a block sum and one double atomicAdd per block. The CG
-// scalars are copied to the host each iteration (a handful of bytes) to test convergence.
+// and transfer kernels; the per-channel reductions use a block sum and one double atomicAdd per block into the
+// device-resident CG scalars, which the update kernels read back on the device. The host waits for the device
+// only to test convergence, every kCheckEvery iterations.
 #include <ATen/Dispatch.h>
 #include <torch/library.h>
 
@@ -92,12 +93,13 @@ __global__ void prolong_add_kernel(const T* __restrict__ coarse, T* __restrict__
   }
 }
 
+// `scalars` is read (alpha) and `rr` accumulated into rows of the same allocation, so neither is __restrict__.
 template <typename T>
 __global__ void cg_update_kernel(T* __restrict__ x, T* __restrict__ r, const T* __restrict__ p,
-                                 const T* __restrict__ ap, const double* __restrict__ alpha, int64_t hw,
-                                 double* __restrict__ sums) {
+                                 const T* __restrict__ ap, const double* scalars, int64_t channels, int64_t hw,
+                                 double* rr) {
   const int64_t c = blockIdx.y;
-  const T a = static_cast<T>(alpha[c]);
+  const T a = static_cast<T>(cg_alpha(scalars, channels, c));
   double acc = 0;
   for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < hw; k += int64_t(gridDim.x) * blockDim.x) {
     const int64_t idx = c * hw + k;
@@ -106,11 +108,12 @@ __global__ void cg_update_kernel(T* __restrict__ x, T* __restrict__ r, const T* 
     acc += static_cast<double>(r[idx]) * r[idx];
   }
   acc = cuda::block_sum(acc);
-  if (threadIdx.x == 0) atomicAdd(sums + c, acc);
+  if (threadIdx.x == 0) atomicAdd(rr + c, acc);
 }
 
+// a and b may be one tensor (b.b), so neither is __restrict__.
 template <typename T>
-__global__ void dot_kernel(const T* __restrict__ a, const T* __restrict__ b, int64_t hw, double* __restrict__ sums) {
+__global__ void dot_kernel(const T* a, const T* b, int64_t hw, double* __restrict__ sums) {
   const int64_t c = blockIdx.y;
   double acc = 0;
   for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < hw; k += int64_t(gridDim.x) * blockDim.x)
@@ -128,18 +131,13 @@ __global__ void direction_kernel(T* __restrict__ p, const T* __restrict__ z, con
     p[c * hw + k] = z[c * hw + k] + bt * p[c * hw + k];
 }
 
+__global__ void scalar_step_kernel(double* scalars, int64_t channels, int step, double rtol) {
+  for (int64_t c = threadIdx.x; c < channels; c += blockDim.x) scalar_step(scalars, channels, c, step, rtol);
+}
+
 // Launch geometry for per-channel kernels: blockIdx.y = channel.
 inline dim3 channel_grid(int64_t hw, int64_t channels) {
   return dim3(std::min<unsigned int>(cuda::blocks_for(hw), 1024u), static_cast<unsigned int>(channels));
-}
-
-inline at::Tensor device_scalars(const std::vector<double>& v, const at::Tensor& like) {
-  return at::tensor(v, at::TensorOptions().dtype(at::kDouble)).to(like.device());
-}
-
-inline ChannelSums to_host(const at::Tensor& sums) {
-  const at::Tensor host = sums.cpu();
-  return ChannelSums(host.data_ptr<double>(), host.data_ptr<double>() + host.numel());
 }
 
 struct CudaBlendKernels {
@@ -164,16 +162,14 @@ struct CudaBlendKernels {
     });
   }
 
-  static ChannelSums apply_dot(const BlendLevel& L, const at::Tensor& p, at::Tensor& ap) {
-    at::Tensor sums = at::zeros({p.size(0)}, p.options().dtype(at::kDouble));
+  static void apply_dot(const BlendLevel& L, const at::Tensor& p, at::Tensor& ap, at::Tensor& s) {
     AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "blend_apply_cuda", [&] {
       apply_dot_kernel<scalar_t><<<channel_grid(L.h * L.w, p.size(0)), cuda::kThreads, 0,
                                    c10::cuda::getCurrentCUDAStream()>>>(
           p.const_data_ptr<scalar_t>(), ap.data_ptr<scalar_t>(), L.deg.const_data_ptr<scalar_t>(),
-          L.mask.const_data_ptr<scalar_t>(), L.h, L.w, sums.data_ptr<double>());
+          L.mask.const_data_ptr<scalar_t>(), L.h, L.w, s[kPap].data_ptr<double>());
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
-    return to_host(sums);
   }
 
   static void restrict_sum(const at::Tensor& fine, at::Tensor& coarse) {
@@ -196,42 +192,45 @@ struct CudaBlendKernels {
     });
   }
 
-  static ChannelSums cg_update(at::Tensor& x, at::Tensor& r, const at::Tensor& p, const at::Tensor& ap,
-                               const std::vector<double>& alpha) {
+  static void cg_update(at::Tensor& x, at::Tensor& r, const at::Tensor& p, const at::Tensor& ap, at::Tensor& s) {
     const int64_t hw = x.size(1) * x.size(2);
-    at::Tensor sums = at::zeros({x.size(0)}, x.options().dtype(at::kDouble));
-    const at::Tensor alpha_d = device_scalars(alpha, x);
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "blend_cg_update_cuda", [&] {
       cg_update_kernel<scalar_t><<<channel_grid(hw, x.size(0)), cuda::kThreads, 0,
                                    c10::cuda::getCurrentCUDAStream()>>>(
           x.data_ptr<scalar_t>(), r.data_ptr<scalar_t>(), p.const_data_ptr<scalar_t>(), ap.const_data_ptr<scalar_t>(),
-          alpha_d.const_data_ptr<double>(), hw, sums.data_ptr<double>());
+          s.const_data_ptr<double>(), x.size(0), hw, s[kRr].data_ptr<double>());
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
-    return to_host(sums);
   }
 
-  static ChannelSums dot(const at::Tensor& a, const at::Tensor& b) {
+  static void dot(const at::Tensor& a, const at::Tensor& b, at::Tensor& s, ScalarRow row) {
     const int64_t hw = a.size(1) * a.size(2);
-    at::Tensor sums = at::zeros({a.size(0)}, a.options().dtype(at::kDouble));
     AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "blend_dot_cuda", [&] {
       dot_kernel<scalar_t><<<channel_grid(hw, a.size(0)), cuda::kThreads, 0, c10::cuda::getCurrentCUDAStream()>>>(
-          a.const_data_ptr<scalar_t>(), b.const_data_ptr<scalar_t>(), hw, sums.data_ptr<double>());
+          a.const_data_ptr<scalar_t>(), b.const_data_ptr<scalar_t>(), hw, s[row].data_ptr<double>());
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
-    return to_host(sums);
   }
 
-  static void direction(at::Tensor& p, const at::Tensor& z, const std::vector<double>& beta) {
+  static void direction(at::Tensor& p, const at::Tensor& z, const at::Tensor& s) {
     const int64_t hw = p.size(1) * p.size(2);
-    const at::Tensor beta_d = device_scalars(beta, p);
     AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "blend_direction_cuda", [&] {
       direction_kernel<scalar_t><<<channel_grid(hw, p.size(0)), cuda::kThreads, 0,
                                    c10::cuda::getCurrentCUDAStream()>>>(
-          p.data_ptr<scalar_t>(), z.const_data_ptr<scalar_t>(), beta_d.const_data_ptr<double>(), hw);
+          p.data_ptr<scalar_t>(), z.const_data_ptr<scalar_t>(), s[kBeta].const_data_ptr<double>(), hw);
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
   }
+
+  static void scalar_step(at::Tensor& s, int step, double rtol) {
+    scalar_step_kernel<<<1, 32, 0, c10::cuda::getCurrentCUDAStream()>>>(s.data_ptr<double>(), s.size(1), step, rtol);
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+  }
+
+  // One small copy to the host, the solve's only wait. Checking every other iteration halves the waits and
+  // costs at most one iteration that changes nothing (converged channels take alpha = beta = 0).
+  static constexpr int64_t kCheckEvery = 2;
+  static bool any_active(const at::Tensor& s) { return s[kActive].ne(0).any().item<bool>(); }
 };
 
 std::tuple<at::Tensor, at::Tensor> seamless_blend_cuda(const at::Tensor& dst, const at::Tensor& src,
