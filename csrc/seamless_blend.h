@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "checks.h"
+#include "seamless_blend_tail.h"
 
 namespace realtime {
 
@@ -32,12 +33,6 @@ struct BlendLevel {
 enum ScalarRow : int64_t { kRz = 0, kPap, kRr, kRzNew, kBeta, kActive, kIters, kRel, kBnorm, kScalarRows };
 // What a scalar step does per channel (scalar_step below).
 enum ScalarStep : int { kStart = 0, kAfterUpdate, kAfterPrecondition };
-
-#if defined(__CUDACC__)
-#define REALTIME_HOST_DEVICE __host__ __device__
-#else
-#define REALTIME_HOST_DEVICE
-#endif
 
 // The CG step of channel c: alpha = r.z / p.Ap, 0 once the channel has converged.
 REALTIME_HOST_DEVICE inline double cg_alpha(const double* s, int64_t channels, int64_t c) {
@@ -85,6 +80,7 @@ REALTIME_HOST_DEVICE inline void scalar_step(double* s, int64_t channels, int64_
 //   direction(p, z, s)                 p = z + beta p (beta = s[kBeta] per channel)
 //   scalar_step(s, step, rtol)         scalar_step above, for every channel
 //   any_active(s) -> bool              whether a channel is still iterating (the one wait for the device)
+//   tail(TailLevels<T>)                vcycle_tail (seamless_blend_tail.h) over the coarse levels
 //   kCheckEvery                        iterations between two any_active checks
 // The sums add into rows the scalar steps keep at 0 (a kernel may also assign when it computes the whole sum).
 // A x = deg * x - sum of unknown 4-neighbours (off-Ω cells hold 0).
@@ -129,19 +125,41 @@ inline std::vector<BlendLevel> blend_hierarchy(const at::Tensor& unknown, at::Sc
   return levels;
 }
 
+// Runs the V-cycle from `depth` down as one tail (seamless_blend_tail.h), with K::tail(TailLevels<T>).
+template <class K>
+void run_tail(const std::vector<BlendLevel>& levels, size_t depth, const at::Tensor& b, at::Tensor& x) {
+  const int count = static_cast<int>(levels.size() - depth);
+  TORCH_CHECK(count <= kMaxTailLevels, "seamless_blend: ", count, " coarse levels, over the tail's ", kMaxTailLevels);
+  std::vector<at::Tensor> grids;  // the coarse levels' b, x and r, alive until the tail has been queued
+  const auto grid = [&](const BlendLevel& L) {
+    return grids.emplace_back(at::empty({b.size(0), L.h, L.w}, b.options()));
+  };
+  AT_DISPATCH_FLOATING_TYPES(b.scalar_type(), "blend_tail", [&] {
+    TailLevels<scalar_t> tail;
+    tail.count = count;
+    tail.channels = b.size(0);
+    for (int d = 0; d < count; ++d) {
+      const BlendLevel& L = levels[depth + d];
+      TailLevel<scalar_t>& level = tail.level[d];
+      level.h = L.h, level.w = L.w;
+      level.deg = L.deg.const_data_ptr<scalar_t>(), level.inv_deg = L.inv_deg.const_data_ptr<scalar_t>();
+      level.mask = L.mask.const_data_ptr<scalar_t>();
+      for (int colour = 0; colour < 2; ++colour) level.sel[colour] = L.colour_mask[colour].const_data_ptr<scalar_t>();
+      // The first level's b is only read (the tail writes b on the levels below it).
+      level.b = d == 0 ? const_cast<scalar_t*>(b.const_data_ptr<scalar_t>()) : grid(L).template data_ptr<scalar_t>();
+      level.x = d == 0 ? x.data_ptr<scalar_t>() : grid(L).template data_ptr<scalar_t>();
+      level.r = d + 1 < count ? grid(L).template data_ptr<scalar_t>() : nullptr;
+    }
+    K::tail(tail);
+  });
+}
+
 template <class K>
 void vcycle(const std::vector<BlendLevel>& levels, size_t depth, const at::Tensor& b, at::Tensor& x) {
-  constexpr int kSweeps = 2, kCoarseSweeps = 16;
   const BlendLevel& level = levels[depth];
+  if (level.h * level.w <= kTailCells) return run_tail<K>(levels, depth, b, x);
   x.zero_();
-  if (depth + 1 == levels.size()) {
-    for (int i = 0; i < kCoarseSweeps; ++i) {
-      K::smooth(level, x, b, 0), K::smooth(level, x, b, 1);
-      K::smooth(level, x, b, 1), K::smooth(level, x, b, 0);
-    }
-    return;
-  }
-  for (int i = 0; i < kSweeps; ++i) K::smooth(level, x, b, 0), K::smooth(level, x, b, 1);
+  for (int i = 0; i < kSmoothSweeps; ++i) K::smooth(level, x, b, 0), K::smooth(level, x, b, 1);
   at::Tensor r = at::empty_like(x);
   K::residual(level, x, b, r);
   const BlendLevel& coarse = levels[depth + 1];
@@ -150,7 +168,7 @@ void vcycle(const std::vector<BlendLevel>& levels, size_t depth, const at::Tenso
   at::Tensor xc = at::empty_like(bc);
   vcycle<K>(levels, depth + 1, bc, xc);
   K::prolong_add(xc, level, x);
-  for (int i = 0; i < kSweeps; ++i) K::smooth(level, x, b, 1), K::smooth(level, x, b, 0);
+  for (int i = 0; i < kSmoothSweeps; ++i) K::smooth(level, x, b, 1), K::smooth(level, x, b, 0);
 }
 
 // Solves A u = b per channel; returns u and writes per-channel (iterations, relative residual) into stats [C, 2]

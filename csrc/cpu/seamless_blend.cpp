@@ -86,8 +86,22 @@ T row_dot(const T* a, const T* b, int64_t w) {
   return acc;
 }
 
+// The tail's phases one after another on this thread: its grids have a few thousand cells at most, less than
+// the cost of handing rows to a thread pool.
+struct SerialPhase {
+  template <class F>
+  void operator()(int64_t n, const F& fn) const {
+    for (int64_t i = 0; i < n; ++i) fn(i);
+  }
+};
+
 struct CpuBlendKernels {
   static constexpr int64_t kCheckEvery = 1;  // reading the scalars costs nothing here
+
+  template <typename T>
+  static void tail(const TailLevels<T>& levels) {
+    vcycle_tail(levels, SerialPhase{});
+  }
 
   static void smooth(const BlendLevel& L, at::Tensor& x, const at::Tensor& b, int colour) {
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "blend_smooth_cpu", [&] {

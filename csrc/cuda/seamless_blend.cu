@@ -1,7 +1,9 @@
 // CUDA kernels of realtime::seamless_blend (the solver is seamless_blend.h): a thread per grid cell for the stencil
 // and transfer kernels; the per-channel reductions use a block sum and one double atomicAdd per block into the
 // device-resident CG scalars, which the update kernels read back on the device. The host waits for the device
-// only to test convergence, every kCheckEvery iterations.
+// only to test convergence, every kCheckEvery iterations. Levels of at most kTailCells cells run as one kernel of
+// one block (vcycle_tail_kernel), so a V-cycle launches about 12 kernels per level above that instead of ~150 in
+// all for a face-sized region.
 #include <ATen/Dispatch.h>
 #include <torch/library.h>
 
@@ -10,16 +12,6 @@
 
 namespace realtime {
 namespace {
-
-template <typename T>
-__device__ inline T neighbour_sum_at(const T* plane, int64_t y, int64_t x, int64_t h, int64_t w) {
-  T s = 0;
-  if (x > 0) s += plane[y * w + x - 1];
-  if (x + 1 < w) s += plane[y * w + x + 1];
-  if (y > 0) s += plane[(y - 1) * w + x];
-  if (y + 1 < h) s += plane[(y + 1) * w + x];
-  return s;
-}
 
 // Grid-stride loop over the cells of a [C, h, w] grid, giving (channel, y, x) and the flat index.
 #define REALTIME_FOR_CELLS(total)                                                          \
@@ -135,6 +127,27 @@ __global__ void scalar_step_kernel(double* scalars, int64_t channels, int step, 
   for (int64_t c = threadIdx.x; c < channels; c += blockDim.x) scalar_step(scalars, channels, c, step, rtol);
 }
 
+// The tail's phases over the threads of one block, a barrier after each. (The host branch exists only because
+// vcycle_tail is compiled for both sides; the kernel is the only caller.)
+struct BlockPhase {
+  template <class F>
+  __host__ __device__ void operator()(int64_t n, const F& fn) const {
+#ifdef __CUDA_ARCH__
+    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) fn(i);
+    __syncthreads();
+#else
+    for (int64_t i = 0; i < n; ++i) fn(i);
+#endif
+  }
+};
+
+constexpr int kTailThreads = 512;
+
+template <typename T>
+__global__ void __launch_bounds__(kTailThreads) vcycle_tail_kernel(const TailLevels<T> levels) {
+  vcycle_tail(levels, BlockPhase{});
+}
+
 // Launch geometry for per-channel kernels: blockIdx.y = channel.
 inline dim3 channel_grid(int64_t hw, int64_t channels) {
   return dim3(std::min<unsigned int>(cuda::blocks_for(hw), 1024u), static_cast<unsigned int>(channels));
@@ -220,6 +233,12 @@ struct CudaBlendKernels {
           p.data_ptr<scalar_t>(), z.const_data_ptr<scalar_t>(), s[kBeta].const_data_ptr<double>(), hw);
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
+  }
+
+  template <typename T>
+  static void tail(const TailLevels<T>& levels) {
+    vcycle_tail_kernel<T><<<1, kTailThreads, 0, c10::cuda::getCurrentCUDAStream()>>>(levels);
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
   }
 
   static void scalar_step(at::Tensor& s, int step, double rtol) {
