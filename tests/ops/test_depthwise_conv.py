@@ -58,13 +58,16 @@ def test_backward_matches_reference(case, layout, device, gen):  # type: ignore[
 
 @pytest.mark.parametrize("device", devices())
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-def test_half_precision_accumulates_in_float32(dtype, device, gen):  # type: ignore[no-untyped-def]
-    case = (2, 8, 19, 21, 3, 1, 1, 1)
+@pytest.mark.parametrize(("channels", "layout"), [(8, "contiguous"), (8, "channels_last"), (12, "channels_last"),
+                                                  (5, "channels_last")])  # fmt: skip
+def test_half_precision_accumulates_in_float32(dtype, channels, layout, device, gen):  # type: ignore[no-untyped-def]
+    """channels_last on CUDA reads 8, 4 or 1 channels per vector load here (C = 8, 12, 5 in 16-bit types)."""
+    case = (2, channels, 19, 21, 3, 1, 1, 1)
     x, weight, b = _inputs(case, gen, device, dtype)
-    out = depthwise_conv2d(x, weight, b, padding=1, impl="ext")
+    out = depthwise_conv2d(make_layout(x, layout), weight, b, padding=1, impl="ext")
     assert out.dtype == dtype
     ref = depthwise_conv2d_ref(x.float(), weight.float(), b.float(), padding=1)
-    assert_close_rel(out, ref, dtype, f"forward {dtype}")
+    assert_close_rel(out, ref, dtype, f"forward {dtype} C={channels} {layout}")
 
 
 @pytest.mark.parametrize("device", devices())

@@ -76,6 +76,17 @@ def test_backward_matches_reference(case, layout, device, gen):  # type: ignore[
 
 
 @pytest.mark.parametrize("device", devices())
+def test_channels_last_backward_over_a_large_plane(device, gen):  # type: ignore[no-untyped-def]
+    """A 48x50 plane: CUDA's channels_last channel sums split it into slices added afterwards."""
+    case = (2, 12, 5, 48, 50, 3, 1, True)
+
+    def call(x, w, s, impl):  # type: ignore[no-untyped-def]
+        return modulated_conv2d(x, w, s, demodulate=True, padding=1, impl=impl)
+
+    assert_grads_match(call, _inputs(case, gen, device), ("x", "weight", "styles"), "channels_last", str(case))
+
+
+@pytest.mark.parametrize("device", devices())
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_half_precision(dtype, device, gen):  # type: ignore[no-untyped-def]
     if device == "cpu" and dtype == torch.float16 and not _cpu_half_conv_supported():
