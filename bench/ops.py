@@ -13,12 +13,15 @@ bench/results/ops-<date>[-<gpu>].json.
 
 ``--write-auto`` turns the forward rows into the table ``impl="auto"`` reads (realtime/ops/auto_impl.json): per op,
 device, layout and dtype, the custom kernel when its geometric-mean speed over the measured shapes is at least the
-reference's, else the reference (ATen's own ops). Rows of other devices already in the table are kept.
+reference's, else the reference (ATen's own ops). Rows of other devices already in the table are kept. The CPU
+is measured in float32 (NCHW for the modulated conv); CUDA also in float16 and bfloat16, and the modulated conv in
+channels_last too, the forms the generator takes there.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 from pathlib import Path
@@ -45,6 +48,7 @@ def _bench_pair(
     anchor_ms: float | None = None,
     anchor_name: str | None = None,
     layout: str = "contiguous",
+    dtype: torch.dtype = torch.float32,
 ) -> dict[str, Any]:
     ext = median_ms(ext_fn, device)
     ref = median_ms(ref_fn, device)
@@ -53,7 +57,7 @@ def _bench_pair(
         "shape": shape,
         "device": device,
         "layout": layout,
-        "dtype": "float32",
+        "dtype": str(dtype).removeprefix("torch."),
         "ext_ms": ext,
         "ref_ms": ref,
         "speedup_vs_ref": ref / ext,
@@ -81,6 +85,12 @@ def _warm_torch_depthwise(x: torch.Tensor, weight: torch.Tensor, stride: int, pa
     torch.nn.functional.conv2d(xg, weight, stride=stride, padding=pad, groups=groups).sum().backward()
 
 
+def dtypes_for(device: str) -> list[torch.dtype]:
+    """The dtypes the ops are measured in: float32 on the CPU; on CUDA also the generator's float16 (inference)
+    and bfloat16 (training with --amp bf16), so impl="auto" has a measured choice for each."""
+    return [torch.float32] + ([torch.float16, torch.bfloat16] if device == "cuda" else [])
+
+
 def bench_depthwise(device: str, quick: bool) -> list[dict[str, Any]]:
     rows = []
     shapes = [
@@ -89,10 +99,11 @@ def bench_depthwise(device: str, quick: bool) -> list[dict[str, Any]]:
         ((1, 128, 112, 112), 7, 2, 3, False),
     ]
     for (n, c, h, w), k, stride, pad, is_target in shapes[: 1 if quick else None]:
-        for layout in (torch.contiguous_format, torch.channels_last):
-            x = torch.randn(n, c, h, w, device=device).contiguous(memory_format=layout)
-            weight = torch.randn(c, 1, k, k, device=device)
+        for layout, dtype in itertools.product((torch.contiguous_format, torch.channels_last), dtypes_for(device)):
+            x = torch.randn(n, c, h, w, device=device, dtype=dtype).contiguous(memory_format=layout)
+            weight = torch.randn(c, 1, k, k, device=device, dtype=dtype)
             _warm_torch_depthwise(x, weight, stride, pad)
+            layout_name = "channels_last" if layout == torch.channels_last else "contiguous"
             tag = " channels_last" if layout == torch.channels_last else ""
             shape = f"[{n},{c},{h},{w}]{tag} k={k} s={stride}"
             rows.append(
@@ -102,8 +113,9 @@ def bench_depthwise(device: str, quick: bool) -> list[dict[str, Any]]:
                     device,
                     lambda x=x, w=weight, s=stride, p=pad: depthwise_conv2d(x, w, stride=s, padding=p, impl="ext"),
                     lambda x=x, w=weight, s=stride, p=pad: depthwise_conv2d(x, w, stride=s, padding=p, impl="ref"),
-                    target="ref" if is_target and not tag else None,
-                    layout="channels_last" if tag else "contiguous",
+                    target="ref" if is_target and not tag and dtype == torch.float32 else None,
+                    layout=layout_name,
+                    dtype=dtype,
                 )
             )
             xg, wg = x.clone().requires_grad_(), weight.clone().requires_grad_()
@@ -111,7 +123,6 @@ def bench_depthwise(device: str, quick: bool) -> list[dict[str, Any]]:
             def fwd_bwd(impl: str, xg=xg, wg=wg, s=stride, p=pad) -> None:  # type: ignore[no-untyped-def]
                 depthwise_conv2d(xg, wg, stride=s, padding=p, impl=impl).sum().backward()
 
-            layout_name = "channels_last" if tag else "contiguous"
             rows.append(
                 _bench_pair(
                     "depthwise_conv2d fwd+bwd",
@@ -120,6 +131,7 @@ def bench_depthwise(device: str, quick: bool) -> list[dict[str, Any]]:
                     lambda: fwd_bwd("ext"),
                     lambda: fwd_bwd("ref"),
                     layout=layout_name,
+                    dtype=dtype,
                 )
             )
     return rows
@@ -128,11 +140,17 @@ def bench_depthwise(device: str, quick: bool) -> list[dict[str, Any]]:
 def bench_modulated(device: str, quick: bool) -> list[dict[str, Any]]:
     rows = []
     shapes = [(4, 256, 256, 32, 3), (1, 512, 512, 28, 3), (8, 128, 128, 64, 3)]
-    for n, c, o, size, k in shapes[: 1 if quick else None]:
-        x = torch.randn(n, c, size, size, device=device)
-        weight = torch.randn(o, c, k, k, device=device)
-        styles = torch.randn(n, c, device=device) + 1
-        shape = f"[{n},{c},{size},{size}]->{o} k={k}"
+    # channels_last on CUDA only: the generator runs so there (float16); on the CPU it stays NCHW
+    layouts = [torch.contiguous_format] + ([torch.channels_last] if device == "cuda" else [])
+    for (n, c, o, size, k), layout, dtype in itertools.product(
+        shapes[: 1 if quick else None], layouts, dtypes_for(device)
+    ):
+        x = torch.randn(n, c, size, size, device=device, dtype=dtype).contiguous(memory_format=layout)
+        weight = torch.randn(o, c, k, k, device=device, dtype=dtype)
+        styles = torch.randn(n, c, device=device, dtype=dtype) + 1
+        layout_name = "channels_last" if layout == torch.channels_last else "contiguous"
+        shape = f"[{n},{c},{size},{size}]{' channels_last' if layout_name == 'channels_last' else ''}->{o} k={k}"
+        is_target = layout_name == "contiguous" and dtype == torch.float32
         rows.append(
             _bench_pair(
                 "modulated_conv2d fwd",
@@ -140,7 +158,9 @@ def bench_modulated(device: str, quick: bool) -> list[dict[str, Any]]:
                 device,
                 lambda x=x, w=weight, s=styles: modulated_conv2d(x, w, s, padding=1, impl="ext"),
                 lambda x=x, w=weight, s=styles: modulated_conv2d(x, w, s, padding=1, impl="ref"),
-                target="ref",
+                target="ref" if is_target else None,
+                layout=layout_name,
+                dtype=dtype,
             )
         )
         xg, wg, sg = x.clone().requires_grad_(), weight.clone().requires_grad_(), styles.clone().requires_grad_()
@@ -150,7 +170,14 @@ def bench_modulated(device: str, quick: bool) -> list[dict[str, Any]]:
 
         rows.append(
             _bench_pair(
-                "modulated_conv2d fwd+bwd", shape, device, lambda: fwd_bwd("ext"), lambda: fwd_bwd("ref"), target="ref"
+                "modulated_conv2d fwd+bwd",
+                shape,
+                device,
+                lambda: fwd_bwd("ext"),
+                lambda: fwd_bwd("ref"),
+                target="ref" if is_target else None,
+                layout=layout_name,
+                dtype=dtype,
             )
         )
     return rows
@@ -247,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.write_auto:
         for key, entry in write_auto_table(rows).items():
             print(f"auto: {key} -> {entry['impl']} (custom kernel {entry['ext_speedup']:.2f}x the reference)")
-    columns = ["op", "shape", "device", "layout", "ext_ms", "ref_ms", "speedup_vs_ref", "anchor_ms", "target"]
+    columns = ["op", "shape", "device", "layout", "dtype", "ext_ms", "ref_ms", "speedup_vs_ref", "anchor_ms", "target"]
     return report("ops", rows, columns, save=not args.no_save, tag=tag)
 
 
