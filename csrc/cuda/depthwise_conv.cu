@@ -15,6 +15,21 @@
 namespace realtime {
 namespace {
 
+// Calls fn(tap, iy, ix) for every tap (i * kW + j) of output pixel (oy, ox) that lands inside the input: padding
+// contributes nothing.
+template <typename F>
+__device__ inline void for_each_tap(const DepthwiseGeometry& g, int64_t oy, int64_t ox, const F& fn) {
+  for (int64_t i = 0; i < g.kh; ++i) {
+    const int64_t iy = oy * g.sh - g.ph + i * g.dh;
+    if (iy < 0 || iy >= g.h) continue;
+    for (int64_t j = 0; j < g.kw; ++j) {
+      const int64_t ix = ox * g.sw - g.pw + j * g.dw;
+      if (ix < 0 || ix >= g.w) continue;
+      fn(i * g.kw + j, iy, ix);
+    }
+  }
+}
+
 template <typename scalar_t>
 __global__ void depthwise_forward_kernel(const scalar_t* __restrict__ x, const scalar_t* __restrict__ w,
                                          const scalar_t* __restrict__ bias, scalar_t* __restrict__ out,
@@ -27,15 +42,9 @@ __global__ void depthwise_forward_kernel(const scalar_t* __restrict__ x, const s
     const scalar_t* xp = x + plane * g.h * g.w;
     const scalar_t* wp = w + c * g.kh * g.kw;
     acc_t acc = bias ? static_cast<acc_t>(bias[c]) : acc_t(0);
-    for (int64_t i = 0; i < g.kh; ++i) {
-      const int64_t iy = oy * g.sh - g.ph + i * g.dh;
-      if (iy < 0 || iy >= g.h) continue;
-      for (int64_t j = 0; j < g.kw; ++j) {
-        const int64_t ix = ox * g.sw - g.pw + j * g.dw;
-        if (ix < 0 || ix >= g.w) continue;
-        acc += static_cast<acc_t>(wp[i * g.kw + j]) * static_cast<acc_t>(xp[iy * g.w + ix]);
-      }
-    }
+    for_each_tap(g, oy, ox, [&](int64_t tap, int64_t iy, int64_t ix) {
+      acc += static_cast<acc_t>(wp[tap]) * static_cast<acc_t>(xp[iy * g.w + ix]);
+    });
     out[idx] = static_cast<scalar_t>(acc);
   }
 }
@@ -62,17 +71,11 @@ __global__ void depthwise_forward_nhwc_kernel(const scalar_t* __restrict__ x, co
     const int64_t ox = pixel % g.wo, oy = (pixel / g.wo) % g.ho, n = pixel / (g.wo * g.ho);
     acc_t acc[V];
     for (int v = 0; v < V; ++v) acc[v] = bias ? static_cast<acc_t>(bias[c0 + v]) : acc_t(0);
-    for (int64_t i = 0; i < g.kh; ++i) {
-      const int64_t iy = oy * g.sh - g.ph + i * g.dh;
-      if (iy < 0 || iy >= g.h) continue;
-      for (int64_t j = 0; j < g.kw; ++j) {
-        const int64_t ix = ox * g.sw - g.pw + j * g.dw;
-        if (ix < 0 || ix >= g.w) continue;
-        const Vec xv = *reinterpret_cast<const Vec*>(x + ((n * g.h + iy) * g.w + ix) * g.c + c0);
-        const Vec wv = *reinterpret_cast<const Vec*>(w_taps + (i * g.kw + j) * g.c + c0);
-        for (int v = 0; v < V; ++v) acc[v] += static_cast<acc_t>(wv.v[v]) * static_cast<acc_t>(xv.v[v]);
-      }
-    }
+    for_each_tap(g, oy, ox, [&](int64_t tap, int64_t iy, int64_t ix) {
+      const Vec xv = *reinterpret_cast<const Vec*>(x + ((n * g.h + iy) * g.w + ix) * g.c + c0);
+      const Vec wv = *reinterpret_cast<const Vec*>(w_taps + tap * g.c + c0);
+      for (int v = 0; v < V; ++v) acc[v] += static_cast<acc_t>(wv.v[v]) * static_cast<acc_t>(xv.v[v]);
+    });
     Vec result;
     for (int v = 0; v < V; ++v) result.v[v] = static_cast<scalar_t>(acc[v]);
     *reinterpret_cast<Vec*>(out + pixel * g.c + c0) = result;
