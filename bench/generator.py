@@ -51,6 +51,8 @@ def time_forward(
         with torch.no_grad():
             forward(target, identity)
 
+    if device == "cuda":  # milliseconds per call: enough calls for a stable median, past cuDNN's first choices
+        return median_ms(step, device, warmup=5, repeats=max(repeats, 20), min_seconds=0.5)
     return median_ms(step, device, warmup=1, repeats=repeats, min_seconds=0.0)
 
 

@@ -43,6 +43,9 @@ class GeneratorEngine:
         device: "cpu" or "cuda".
         compile: run it through ``torch.compile(fullgraph=True)``. The first batch of each new size compiles
             (tens of seconds on a CPU); a compiler failure is a :class:`UserError` naming the cause.
+
+    On CUDA one face is swapped at construction, so the first frame does not pay for CUDA's set-up (or the
+    compile, whose failure then surfaces before any work).
     """
 
     name = "simswap"
@@ -57,6 +60,8 @@ class GeneratorEngine:
         self._forward = torch.compile(self.generator, fullgraph=True) if compile else self.generator
         self.size = generator.config.resolution
         self.template = generator.config.crop_name
+        if self.device.type == "cuda":  # CUDA's and cuDNN's first-call set-up (or the compile) now, not on frame one
+            self.run(np.zeros((1, self.size, self.size, 3), np.uint8), np.zeros((1, generator.config.latent_dim)))
 
     def identity(self, embedding: np.ndarray) -> np.ndarray:
         """What :meth:`run` takes for a source whose L2-normalised ArcFace embedding is ``embedding`` (float [D]):
