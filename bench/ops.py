@@ -11,9 +11,10 @@ frame; depthwise extension no slower than torch's own conv at [1,256,56,56] k=3;
 than its reference. The table's last column says whether each target row is met. Results go to
 bench/results/ops-<date>[-<gpu>].json.
 
-``--write-auto`` turns the forward rows into the table ``impl="auto"`` reads (realtime/ops/auto_impl.json): per op,
+``--write-auto`` turns the rows into the table ``impl="auto"`` reads (realtime/ops/auto_impl.json): per op,
 device, layout and dtype, the custom kernel when its geometric-mean speed over the measured shapes is at least the
-reference's, else the reference (ATen's own ops). Rows of other devices already in the table are kept. The CPU
+reference's, else the reference (ATen's own ops); forward rows decide inference, forward+backward rows the
+``<op>:train`` entries used for calls with gradients. Rows of other devices already in the table are kept. The CPU
 is measured in float32 (NCHW for the modulated conv); CUDA also in float16 and bfloat16, and the modulated conv in
 channels_last too, the forms the generator takes there.
 """
@@ -35,7 +36,7 @@ import torch
 
 from bench.common import median_ms, report
 from realtime.ops import depthwise_conv2d, modulated_conv2d, seamless_blend
-from realtime.ops._dispatch import AUTO_TABLE
+from realtime.ops._dispatch import AUTO_TABLE, TRAIN_SUFFIX
 
 
 def _bench_pair(
@@ -233,10 +234,10 @@ def write_auto_table(rows: list[dict[str, Any]], path: Path = AUTO_TABLE) -> dic
     from bench.common import machine
 
     speedups: dict[str, list[float]] = {}
-    for row in rows:
-        if row["op"].endswith(" fwd") or row["op"] == "seamless_blend":
-            key = f"{row['op'].removesuffix(' fwd')}|{row['device']}|{row['layout']}|{row['dtype']}"
-            speedups.setdefault(key, []).append(row["speedup_vs_ref"])
+    for row in rows:  # forward rows decide inference, forward+backward rows training (the <op>:train entries)
+        op = row["op"].removesuffix(" fwd").replace(" fwd+bwd", TRAIN_SUFFIX)
+        key = f"{op}|{row['device']}|{row['layout']}|{row['dtype']}"
+        speedups.setdefault(key, []).append(row["speedup_vs_ref"])
     fresh = {}
     for key, values in sorted(speedups.items()):
         mean = float(np.exp(np.mean(np.log(values))))

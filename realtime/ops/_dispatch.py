@@ -7,7 +7,9 @@ sets ``REALTIME_REQUIRE_EXT=1`` (CI and benchmarks do), which turns that fallbac
 With the extension loaded, ``impl="auto"`` takes whichever of the custom kernel and the reference (ATen's own ops)
 ``bench/ops.py --write-auto`` measured faster for the op, device, memory layout and dtype (the table
 ``auto_impl.json`` beside this file, shipped with the package); a combination the table does not list takes the
-custom kernel. Taking the reference that way is a measured choice, not a fallback: it warns of nothing.
+custom kernel. A call that autograd will differentiate (training) is judged by the forward-plus-backward rows
+(the table's ``<op>:train`` entries), since the forward's choice decides which backward runs; inference by the
+forward rows. Taking the reference that way is a measured choice, not a fallback: it warns of nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from realtime.ops._layout import output_layout
 __all__ = [
     "AUTO_TABLE",
     "LOAD_ERROR",
+    "TRAIN_SUFFIX",
     "ExtensionMissingError",
     "auto_key",
     "autocasting",
@@ -33,6 +36,7 @@ __all__ = [
     "choose_impl",
     "ext_op",
     "extension_loaded",
+    "needs_grad",
     "read_auto_table",
 ]
 
@@ -80,10 +84,19 @@ def _has_device_kernel(device: torch.device) -> bool:
     return False
 
 
-def auto_key(op_name: str, like: torch.Tensor) -> tuple[str, str, str, torch.dtype]:
-    """The auto table's key for an op on ``like``: (op, device type, "contiguous" | "channels_last", dtype)."""
+TRAIN_SUFFIX = ":train"  # the auto table's entries for calls with gradients: "<op>:train|device|layout|dtype"
+
+
+def auto_key(op_name: str, like: torch.Tensor, grad: bool = False) -> tuple[str, str, str, torch.dtype]:
+    """The auto table's key for an op on ``like``: (op, device type, "contiguous" | "channels_last", dtype); the
+    op is ``<op>:train`` when ``grad`` (autograd will differentiate the call)."""
     layout = "channels_last" if output_layout(like) == torch.channels_last else "contiguous"
-    return op_name, like.device.type, layout, like.dtype
+    return op_name + (TRAIN_SUFFIX if grad else ""), like.device.type, layout, like.dtype
+
+
+def needs_grad(*tensors: torch.Tensor | None) -> bool:
+    """Whether autograd will differentiate a call on ``tensors`` (grad mode on and one of them requires grad)."""
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
 
 
 def read_auto_table(path: Path) -> dict[tuple[str, str, str, torch.dtype], str]:
@@ -102,15 +115,19 @@ def read_auto_table(path: Path) -> dict[tuple[str, str, str, torch.dtype], str]:
 _AUTO_CHOICES = read_auto_table(AUTO_TABLE)
 
 
-def choose_impl(impl: str, op_name: str, like: torch.Tensor) -> str:
-    """Resolve ``impl`` ("auto" | "ext" | "ref") to "ext" or "ref" for an op on ``like``'s device."""
+def choose_impl(impl: str, op_name: str, like: torch.Tensor, grad: bool = False) -> str:
+    """Resolve ``impl`` ("auto" | "ext" | "ref") to "ext" or "ref" for an op on ``like``'s device; ``grad``: the
+    call will be differentiated (:func:`needs_grad`), so auto goes by the table's training entry when it has one."""
     if impl not in _IMPLS:
         raise ValueError(f"{op_name}: impl must be one of {_IMPLS}, got {impl!r}")
     if impl == "ref":
         return "ref"
     usable = extension_loaded() and _has_device_kernel(like.device)
     if usable:
-        return _AUTO_CHOICES.get(auto_key(op_name, like), "ext") if impl == "auto" else "ext"
+        if impl == "ext":
+            return "ext"
+        measured = _AUTO_CHOICES.get(auto_key(op_name, like, grad)) if grad else None
+        return measured or _AUTO_CHOICES.get(auto_key(op_name, like), "ext")
     reason = (
         f"the realtime._C extension is not loaded ({LOAD_ERROR})"
         if not extension_loaded()

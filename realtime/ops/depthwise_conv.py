@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from realtime.ops._dispatch import autocasting, choose_impl, ext_op, extension_loaded
+from realtime.ops._dispatch import autocasting, choose_impl, ext_op, extension_loaded, needs_grad
 from realtime.ops._layout import output_layout
 
 __all__ = ["depthwise_conv2d", "depthwise_conv2d_ref"]
@@ -64,7 +64,7 @@ def depthwise_conv2d(
     """
     stride, padding, dilation = _pair(stride, "stride"), _pair(padding, "padding"), _pair(dilation, "dilation")
     _check(x, weight, bias)
-    if choose_impl(impl, "depthwise_conv2d", x) == "ref":
+    if choose_impl(impl, "depthwise_conv2d", x, needs_grad(x, weight, bias)) == "ref":
         return F.conv2d(x, weight, bias, stride, padding, dilation, groups=x.shape[1])
     return ext_op("depthwise_conv2d")(x, weight, bias, list(stride), list(padding), list(dilation))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from realtime.ops._dispatch import autocasting, choose_impl, ext_op, extension_loaded
+from realtime.ops._dispatch import autocasting, choose_impl, ext_op, extension_loaded, needs_grad
 from realtime.ops._layout import output_layout
 
 __all__ = ["modulated_conv2d", "modulated_conv2d_ref"]
@@ -67,7 +67,7 @@ def modulated_conv2d(
         [N,O,H+2p−kH+1,W+2p−kW+1], x's dtype (autocast's under autocast). Half inputs accumulate in float32.
     """
     _check(x, weight, styles, padding, eps)
-    if choose_impl(impl, "modulated_conv2d", x) == "ref":
+    if choose_impl(impl, "modulated_conv2d", x, needs_grad(x, weight, styles)) == "ref":
         return _reference(x, weight, styles, demodulate, padding, eps)
     return ext_op("modulated_conv2d")(x, weight, styles, demodulate, padding, eps)
 

@@ -12,7 +12,14 @@ import pytest
 import torch
 
 from realtime.ops import _dispatch, depthwise_conv2d, extension_loaded
-from realtime.ops._dispatch import ExtensionMissingError, auto_key, choose_impl, read_auto_table
+from realtime.ops._dispatch import (
+    TRAIN_SUFFIX,
+    ExtensionMissingError,
+    auto_key,
+    choose_impl,
+    needs_grad,
+    read_auto_table,
+)
 from tests.cli import call_main
 
 
@@ -111,6 +118,26 @@ def test_auto_takes_what_the_table_measured_faster(tmp_path, monkeypatch) -> Non
     assert choose_impl("auto", "depthwise_conv2d", x.double()) == "ext"
 
 
+@pytest.mark.skipif(not extension_loaded(), reason="the extension is not built")
+def test_auto_judges_a_call_with_gradients_by_the_training_rows(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    table = tmp_path / "auto_impl.json"
+    table.write_text(json.dumps({"choices": {"depthwise_conv2d|cpu|contiguous|float32": {"impl": "ext"},
+                                             "depthwise_conv2d:train|cpu|contiguous|float32": {"impl": "ref"},
+                                             "modulated_conv2d|cpu|contiguous|float32": {"impl": "ref"}}}))  # fmt: skip
+    monkeypatch.setattr(_dispatch, "_AUTO_CHOICES", read_auto_table(table))
+    x, weight = torch.randn(1, 2, 6, 6), torch.randn(2, 1, 3, 3, requires_grad=True)
+    assert not needs_grad(x, None) and needs_grad(x, weight, None)
+    with torch.no_grad():
+        assert not needs_grad(x, weight)
+    assert choose_impl("auto", "depthwise_conv2d", x, needs_grad(x)) == "ext"  # inference: the forward rows
+    assert choose_impl("auto", "depthwise_conv2d", x, needs_grad(x, weight)) == "ref"  # training: the :train rows
+    assert choose_impl("ext", "depthwise_conv2d", x, grad=True) == "ext"
+    assert choose_impl("auto", "modulated_conv2d", x, grad=True) == "ref"  # no :train row: the forward's choice
+    # through the public op: the reference's autograd graph (a plain convolution) when training
+    out = depthwise_conv2d(x, weight, padding=1)
+    assert out.grad_fn is not None and "Convolution" in type(out.grad_fn).__name__
+
+
 def test_bench_writes_the_table_by_geometric_mean_and_keeps_other_devices(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from bench.ops import write_auto_table
 
@@ -120,10 +147,11 @@ def test_bench_writes_the_table_by_geometric_mean_and_keeps_other_devices(tmp_pa
                                 "measured": {}}))  # fmt: skip
     row = {"device": "cpu", "layout": "contiguous", "dtype": "float32"}
     rows = [{**row, "op": "depthwise_conv2d fwd", "speedup_vs_ref": s} for s in (4.0, 0.5, 0.4)]  # geo-mean 0.93
-    rows += [{**row, "op": "depthwise_conv2d fwd+bwd", "speedup_vs_ref": 9.0},  # backward rows do not count
+    rows += [{**row, "op": "depthwise_conv2d fwd+bwd", "speedup_vs_ref": 9.0},  # training: its own entry
              {**row, "op": "seamless_blend", "speedup_vs_ref": 3.0}]  # fmt: skip
     fresh = write_auto_table(rows, path)
     assert fresh["depthwise_conv2d|cpu|contiguous|float32"]["impl"] == "ref"
+    assert fresh["depthwise_conv2d:train|cpu|contiguous|float32"]["impl"] == "ext"
     assert fresh["seamless_blend|cpu|contiguous|float32"]["impl"] == "ext"
     table = json.loads(path.read_text())
     assert table["choices"]["seamless_blend|cuda|contiguous|float32"] == {"impl": "ext"}  # another device: kept
@@ -138,5 +166,6 @@ def test_the_shipped_table_is_well_formed() -> None:
     assert table["choices"] and all(e["impl"] in ("ext", "ref") for e in table["choices"].values())
     for key in table["choices"]:
         op, device, layout, dtype = key.split("|")
+        op = op.removesuffix(TRAIN_SUFFIX)
         assert op in ("modulated_conv2d", "depthwise_conv2d", "seamless_blend") and device in table["measured"]
         assert layout in ("contiguous", "channels_last") and dtype in ("float32", "float16", "bfloat16")
