@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         plan = steps(Path(tmp))
-        unknown = set(args.skip) - {s.name for s in plan} | set(args.steps or []) - {s.name for s in plan}
+        unknown = (set(args.skip) | set(args.steps or [])) - {s.name for s in plan}
         if unknown:
             parser.error(f"unknown steps {sorted(unknown)}; the steps are {', '.join(s.name for s in plan)}")
         if not args.dry_run and not torch.cuda.is_available():

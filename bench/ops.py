@@ -86,6 +86,11 @@ def _warm_torch_depthwise(x: torch.Tensor, weight: torch.Tensor, stride: int, pa
     torch.nn.functional.conv2d(xg, weight, stride=stride, padding=pad, groups=groups).sum().backward()
 
 
+def layout_name(layout: torch.memory_format) -> str:
+    """The auto table's name of a memory layout ("contiguous" or "channels_last")."""
+    return "channels_last" if layout == torch.channels_last else "contiguous"
+
+
 def dtypes_for(device: str) -> list[torch.dtype]:
     """The dtypes the ops are measured in: float32 on the CPU; on CUDA also the generator's float16 (inference)
     and bfloat16 (training with --amp bf16), so impl="auto" has a measured choice for each."""
@@ -104,9 +109,8 @@ def bench_depthwise(device: str, quick: bool) -> list[dict[str, Any]]:
             x = torch.randn(n, c, h, w, device=device, dtype=dtype).contiguous(memory_format=layout)
             weight = torch.randn(c, 1, k, k, device=device, dtype=dtype)
             _warm_torch_depthwise(x, weight, stride, pad)
-            layout_name = "channels_last" if layout == torch.channels_last else "contiguous"
-            tag = " channels_last" if layout == torch.channels_last else ""
-            shape = f"[{n},{c},{h},{w}]{tag} k={k} s={stride}"
+            named = layout_name(layout)
+            shape = f"[{n},{c},{h},{w}]{' ' + named if layout == torch.channels_last else ''} k={k} s={stride}"
             rows.append(
                 _bench_pair(
                     "depthwise_conv2d fwd",
@@ -114,8 +118,8 @@ def bench_depthwise(device: str, quick: bool) -> list[dict[str, Any]]:
                     device,
                     lambda x=x, w=weight, s=stride, p=pad: depthwise_conv2d(x, w, stride=s, padding=p, impl="ext"),
                     lambda x=x, w=weight, s=stride, p=pad: depthwise_conv2d(x, w, stride=s, padding=p, impl="ref"),
-                    target="ref" if is_target and not tag and dtype == torch.float32 else None,
-                    layout=layout_name,
+                    target="ref" if is_target and named == "contiguous" and dtype == torch.float32 else None,
+                    layout=named,
                     dtype=dtype,
                 )
             )
@@ -131,7 +135,7 @@ def bench_depthwise(device: str, quick: bool) -> list[dict[str, Any]]:
                     device,
                     lambda: fwd_bwd("ext"),
                     lambda: fwd_bwd("ref"),
-                    layout=layout_name,
+                    layout=named,
                     dtype=dtype,
                 )
             )
@@ -149,9 +153,9 @@ def bench_modulated(device: str, quick: bool) -> list[dict[str, Any]]:
         x = torch.randn(n, c, size, size, device=device, dtype=dtype).contiguous(memory_format=layout)
         weight = torch.randn(o, c, k, k, device=device, dtype=dtype)
         styles = torch.randn(n, c, device=device, dtype=dtype) + 1
-        layout_name = "channels_last" if layout == torch.channels_last else "contiguous"
-        shape = f"[{n},{c},{size},{size}]{' channels_last' if layout_name == 'channels_last' else ''}->{o} k={k}"
-        is_target = layout_name == "contiguous" and dtype == torch.float32
+        named = layout_name(layout)
+        shape = f"[{n},{c},{size},{size}]{' ' + named if layout == torch.channels_last else ''}->{o} k={k}"
+        is_target = named == "contiguous" and dtype == torch.float32
         rows.append(
             _bench_pair(
                 "modulated_conv2d fwd",
@@ -160,7 +164,7 @@ def bench_modulated(device: str, quick: bool) -> list[dict[str, Any]]:
                 lambda x=x, w=weight, s=styles: modulated_conv2d(x, w, s, padding=1, impl="ext"),
                 lambda x=x, w=weight, s=styles: modulated_conv2d(x, w, s, padding=1, impl="ref"),
                 target="ref" if is_target else None,
-                layout=layout_name,
+                layout=named,
                 dtype=dtype,
             )
         )
@@ -177,7 +181,7 @@ def bench_modulated(device: str, quick: bool) -> list[dict[str, Any]]:
                 lambda: fwd_bwd("ext"),
                 lambda: fwd_bwd("ref"),
                 target="ref" if is_target else None,
-                layout=layout_name,
+                layout=named,
                 dtype=dtype,
             )
         )

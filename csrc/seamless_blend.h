@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "checks.h"
-#include "seamless_blend_tail.h"
+#include "seamless_blend_cells.h"
 
 namespace realtime {
 
@@ -80,7 +80,7 @@ REALTIME_HOST_DEVICE inline void scalar_step(double* s, int64_t channels, int64_
 //   direction(p, z, s)                 p = z + beta p (beta = s[kBeta] per channel)
 //   scalar_step(s, step, rtol)         scalar_step above, for every channel
 //   any_active(s) -> bool              whether a channel is still iterating (the one wait for the device)
-//   tail(TailLevels<T>)                vcycle_tail (seamless_blend_tail.h) over the coarse levels
+//   tail(TailLevels<T>)                vcycle_tail (seamless_blend_cells.h) over the coarse levels
 //   kCheckEvery                        iterations between two any_active checks
 // The sums add into rows the scalar steps keep at 0 (a kernel may also assign when it computes the whole sum).
 // A x = deg * x - sum of unknown 4-neighbours (off-Ω cells hold 0).
@@ -125,7 +125,29 @@ inline std::vector<BlendLevel> blend_hierarchy(const at::Tensor& unknown, at::Sc
   return levels;
 }
 
-// Runs the V-cycle from `depth` down as one tail (seamless_blend_tail.h), with K::tail(TailLevels<T>).
+// A LevelView of bare [C, h, w] grids (undefined ones stay null; h and w from the first defined one).
+template <typename T>
+LevelView<T> grid_view(const at::Tensor& b, const at::Tensor& x, const at::Tensor& r = {}) {
+  LevelView<T> view;
+  const at::Tensor& any = b.defined() ? b : x.defined() ? x : r;
+  view.h = any.size(1), view.w = any.size(2);
+  const auto pointer = [](const at::Tensor& t) { return t.defined() ? t.template data_ptr<T>() : nullptr; };
+  view.b = pointer(b), view.x = pointer(x), view.r = pointer(r);
+  return view;
+}
+
+// A LevelView of level L: its stencil and the given grids.
+template <typename T>
+LevelView<T> level_view(const BlendLevel& L, const at::Tensor& b, const at::Tensor& x, const at::Tensor& r = {}) {
+  LevelView<T> view = grid_view<T>(b, x, r);
+  view.deg = L.deg.const_data_ptr<T>(), view.inv_deg = L.inv_deg.const_data_ptr<T>();
+  view.mask = L.mask.const_data_ptr<T>();
+  for (int colour = 0; colour < 2; ++colour) view.sel[colour] = L.colour_mask[colour].const_data_ptr<T>();
+  return view;
+}
+
+// Runs the V-cycle from `depth` down as one tail (seamless_blend_cells.h), with K::tail(TailLevels<T>). The first
+// level's b is only read (the tail writes b on the levels below it).
 template <class K>
 void run_tail(const std::vector<BlendLevel>& levels, size_t depth, const at::Tensor& b, at::Tensor& x) {
   const int count = static_cast<int>(levels.size() - depth);
@@ -140,15 +162,8 @@ void run_tail(const std::vector<BlendLevel>& levels, size_t depth, const at::Ten
     tail.channels = b.size(0);
     for (int d = 0; d < count; ++d) {
       const BlendLevel& L = levels[depth + d];
-      TailLevel<scalar_t>& level = tail.level[d];
-      level.h = L.h, level.w = L.w;
-      level.deg = L.deg.const_data_ptr<scalar_t>(), level.inv_deg = L.inv_deg.const_data_ptr<scalar_t>();
-      level.mask = L.mask.const_data_ptr<scalar_t>();
-      for (int colour = 0; colour < 2; ++colour) level.sel[colour] = L.colour_mask[colour].const_data_ptr<scalar_t>();
-      // The first level's b is only read (the tail writes b on the levels below it).
-      level.b = d == 0 ? const_cast<scalar_t*>(b.const_data_ptr<scalar_t>()) : grid(L).template data_ptr<scalar_t>();
-      level.x = d == 0 ? x.data_ptr<scalar_t>() : grid(L).template data_ptr<scalar_t>();
-      level.r = d + 1 < count ? grid(L).template data_ptr<scalar_t>() : nullptr;
+      const at::Tensor r = d + 1 < count ? grid(L) : at::Tensor();
+      tail.level[d] = d == 0 ? level_view<scalar_t>(L, b, x, r) : level_view<scalar_t>(L, grid(L), grid(L), r);
     }
     K::tail(tail);
   });

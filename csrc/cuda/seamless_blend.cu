@@ -1,9 +1,9 @@
-// CUDA kernels of realtime::seamless_blend (the solver is seamless_blend.h): a thread per grid cell for the stencil
-// and transfer kernels; the per-channel reductions use a block sum and one double atomicAdd per block into the
-// device-resident CG scalars, which the update kernels read back on the device. The host waits for the device
-// only to test convergence, every kCheckEvery iterations. Levels of at most kTailCells cells run as one kernel of
-// one block (vcycle_tail_kernel), so a V-cycle launches about 12 kernels per level above that instead of ~150 in
-// all for a face-sized region.
+// CUDA kernels of realtime::seamless_blend (the solver is seamless_blend.h). The stencil and transfer kernels give
+// each thread a cell and run seamless_blend_cells.h's operation on it; the per-channel reductions use a block sum
+// and one double atomicAdd per block into the device-resident CG scalars, which the update kernels read back on
+// the device. The host waits for the device only to test convergence, every kCheckEvery iterations. Levels of at
+// most kTailCells cells run as one kernel of one block (vcycle_tail_kernel), so a V-cycle launches about 12
+// kernels per level above that instead of ~150 in all for a face-sized region.
 #include <ATen/Dispatch.h>
 #include <torch/library.h>
 
@@ -13,36 +13,25 @@
 namespace realtime {
 namespace {
 
-// Grid-stride loop over the cells of a [C, h, w] grid, giving (channel, y, x) and the flat index.
+// Grid-stride loop over the flat indices [0, total) of a [C, h, w] grid.
 #define REALTIME_FOR_CELLS(total)                                                          \
   for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < (total);       \
        idx += int64_t(gridDim.x) * blockDim.x)
 
 template <typename T>
-__global__ void smooth_kernel(T* x, const T* __restrict__ b, const T* __restrict__ inv_deg,
-                              const T* __restrict__ sel, int64_t channels, int64_t h, int64_t w, int colour) {
-  // Only cells of this colour are touched; they read only the other colour, so the update is race-free.
-  const int64_t half_w = (w + 1) / 2;
-  REALTIME_FOR_CELLS(channels * h * half_w) {
-    const int64_t c = idx / (h * half_w), y = (idx / half_w) % h;
-    const int64_t xcol = 2 * (idx % half_w) + ((y + colour) & 1);
-    if (xcol >= w) continue;
-    const int64_t cell = y * w + xcol;
-    if (sel[cell] == T(0)) continue;
-    T* plane = x + c * h * w;
-    plane[cell] = (b[c * h * w + cell] + neighbour_sum_at(plane, y, xcol, h, w)) * inv_deg[cell];
+__global__ void smooth_kernel(const LevelView<T> L, int64_t channels, int colour) {
+  // A thread per cell of this colour: (w + 1) / 2 candidates per row, the row's parity picking which.
+  const int64_t half_w = (L.w + 1) / 2;
+  REALTIME_FOR_CELLS(channels * L.h * half_w) {
+    const int64_t c = idx / (L.h * half_w), y = (idx / half_w) % L.h;
+    const int64_t x = 2 * (idx % half_w) + ((y + colour) & 1);
+    if (x < L.w) smooth_cell(L, c, y * L.w + x, colour);
   }
 }
 
 template <typename T>
-__global__ void residual_kernel(const T* __restrict__ x, const T* __restrict__ b, T* __restrict__ r,
-                                const T* __restrict__ deg, const T* __restrict__ mask, int64_t channels, int64_t h,
-                                int64_t w) {
-  REALTIME_FOR_CELLS(channels * h * w) {
-    const int64_t cell = idx % (h * w), c = idx / (h * w);
-    const T* plane = x + c * h * w;
-    r[idx] = mask[cell] * (b[idx] - deg[cell] * x[idx] + neighbour_sum_at(plane, cell / w, cell % w, h, w));
-  }
+__global__ void residual_kernel(const LevelView<T> L, int64_t channels) {
+  REALTIME_FOR_CELLS(channels * L.h * L.w) residual_at(L, idx);
 }
 
 template <typename T>
@@ -63,26 +52,13 @@ __global__ void apply_dot_kernel(const T* __restrict__ p, T* __restrict__ ap, co
 }
 
 template <typename T>
-__global__ void restrict_kernel(const T* __restrict__ fine, T* __restrict__ coarse, int64_t channels, int64_t h,
-                                int64_t w, int64_t ch, int64_t cw) {
-  REALTIME_FOR_CELLS(channels * ch * cw) {
-    const int64_t c = idx / (ch * cw), y = (idx / cw) % ch, x = idx % cw;
-    const T* plane = fine + c * h * w;
-    T s = 0;
-    for (int64_t dy = 0; dy < 2; ++dy)
-      for (int64_t dx = 0; dx < 2; ++dx)
-        if (2 * y + dy < h && 2 * x + dx < w) s += plane[(2 * y + dy) * w + 2 * x + dx];
-    coarse[idx] = s;
-  }
+__global__ void restrict_kernel(const LevelView<T> fine, const LevelView<T> coarse, int64_t channels) {
+  REALTIME_FOR_CELLS(channels * coarse.h * coarse.w) restrict_at(fine, coarse, idx);
 }
 
 template <typename T>
-__global__ void prolong_add_kernel(const T* __restrict__ coarse, T* __restrict__ x, const T* __restrict__ mask,
-                                   int64_t channels, int64_t h, int64_t w, int64_t ch, int64_t cw) {
-  REALTIME_FOR_CELLS(channels * h * w) {
-    const int64_t c = idx / (h * w), y = (idx / w) % h, xc = idx % w;
-    x[idx] += mask[y * w + xc] * coarse[(c * ch + y / 2) * cw + xc / 2];
-  }
+__global__ void prolong_add_kernel(const LevelView<T> coarse, const LevelView<T> fine, int64_t channels) {
+  REALTIME_FOR_CELLS(channels * fine.h * fine.w) prolong_at(coarse, fine, idx);
 }
 
 // `scalars` is read (alpha) and `rr` accumulated into rows of the same allocation, so neither is __restrict__.
@@ -158,9 +134,7 @@ struct CudaBlendKernels {
     const int64_t channels = x.size(0);
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "blend_smooth_cuda", [&] {
       smooth_kernel<scalar_t><<<cuda::blocks_for(channels * L.h * ((L.w + 1) / 2)), cuda::kThreads, 0,
-                                c10::cuda::getCurrentCUDAStream()>>>(
-          x.data_ptr<scalar_t>(), b.const_data_ptr<scalar_t>(), L.inv_deg.const_data_ptr<scalar_t>(),
-          L.colour_mask[colour].const_data_ptr<scalar_t>(), channels, L.h, L.w, colour);
+                                c10::cuda::getCurrentCUDAStream()>>>(level_view<scalar_t>(L, b, x), channels, colour);
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
   }
@@ -168,9 +142,7 @@ struct CudaBlendKernels {
   static void residual(const BlendLevel& L, const at::Tensor& x, const at::Tensor& b, at::Tensor& r) {
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "blend_residual_cuda", [&] {
       residual_kernel<scalar_t><<<cuda::blocks_for(x.numel()), cuda::kThreads, 0,
-                                  c10::cuda::getCurrentCUDAStream()>>>(
-          x.const_data_ptr<scalar_t>(), b.const_data_ptr<scalar_t>(), r.data_ptr<scalar_t>(),
-          L.deg.const_data_ptr<scalar_t>(), L.mask.const_data_ptr<scalar_t>(), x.size(0), L.h, L.w);
+                                  c10::cuda::getCurrentCUDAStream()>>>(level_view<scalar_t>(L, b, x, r), x.size(0));
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
   }
@@ -189,8 +161,7 @@ struct CudaBlendKernels {
     AT_DISPATCH_FLOATING_TYPES(fine.scalar_type(), "blend_restrict_cuda", [&] {
       restrict_kernel<scalar_t><<<cuda::blocks_for(coarse.numel()), cuda::kThreads, 0,
                                   c10::cuda::getCurrentCUDAStream()>>>(
-          fine.const_data_ptr<scalar_t>(), coarse.data_ptr<scalar_t>(), fine.size(0), fine.size(1), fine.size(2),
-          coarse.size(1), coarse.size(2));
+          grid_view<scalar_t>({}, {}, fine), grid_view<scalar_t>(coarse, {}), fine.size(0));
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
   }
@@ -199,8 +170,7 @@ struct CudaBlendKernels {
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "blend_prolong_cuda", [&] {
       prolong_add_kernel<scalar_t><<<cuda::blocks_for(x.numel()), cuda::kThreads, 0,
                                      c10::cuda::getCurrentCUDAStream()>>>(
-          coarse.const_data_ptr<scalar_t>(), x.data_ptr<scalar_t>(), L.mask.const_data_ptr<scalar_t>(), x.size(0),
-          L.h, L.w, coarse.size(1), coarse.size(2));
+          grid_view<scalar_t>({}, coarse), level_view<scalar_t>(L, {}, x), x.size(0));
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
   }

@@ -1,9 +1,11 @@
 #pragma once
-// The coarse end of the seamless blend's V-cycle (seamless_blend.h) in one pass. Once a level has at most
-// kTailCells cells, it and every level below it are smoothed, restricted, solved and prolonged by one loop nest,
-// phase by phase: on CUDA one kernel of one block with a barrier between phases, instead of about a hundred
-// launches of kernels with a handful of cells each; on the CPU the same code on one thread (the grids are tiny).
-// It is written once, so the CPU tests check the arithmetic and the phase order the CUDA kernel runs.
+// The seamless blend's V-cycle (seamless_blend.h) cell by cell, written once for every device: smoothing,
+// residual, restriction and prolongation of one cell of a LevelView. The CUDA kernels of the fine levels call
+// these for each cell, and vcycle_tail chains them into the coarse end of a V-cycle: once a level has at most
+// kTailCells cells, it and every level below it run as one loop nest, phase by phase, on CUDA in one kernel of one
+// block with a barrier between phases (instead of about a hundred launches of kernels with a handful of cells
+// each), on the CPU on one thread (the grids are tiny). So the CPU tests check the per-cell arithmetic the CUDA
+// kernels run, and the tail's phase order.
 #include <cstdint>
 
 #if defined(__CUDACC__)
@@ -19,9 +21,10 @@ constexpr int kMaxTailLevels = 16;    // 4096 cells halve to the coarsest 4x4 gr
 constexpr int kSmoothSweeps = 2;      // red-black sweeps before and after the coarse correction
 constexpr int kCoarseSweeps = 16;     // symmetric sweep pairs on the coarsest grid
 
-// One level of the tail: its geometry and stencil (shared by the channels) and its grids ([C, h, w] each).
+// One level as raw pointers: its geometry and stencil (shared by the channels) and its grids ([C, h, w] each).
+// A kernel is given only what it touches; the rest stay null.
 template <typename T>
-struct TailLevel {
+struct LevelView {
   int64_t h = 0, w = 0;
   const T* deg = nullptr;
   const T* inv_deg = nullptr;
@@ -34,7 +37,7 @@ struct TailLevel {
 
 template <typename T>
 struct TailLevels {
-  TailLevel<T> level[kMaxTailLevels];
+  LevelView<T> level[kMaxTailLevels];
   int count = 0;
   int64_t channels = 0;
 };
@@ -50,18 +53,25 @@ REALTIME_HOST_DEVICE inline T neighbour_sum_at(const T* plane, int64_t y, int64_
   return s;
 }
 
-// Gauss-Seidel update of cell i (flat over [C, h, w]) when it is an unknown of this colour. A half-sweep reads
-// only the other colour, so the cells of one phase may update in any order.
+// Gauss-Seidel update of cell `cell` (y * w + x) of channel c when it is an unknown of this colour. A half-sweep
+// reads only the other colour, so the cells of one colour may update in any order.
 template <typename T>
-REALTIME_HOST_DEVICE inline void tail_smooth(const TailLevel<T>& L, int64_t i, int colour) {
-  const int64_t cell = i % (L.h * L.w), y = cell / L.w, x = cell % L.w;
-  if (((y + x) & 1) != colour || L.sel[colour][cell] == T(0)) return;
-  T* plane = L.x + (i - cell);
-  plane[cell] = (L.b[i] + neighbour_sum_at(plane, y, x, L.h, L.w)) * L.inv_deg[cell];
+REALTIME_HOST_DEVICE inline void smooth_cell(const LevelView<T>& L, int64_t c, int64_t cell, int colour) {
+  if (L.sel[colour][cell] == T(0)) return;
+  T* plane = L.x + c * L.h * L.w;
+  const T neighbours = neighbour_sum_at(plane, cell / L.w, cell % L.w, L.h, L.w);
+  plane[cell] = (L.b[c * L.h * L.w + cell] + neighbours) * L.inv_deg[cell];
+}
+
+// smooth_cell for cell i of the flat [C, h, w] grid; cells of the other colour are skipped without a read.
+template <typename T>
+REALTIME_HOST_DEVICE inline void smooth_at(const LevelView<T>& L, int64_t i, int colour) {
+  const int64_t cell = i % (L.h * L.w);
+  if (((cell / L.w + cell % L.w) & 1) == colour) smooth_cell(L, i / (L.h * L.w), cell, colour);
 }
 
 template <typename T>
-REALTIME_HOST_DEVICE inline void tail_residual(const TailLevel<T>& L, int64_t i) {
+REALTIME_HOST_DEVICE inline void residual_at(const LevelView<T>& L, int64_t i) {
   const int64_t cell = i % (L.h * L.w);
   const T* plane = L.x + (i - cell);
   const T neighbours = neighbour_sum_at(plane, cell / L.w, cell % L.w, L.h, L.w);
@@ -70,7 +80,7 @@ REALTIME_HOST_DEVICE inline void tail_residual(const TailLevel<T>& L, int64_t i)
 
 // Coarse cell i (flat over [C, ch, cw]) gets the sum of its (up to four) fine children's residuals.
 template <typename T>
-REALTIME_HOST_DEVICE inline void tail_restrict(const TailLevel<T>& fine, const TailLevel<T>& coarse, int64_t i) {
+REALTIME_HOST_DEVICE inline void restrict_at(const LevelView<T>& fine, const LevelView<T>& coarse, int64_t i) {
   const int64_t c = i / (coarse.h * coarse.w), y = (i / coarse.w) % coarse.h, x = i % coarse.w;
   const T* plane = fine.r + c * fine.h * fine.w;
   T s = 0;
@@ -82,7 +92,7 @@ REALTIME_HOST_DEVICE inline void tail_restrict(const TailLevel<T>& fine, const T
 
 // Fine cell i adds its coarse parent's correction when it is an unknown.
 template <typename T>
-REALTIME_HOST_DEVICE inline void tail_prolong(const TailLevel<T>& coarse, const TailLevel<T>& fine, int64_t i) {
+REALTIME_HOST_DEVICE inline void prolong_at(const LevelView<T>& coarse, const LevelView<T>& fine, int64_t i) {
   const int64_t c = i / (fine.h * fine.w), y = (i / fine.w) % fine.h, x = i % fine.w;
   fine.x[i] += fine.mask[y * fine.w + x] * coarse.x[(c * coarse.h + y / 2) * coarse.w + x / 2];
 }
@@ -94,26 +104,26 @@ REALTIME_HOST_DEVICE void vcycle_tail(const TailLevels<T>& t, const Phase& phase
   const int down[2] = {0, 1}, up[2] = {1, 0}, coarse[4] = {0, 1, 1, 0};  // colour orders, as vcycle's
   const int last = t.count - 1;
   for (int d = 0; d <= last; ++d) {
-    const TailLevel<T>& L = t.level[d];
+    const LevelView<T>& L = t.level[d];
     const int64_t n = t.channels * L.h * L.w;
     phase(n, [&](int64_t i) { L.x[i] = 0; });
     if (d == last) {
       for (int s = 0; s < kCoarseSweeps; ++s)
-        for (int colour : coarse) phase(n, [&](int64_t i) { tail_smooth(L, i, colour); });
+        for (int colour : coarse) phase(n, [&](int64_t i) { smooth_at(L, i, colour); });
       break;
     }
     for (int s = 0; s < kSmoothSweeps; ++s)
-      for (int colour : down) phase(n, [&](int64_t i) { tail_smooth(L, i, colour); });
-    phase(n, [&](int64_t i) { tail_residual(L, i); });
-    const TailLevel<T>& C = t.level[d + 1];
-    phase(t.channels * C.h * C.w, [&](int64_t i) { tail_restrict(L, C, i); });
+      for (int colour : down) phase(n, [&](int64_t i) { smooth_at(L, i, colour); });
+    phase(n, [&](int64_t i) { residual_at(L, i); });
+    const LevelView<T>& C = t.level[d + 1];
+    phase(t.channels * C.h * C.w, [&](int64_t i) { restrict_at(L, C, i); });
   }
   for (int d = last - 1; d >= 0; --d) {
-    const TailLevel<T>& L = t.level[d];
+    const LevelView<T>& L = t.level[d];
     const int64_t n = t.channels * L.h * L.w;
-    phase(n, [&](int64_t i) { tail_prolong(t.level[d + 1], L, i); });
+    phase(n, [&](int64_t i) { prolong_at(t.level[d + 1], L, i); });
     for (int s = 0; s < kSmoothSweeps; ++s)
-      for (int colour : up) phase(n, [&](int64_t i) { tail_smooth(L, i, colour); });
+      for (int colour : up) phase(n, [&](int64_t i) { smooth_at(L, i, colour); });
   }
 }
 
