@@ -4,7 +4,8 @@ On one H100/H200-class GPU with a 16-core host it should finish within 8 minutes
   gpu        the GPU's name, memory, compute capability, driver (nvidia-smi, torch)
   build      the extension for that GPU's architecture (FORCE_CUDA=1: a CPU-only build is a failure)
   env        python -m realtime.env (the kernels the extension carries)
-  ops-tests  tests/ops on every device present: CUDA parity with the references, opcheck, gradcheck
+  ops-tests  tests/ops on every device present: CUDA parity with the references, opcheck, gradcheck; and
+             tests/test_resident.py: the resident pipeline's warps, masks, paste and watermark against the host's
   ops-bench  bench/ops.py --device cuda --write-auto (the CUDA rows of impl="auto"'s table: commit it)
   generator  bench/generator.py at 224 and 512 (CUDA float16/bfloat16 rows)
   pipeline   bench/pipeline.py --device cuda: 720p and 1080p, classic and a random-weight 224 generator
@@ -111,7 +112,8 @@ def steps(work: Path) -> list[Step]:
              env={"FORCE_CUDA": "1", "TORCH_CUDA_ARCH_LIST": arch, "MAX_JOBS": str(os.cpu_count() or 4)}),
         Step("env", [PY, "-m", "realtime.env"], gpu=False, timeout=120),
         # every failure as one line (no -x): a first run on new hardware should show all that fails at once
-        Step("ops-tests", [PY, "-m", "pytest", "-q", "--tb=line", "-rf", "tests/ops"], gpu=True, timeout=600,
+        Step("ops-tests", [PY, "-m", "pytest", "-q", "--tb=line", "-rf", "tests/ops", "tests/test_resident.py"],
+             gpu=True, timeout=600,
              env={"REALTIME_REQUIRE_EXT": "1"}),
         Step("ops-bench", [PY, "bench/ops.py", "--device", "cuda", "--write-auto"], gpu=True, timeout=300,
              results=["bench/results/ops-*.json", "realtime/ops/auto_impl.json"]),

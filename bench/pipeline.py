@@ -139,6 +139,7 @@ def measure(clip: Path, out: Path, extra: list[str]) -> dict[str, Any]:
         "faces_per_frame": pipeline.faces_swapped / max(result.frames, 1),
         "fps": result.frames / result.seconds,
         "setup_s": setup,
+        "resident": pipeline.resident,
         "stage_ms_per_frame": {k: round(1000 * v / result.frames, 2) for k, v in stages.items()},
         "stage_share": {k: v / result.seconds for k, v in stages.items()},
         "other_share": max(0.0, 1 - sum(stages.values()) / result.seconds),
@@ -169,6 +170,7 @@ def one_row(row: tuple[Any, ...], seconds: float, root: Path, device: str = "cpu
     return {
         "clip": f"{label} {faces} face{'s' if faces > 1 else ''}",
         "device": device,
+        "resident": result["resident"],  # the frame stayed on the device from upload to download
         "swapper": swapper,
         "busy": busy,
         "swapped_per_frame": result["faces_per_frame"],
@@ -223,11 +225,13 @@ def main(argv: list[str] | None = None) -> int:
             row["target"] = "cost <= single + 10%: " + ("met" if row["vs_single_%"] <= 10 else "MISSED")
     print(
         "stage shares are of the processing thread's wall time; decode and encode run on their own threads "
-        "(other_% includes waiting for them); busy = other processes spinning beside the run"
+        "(other_% includes waiting for them); busy = other processes spinning beside the run; resident = the frame "
+        "stayed on the device from upload to download (on a GPU, stage times are host times: GPU work not yet "
+        "finished is counted where the host next waits for it)"
     )
-    columns = ["clip", "swapper", "busy", "swapped_per_frame", "fps", "floor_fps", *(f"{k}_%" for k in STAGES),
-               "other_%", "vs_single_%", "chain_ms_per_face", "chain_models_ms_per_face", "setup_s",
-               "target"]  # fmt: skip
+    columns = ["clip", "swapper", "resident", "busy", "swapped_per_frame", "fps", "floor_fps",
+               *(f"{k}_%" for k in STAGES), "other_%", "vs_single_%", "chain_ms_per_face",
+               "chain_models_ms_per_face", "setup_s", "target"]  # fmt: skip
     tag = None
     if args.device == "cuda":
         import torch

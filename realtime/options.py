@@ -143,8 +143,9 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
         "--device",
         choices=["auto", "cpu", "cuda"],
         default="auto",
-        help="where the blend runs (auto: CUDA when visible); insightface models also run there when onnxruntime "
-        "has CUDA, dlib always on the CPU",
+        help="where the models and the blend run (auto: CUDA when visible); with a torch generator on CUDA each "
+        "frame stays there from swap to watermark; insightface models also run there when onnxruntime has CUDA, "
+        "dlib always on the CPU",
     )
 
 
@@ -345,7 +346,9 @@ def make_pipeline(
         unmapped_source=None if people_map is None or people_map.unmapped is None else len(people_map.people),
         confirm=1 if single_image else 2,
     )
-    return FaceSwapPipeline(analyzer, swapper, options, detection(args.detect_every), chain)
+    pipeline = FaceSwapPipeline(analyzer, swapper, options, detection(args.detect_every), chain)
+    note(pipeline.describe_frames())
+    return pipeline
 
 
 def _describe_source(source: SourceIdentity) -> str:

@@ -6,6 +6,11 @@ One :class:`FaceSwapPipeline` processes a stream of frames (video, camera or a s
 being tracked, and re-fits the 68 landmarks inside each track's predicted box in between (a small fraction of
 detection's cost: ``bench/pipeline.py``); live sessions pass a background strategy instead. The landmarks are
 smoothed by each track's One-Euro filter.
+
+Where the frame lives: analysis always reads the host frame. With a swapper that swaps on a device (the neural one
+on a GPU) and a chain that leaves its results alone, the frame is uploaded once, swapped, pasted and watermarked
+there, and downloaded once for the encoder (``resident``); otherwise it stays on the host and only the Poisson
+solve visits ``device``, a face at a time.
 """
 
 from __future__ import annotations
@@ -15,14 +20,15 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 
 import numpy as np
+import torch
 
-from realtime.blend import paste
+from realtime.blend import paste, paste_on_device
 from realtime.faces.detection import DetectionStrategy, InlineDetection, TrackedFaces
 from realtime.faces.identity import UNKNOWN, IdentityDecider
 from realtime.faces.tracker import SceneCutDetector, Track, Tracker
 from realtime.faces.types import FaceAnalyzer
 from realtime.processors.chain import FaceChain, default_masks
-from realtime.swappers.base import Swapper, SwapTarget
+from realtime.swappers.base import ResidentSwapper, Swapper, SwapTarget
 from realtime.watermark import Watermarker
 
 __all__ = ["TARGET_MODES", "FaceSwapPipeline", "FrameStats", "PipelineOptions"]
@@ -51,7 +57,10 @@ class PipelineOptions:
     confirm: int = 2  # descriptors running that decide who a face is when none is clear-cut (a single image: 1)
     smoothing: float = 1.0
     blend: str = "feather"  # realtime.blend's mode (the CLIs pick the swapper's best with --blend auto)
-    device: str = "cpu"  # where the blend runs
+    device: str = "cpu"  # where the blend runs, and the frame when it stays on a device (``resident``)
+    # Keep each frame on ``device`` from swap to watermark: True requires it (an error names what prevents it),
+    # False never, None when the device is not the CPU and the swapper and chain allow it.
+    resident: bool | None = None
     # Detections scoring below this are not tracked or swapped. For dlib's HOG, faces in video score ~0.4-2.5 and
     # the detector's recurring false hits (a badge, a pattern) ~0.1, so video uses 0.3; a single image keeps every
     # detection the analyzer returns (0.0), since it has no other frames to find a face in.
@@ -125,6 +134,25 @@ class FaceSwapPipeline:
         self.stage_seconds: dict[str, float] = defaultdict(float)  # cumulative time per stage (for bench/)
         self.faces_swapped = 0  # cumulative over all frames
         self.watermarker = Watermarker(self.options.watermark_id)
+        self.resident = self._stays_on_device()
+
+    def _stays_on_device(self) -> bool:
+        """Whether frames stay on ``options.device`` (see :attr:`PipelineOptions.resident`)."""
+        wanted, device = self.options.resident, torch.device(self.options.device)
+        if wanted is False:
+            return False
+        held = self.swapper.resident_device
+        if held is None:
+            why = f"the {self.swapper.name} swapper works on host frames"
+        elif held != device:
+            why = f"the swapper runs on {held}, not {device}"
+        elif not self.processors.idle:
+            why = "masks and enhancers work on host frames"
+        else:
+            return wanted is True or device.type != "cpu"
+        if wanted:
+            raise ValueError(f"frames cannot stay on {device}: {why}")
+        return False
 
     def replica(self, confirm: int | None = None) -> FaceSwapPipeline:
         """A new pipeline with this one's analyzer, swapper, chain and options (``confirm`` replaced when given)
@@ -134,6 +162,13 @@ class FaceSwapPipeline:
         return FaceSwapPipeline(
             self.analyzer, self.swapper, options, InlineDetection(self.detection.every), self.processors
         )
+
+    def describe_frames(self) -> str:
+        """One line saying where frames live between decode and encode."""
+        device = self.options.device
+        if self.resident:
+            return f"frames: uploaded to {device} once, swapped, pasted and watermarked there, downloaded once"
+        return "frames: on the host" + ("" if device == "cpu" else f" (each face's Poisson solve on {device})")
 
     def close(self) -> None:
         """Release the detection strategy (a background thread); the pipeline cannot process frames afterwards."""
@@ -148,13 +183,21 @@ class FaceSwapPipeline:
         tracks, detect, stage = self.detection.step(self.faces, frame, t, self._frame_index, cut)
         clock = self._lap(stage, clock)
         self._frame_index += 1
-        swapped = 0
         if self.identities is not None and detect:
             for track in tracks:  # a face of this detection carries a descriptor when one was taken for it
                 if track.face.embedding is not None:
                     self.identities.observe(track.track_id, track.face.embedding)
             self.identities.new_round(tr.track_id for tr in self.tracker.tracks)
         targets = self._targets(tracks)
+        if self.resident:
+            out, swapped = self._swap_on_device(frame, targets, clock)
+        else:
+            out, swapped = self._swap_on_host(frame, targets, clock)
+        self.faces_swapped += swapped
+        return out, FrameStats(detected=detect, faces=len(tracks), swapped=swapped, scene_cut=cut)
+
+    def _swap_on_host(self, frame: np.ndarray, targets: list[SwapTarget], clock: float) -> tuple[np.ndarray, int]:
+        """Masks, swap, chain, paste and watermark on a host copy of the frame: (marked frame, faces pasted)."""
         if self.processors.masking:
             targets = self.processors.prepare(frame, targets)
             clock = self._lap("masks", clock)
@@ -164,15 +207,34 @@ class FaceSwapPipeline:
         if not self.processors.idle:
             results = self.processors.process(frame, targets, results)
             clock = self._lap("enhance", clock)
+        pasted = 0
         for result in results:
             if result is not None:
                 paste(out, result, self.options.blend, device=self.options.device)
-                swapped += 1
+                pasted += 1
         clock = self._lap("blend", clock)
-        self.faces_swapped += swapped
         out = self.watermarker.embed(out)  # every frame, with or without faces: the whole output is synthetic
         self._lap("watermark", clock)
-        return out, FrameStats(detected=detect, faces=len(tracks), swapped=swapped, scene_cut=cut)
+        return out, pasted
+
+    def _swap_on_device(self, frame: np.ndarray, targets: list[SwapTarget], clock: float) -> tuple[np.ndarray, int]:
+        """:meth:`_swap_on_host` with the frame uploaded to the device once and downloaded once (the chain is idle
+        here). The stage times are host times: without a synchronisation between stages, GPU work can be counted
+        in a later stage (the download waits for all of it)."""
+        swapper: ResidentSwapper = self.swapper  # type: ignore[assignment]  # resident_device checked at init
+        on_device = torch.from_numpy(frame).to(self.options.device, copy=True)
+        results = swapper.swap_on_device(on_device, targets)
+        clock = self._lap("swap", clock)
+        pasted = 0
+        for result in results:
+            if result is not None:
+                paste_on_device(on_device, result, self.options.blend)
+                pasted += 1
+        clock = self._lap("blend", clock)
+        self.watermarker.embed_on_device(on_device)
+        out = on_device.cpu().numpy()
+        self._lap("watermark", clock)
+        return out, pasted
 
     def _lap(self, stage: str, since: float) -> float:
         now = time.perf_counter()

@@ -140,6 +140,7 @@ class RecordingSwapper:
     """A classic swapper that notes, per call, each target's track, source and landmark centre."""
 
     name = "classic"
+    resident_device = None
 
     def __init__(self) -> None:
         self.inner = ClassicSwapper()

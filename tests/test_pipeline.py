@@ -98,3 +98,42 @@ def test_target_selection(mode: str, analyzer: DlibAnalyzer, swapper: ClassicSwa
         assert changed == [i == largest for i in range(3)]
     else:
         assert changed == [False, False, True]
+
+
+def test_frames_stay_on_the_device_when_asked_and_give_the_host_output(analyzer: DlibAnalyzer) -> None:
+    """A neural swap of the trio with the frame resident (here on the CPU: the same torch code CUDA runs) against the
+    host path, for both blends: the same faces swapped, the output within float rounding of the host's (masks may
+    differ by a pixel at an edge, a watermark cell may round the other way), and the mark readable. Frames stay on
+    the host where a stage cannot follow (the classic swapper): asking for it is an error naming why."""
+    from realtime.models.arcface import ArcFaceEncoder, IResNet
+    from realtime.swappers.neural import GeneratorEngine, NeuralSwapper
+    from realtime.watermark import WatermarkDetector
+    from tests.compile_check import small_generator
+    from tests.test_resident import ASTRONAUT_68
+
+    astronaut = face_image("astronaut")
+    source = analyzer.detect(astronaut)[0]
+    assert np.abs(source.landmarks - ASTRONAUT_68).max() <= 0.5  # test_resident's frozen points are dlib's
+    swapper = NeuralSwapper(GeneratorEngine(small_generator()), ArcFaceEncoder(IResNet((1, 1, 1, 1), width=8)))
+    swapper.set_source(SourceSet.single(astronaut, source))
+    frame = render_frame(face_image("trio"), 0.0, ClipSpec(width=640, height=360, face="trio", noise=2))
+    for blend in ("poisson", "feather"):
+        outputs = []
+        for resident in (False, True):
+            pipeline = FaceSwapPipeline(analyzer, swapper, PipelineOptions(blend=blend, resident=resident))
+            assert pipeline.resident is resident
+            outputs.append(pipeline.process(frame, 0.0))
+        (host, host_stats), (on_device, stats) = outputs
+        assert stats == host_stats and stats.swapped == 3
+        assert _changed_faces(analyzer, frame, on_device) == [True, True, True]
+        diff = np.abs(on_device.astype(int) - host)
+        assert diff.mean() < 0.3 and (diff > 8).mean() < 0.002, (blend, diff.mean(), (diff > 8).mean())
+        detector = WatermarkDetector(search_crops=False)
+        detector.add(on_device)
+        found = detector.result()
+        assert found is not None and found.user_id == 0
+    auto = FaceSwapPipeline(analyzer, swapper)  # by default frames stay on a device only when it is not the CPU
+    assert not auto.resident and auto.describe_frames() == "frames: on the host"
+    classic = ClassicSwapper()
+    with pytest.raises(ValueError, match="frames cannot stay on cpu: the classic swapper works on host frames"):
+        FaceSwapPipeline(analyzer, classic, PipelineOptions(resident=True))

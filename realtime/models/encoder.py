@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["IdentityEncoder", "warp_crops"]
+__all__ = ["IdentityEncoder"]
 
 
 class IdentityEncoder(nn.Module):
@@ -42,9 +41,10 @@ class IdentityEncoder(nn.Module):
         aligned with template ``crop`` ("arcface" or "ffhq") at S -> [N,dim] unit vectors. The crops are warped to
         the encoder's own crop with the fixed similarity between the two templates (bilinear)."""
         from realtime.faces.align import estimate_similarity, template
+        from realtime.faces.device_warp import affine_sample
 
         m = estimate_similarity(template(crop, faces.shape[-1]), self.crop_points())
-        return self(warp_crops(faces, m, self.crop[1]))
+        return self(affine_sample(faces, m, (self.crop[1], self.crop[1])))
 
     def chip(self, image: np.ndarray, points: np.ndarray) -> np.ndarray:
         """The encoder's own crop [S,S,3] uint8 of the face with ``points`` in an RGB uint8 image [H,W,3]: five
@@ -69,16 +69,3 @@ class IdentityEncoder(nn.Module):
     def describe(self) -> str:
         """One line for reports: which network this is."""
         return type(self).__name__
-
-
-def warp_crops(images: torch.Tensor, m: np.ndarray, size: int) -> torch.Tensor:
-    """Differentiable ``cv2.warpAffine`` of a batch: images [N,C,H,W] float, m [2,3] source -> destination pixel
-    matrix (pixel centres at integer coordinates) -> [N,C,size,size], bilinear, zeros outside."""
-    n, _, h, w = images.shape
-    inv = np.linalg.inv(np.vstack([m, [0.0, 0.0, 1.0]]))  # destination pixel -> source pixel
-    # normalised coordinates (align_corners=False): u = (2x + 1) / W - 1
-    to_norm_src = np.array([[2.0 / w, 0.0, 1.0 / w - 1.0], [0.0, 2.0 / h, 1.0 / h - 1.0], [0.0, 0.0, 1.0]])
-    from_norm_dst = np.array([[size / 2.0, 0.0, size / 2.0 - 0.5], [0.0, size / 2.0, size / 2.0 - 0.5], [0, 0, 1]])
-    theta = torch.as_tensor((to_norm_src @ inv @ from_norm_dst)[:2], dtype=images.dtype, device=images.device)
-    grid = F.affine_grid(theta.expand(n, 2, 3), [n, images.shape[1], size, size], align_corners=False)
-    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)

@@ -9,11 +9,21 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+import torch
 
 from realtime.faces.pose import HeadPose, head_pose, mouth_openness
 from realtime.faces.types import Face, face_outline
 
-__all__ = ["SourceFace", "SourceSet", "SwapResult", "SwapTarget", "Swapper", "hull_box"]
+__all__ = [
+    "DeviceSwapResult",
+    "ResidentSwapper",
+    "SourceFace",
+    "SourceSet",
+    "SwapResult",
+    "SwapTarget",
+    "Swapper",
+    "hull_box",
+]
 
 
 @dataclass
@@ -26,6 +36,16 @@ class SwapResult:
     box: tuple[int, int, int, int]
     face: np.ndarray
     mask: np.ndarray
+
+
+@dataclass
+class DeviceSwapResult:
+    """A :class:`SwapResult` whose pictures stay on the frame's device: ``face`` float32 [3,h,w] in [0,255] and
+    ``mask`` float32 [h,w] in {0,1}, both torch tensors (see :meth:`Swapper.swap_on_device`)."""
+
+    box: tuple[int, int, int, int]
+    face: torch.Tensor
+    mask: torch.Tensor
 
 
 @dataclass(frozen=True)
@@ -102,9 +122,13 @@ class SourceSet:
 
 
 class Swapper(Protocol):
-    """A face swapper: :meth:`set_sources` (or :meth:`set_source`) once, then :meth:`swap_many` per frame."""
+    """A face swapper: :meth:`set_sources` (or :meth:`set_source`) once, then :meth:`swap_many` per frame.
+
+    ``resident_device`` is the device on which :meth:`ResidentSwapper.swap_on_device` swaps frames that stay there
+    (a GPU), or None for a swapper that works on host frames only."""
 
     name: str
+    resident_device: torch.device | None
 
     def set_sources(self, sources: Sequence[SourceSet]) -> None:
         """The source people, each target taking the one its ``SwapTarget.source`` indexes."""
@@ -117,6 +141,15 @@ class Swapper(Protocol):
     def swap_many(self, frame: np.ndarray, targets: Sequence[SwapTarget]) -> list[SwapResult | None]:
         """One result per target face of an RGB uint8 frame [H,W,3], all faces at once (neural swappers batch them,
         whatever their sources); None for a face that cannot be swapped (off-frame, too small)."""
+        ...
+
+
+class ResidentSwapper(Swapper, Protocol):
+    """A swapper whose ``resident_device`` is not None: it also swaps frames that stay on that device."""
+
+    def swap_on_device(self, frame: torch.Tensor, targets: Sequence[SwapTarget]) -> list[DeviceSwapResult | None]:
+        """:meth:`swap_many` of an RGB uint8 frame tensor [H,W,3] on :attr:`resident_device`, every step there: the
+        results' pictures stay on that device."""
         ...
 
 

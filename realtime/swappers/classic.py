@@ -102,6 +102,7 @@ class ClassicSwapper:
     """
 
     name = "classic"
+    resident_device = None  # cv2 warps and colour statistics on host frames
 
     def __init__(self, color: str = "shading", mirror: bool = True) -> None:
         if color not in COLOR_MODES:

@@ -22,12 +22,13 @@ import numpy as np
 import torch
 
 from realtime.errors import InputError, UserError
-from realtime.faces.align import warp_face, warp_to_box
+from realtime.faces.align import alignment_matrix, invert_affine, warp_face, warp_to_box
+from realtime.faces.device_warp import affine_sample, fill_polygon
 from realtime.faces.types import face_outline, kps5_from_68
 from realtime.models.encoder import IdentityEncoder
 from realtime.models.generator import SwapGenerator
 from realtime.models.onnx import input_dtype, open_session, to_blob
-from realtime.swappers.base import SourceSet, SwapResult, SwapTarget, hull_box
+from realtime.swappers.base import DeviceSwapResult, SourceSet, SwapResult, SwapTarget, hull_box
 from realtime.swappers.pixel_boost import explode, implode
 
 __all__ = ["GeneratorEngine", "InswapperEngine", "NeuralSwapper"]
@@ -68,19 +69,24 @@ class GeneratorEngine:
         the embedding itself, float32 [D]."""
         return np.asarray(embedding, np.float32)
 
-    @torch.no_grad()
     def run(self, crops: np.ndarray, identities: np.ndarray) -> np.ndarray:
         """Swap crops [N,S,S,3] uint8, crop k with ``identities[k]`` (:meth:`identity`, [N,D]) -> [N,S,S,3]
         float32 in [0,255]."""
-        batch = torch.from_numpy(crops).permute(0, 3, 1, 2).to(self.device, self.dtype) / 255
-        batch = batch.contiguous(memory_format=self.memory_format)
+        batch = torch.from_numpy(crops).permute(0, 3, 1, 2).to(self.device)
+        return self.run_tensor(batch, identities).permute(0, 2, 3, 1).cpu().numpy()
+
+    @torch.no_grad()
+    def run_tensor(self, crops: torch.Tensor, identities: np.ndarray) -> torch.Tensor:
+        """:meth:`run` on the engine's device: crops [N,3,S,S] (uint8, or float in [0,255]) there -> [N,3,S,S]
+        float32 in [0,255] there."""
+        batch = (crops.to(self.dtype) / 255).contiguous(memory_format=self.memory_format)
         ids = torch.from_numpy(np.ascontiguousarray(identities, np.float32)).to(self.device, self.dtype)
         try:
             out = self._forward(batch, ids)
         except torch._dynamo.exc.TorchDynamoException as exc:  # compiler missing or failing: say so, never hide it
             first = (str(exc).strip().splitlines() or ["?"])[0][:200]
             raise UserError(f"torch.compile failed ({type(exc).__name__}: {first}); run without --compile") from exc
-        return (out.float().clamp(0, 1) * 255).permute(0, 2, 3, 1).cpu().numpy()
+        return out.float().clamp(0, 1) * 255
 
 
 class InswapperEngine:
@@ -90,6 +96,7 @@ class InswapperEngine:
 
     name = "inswapper"
     template = "arcface"
+    device = None  # onnxruntime takes and returns host arrays
 
     def __init__(self, path: str | os.PathLike[str], device: str = "cpu") -> None:
         import onnx
@@ -171,6 +178,12 @@ class NeuralSwapper:
         self.set_sources([source])
 
     @property
+    def resident_device(self) -> torch.device | None:
+        """Where :meth:`swap_on_device` swaps: the generator's device; None for the ONNX engine (host arrays in and
+        out) and with pixel boost (its views are cut on the host)."""
+        return None if self.pixel_boost is not None else self.engine.device
+
+    @property
     def identities(self) -> np.ndarray:
         """What the engine takes for each source (:meth:`GeneratorEngine.identity`), float32 [sources, D']."""
         if self._identities is None:
@@ -194,6 +207,35 @@ class NeuralSwapper:
         else:
             swapped = self.engine.run(np.stack(crops), identities)
         return [self._place(frame, lm, face, m) for lm, face, m in zip(faces, swapped, matrices, strict=True)]
+
+    def swap_on_device(self, frame: torch.Tensor, targets: Sequence[SwapTarget]) -> list[DeviceSwapResult | None]:
+        """:meth:`swap_many` of an RGB uint8 frame tensor [H,W,3] on :attr:`resident_device`: the crops are cut,
+        swapped, warped back and masked there (grid_sample's bilinear warps for cv2's), so nothing of the frame
+        leaves the device."""
+        if self._identities is None:
+            raise RuntimeError("NeuralSwapper.swap_on_device called before set_source")
+        if self.resident_device is None:
+            raise RuntimeError("swap_on_device needs a torch engine without pixel boost: use swap_many")
+        if not targets:
+            return []
+        size = self.engine.size
+        matrices = np.stack([alignment_matrix(kps5_from_68(t.landmarks), self.engine.template, size) for t in targets])
+        image = frame.permute(2, 0, 1)[None].float()
+        crops = torch.cat([affine_sample(image, m, (size, size), "border") for m in matrices])
+        swapped = self.engine.run_tensor(crops.round_(), self._identities[[t.source for t in targets]])
+        results: list[DeviceSwapResult | None] = []
+        for target, face, m in zip(targets, swapped, matrices, strict=True):
+            box = hull_box(target.landmarks, tuple(frame.shape[:2]))
+            if box is None:
+                results.append(None)
+                continue
+            x0, y0, x1, y1 = box
+            back = invert_affine(m)
+            back[:, 2] -= [x0, y0]  # crop -> box-local coordinates, as warp_to_box
+            region = affine_sample(face[None], back, (y1 - y0, x1 - x0), "reflection")[0]
+            outline = np.round(face_outline(target.landmarks) - [x0, y0])
+            results.append(DeviceSwapResult(box, region, fill_polygon(outline, (y1 - y0, x1 - x0), frame.device)))
+        return results
 
     def _place(self, frame: np.ndarray, landmarks: np.ndarray, face: np.ndarray, m: np.ndarray) -> SwapResult | None:
         """Warp a swapped crop back into the frame, inside the bounding box of the target's landmark hull."""

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import torch
 
 from realtime.watermark.coding import conv_encode
+from realtime.watermark.device import add_field, cell_means_on_device
 from realtime.watermark.grid import (
     DITHER,
     STEP,
@@ -55,9 +57,15 @@ class Watermarker:
         the distance from the picture to its point is what re-encoding eats into."""
         h, w = frame.shape[:2]
         rows, cols = grid_shape(h, w)
+        return self.pattern_of_cells(cell_means(to_luma(frame), rows, cols), (h, w))
+
+    def pattern_of_cells(self, cells: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """:meth:`pattern` from a frame's cell means (float32 [rows, cols], :func:`cell_means` of its
+        :func:`to_luma`) and its (height, width)."""
+        h, w = size
+        rows, cols = cells.shape
         carrier = carrier_for(rows, cols)
-        luma = to_luma(frame)
-        host = readings(highpass(cell_means(luma, rows, cols)), carrier)
+        host = readings(highpass(cells), carrier)
         offset = (DITHER + 0.5 * self.bits[carrier.bit]) * self.step
         lattice = np.round((host - offset) / self.step)  # nearest point of each cell's lattice
         if self._last is not None and self._last[0] == (rows, cols):
@@ -78,11 +86,23 @@ class Watermarker:
 
     def embed(self, frame: np.ndarray) -> np.ndarray:
         """A marked copy of an RGB uint8 frame [H,W,3] (H, W >= 16): the same offset is added to R, G and B."""
-        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-            raise ValueError(f"watermark needs an RGB uint8 frame [H,W,3], got {frame.dtype} {frame.shape}")
+        _check_frame(frame.dtype == np.uint8, frame.ndim, frame.shape, frame.dtype)
         h, w = frame.shape[:2]
         field = smooth_field(self.pattern(frame), h, w)
         raise_by = cv2.cvtColor(cv2.convertScaleAbs(cv2.max(field, 0.0)), cv2.COLOR_GRAY2RGB)
         lower_by = cv2.cvtColor(cv2.convertScaleAbs(cv2.min(field, 0.0)), cv2.COLOR_GRAY2RGB)
         out = cv2.add(frame, raise_by)
         return cv2.subtract(out, lower_by, dst=out)
+
+    def embed_on_device(self, frame: torch.Tensor) -> None:
+        """:meth:`embed` of an RGB uint8 frame tensor [H,W,3], in place on its device: the cell means come to the
+        host and the cell amplitudes go back (rows x cols floats each way), the frame stays where it is."""
+        _check_frame(frame.dtype == torch.uint8, frame.ndim, tuple(frame.shape), frame.dtype)
+        h, w = frame.shape[:2]
+        rows, cols = grid_shape(h, w)
+        add_field(frame, self.pattern_of_cells(cell_means_on_device(frame, rows, cols), (h, w)))
+
+
+def _check_frame(is_uint8: bool, ndim: int, shape: tuple[int, ...], dtype: object) -> None:
+    if not is_uint8 or ndim != 3 or shape[2] != 3:
+        raise ValueError(f"watermark needs an RGB uint8 frame [H,W,3], got {dtype} {shape}")

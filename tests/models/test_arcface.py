@@ -6,7 +6,6 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 import torch
@@ -21,7 +20,6 @@ from realtime.models.arcface import (
     load_arcface,
     load_onnx_weights,
 )
-from realtime.models.encoder import warp_crops
 from realtime.samples import face_image
 
 TINY = (1, 1, 1, 1)  # one block per stage: an r-something small enough to export in a test
@@ -136,18 +134,6 @@ def test_a_trusted_whole_network_runs_with_simswap_preprocessing(tmp_path: Path,
     with torch.no_grad():
         expected = torch.nn.functional.normalize(network(torch.nn.functional.interpolate(x, size=(112, 112))), dim=1)
     assert embedding.shape == (64,) and np.allclose(embedding, expected[0].numpy(), atol=1e-6)
-
-
-def test_warp_crops_is_cv2_warp_affine() -> None:
-    image = face_image("astronaut")[:256, 128:384]
-    m = cv2.getRotationMatrix2D((120.0, 130.0), 17.0, 0.6)
-    m[:, 2] += [-20.0, 5.0]
-    expected = cv2.warpAffine(image.astype(np.float32), m, (160, 160), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT)  # fmt: skip
-    batch = torch.from_numpy(image).permute(2, 0, 1)[None].float()
-    got = warp_crops(batch, m, 160)[0].permute(1, 2, 0).numpy()
-    inner = (slice(8, -8), slice(8, -8))  # cv2 and grid_sample differ only in how they blend the border
-    assert np.abs(got[inner] - expected[inner]).max() < 0.5
 
 
 def test_embed_crops_of_other_framings_match_the_encoders_own_crop(gen: torch.Generator) -> None:
