@@ -140,6 +140,7 @@ def measure(clip: Path, out: Path, extra: list[str]) -> dict[str, Any]:
         "fps": result.frames / result.seconds,
         "setup_s": setup,
         "resident": pipeline.resident,
+        "decoder": result.decoder,
         "stage_ms_per_frame": {k: round(1000 * v / result.frames, 2) for k, v in stages.items()},
         "stage_share": {k: v / result.seconds for k, v in stages.items()},
         "other_share": max(0.0, 1 - sum(stages.values()) / result.seconds),
@@ -171,6 +172,7 @@ def one_row(row: tuple[Any, ...], seconds: float, root: Path, device: str = "cpu
         "clip": f"{label} {faces} face{'s' if faces > 1 else ''}",
         "device": device,
         "resident": result["resident"],  # the frame stayed on the device from upload to download
+        "decoder": result["decoder"],  # "cuda": NVDEC decoded the clip
         "swapper": swapper,
         "busy": busy,
         "swapped_per_frame": result["faces_per_frame"],

@@ -82,6 +82,7 @@ class VideoJobResult:
     frames_with_faces: int
     decode: DecodeReport | None
     seconds: float
+    decoder: str = "cpu"  # VideoReader.decoder: "cuda" when NVDEC decoded, else "cpu" (and why, if cuda was wanted)
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,8 @@ def swap_video(
     watermarked, tagged as synthetic and signed by ``signer`` with ``source`` as the ingredient).
     ``on_frame(done, total, stats)`` is called after each frame written (``total`` is None when the container does
     not say). A truncated or damaged input raises InputError once decoding ends (nothing is written) unless
-    ``allow_incomplete``; then the result's ``decode`` report says what was missing. With ``part``, only that
+    ``allow_incomplete``; then the result's ``decode`` report says what was missing. With a pipeline on CUDA the
+    input is decoded by NVDEC where FFmpeg can open it (the result's ``decoder`` says). With ``part``, only that
     :class:`FrameRange` is written, without audio (``total``: None); a part is not an output, so ``signer`` is
     None there (the joined file is signed) and must be given otherwise."""
     if (signer is None) != (part is not None):
@@ -118,8 +120,9 @@ def swap_video(
     finish = None if signer is None else signer.finisher(output, pipeline.options.watermark_id, source)
     start = time.perf_counter()
     seek = None if part is None else part.seek_pts
+    hwaccel = "cuda" if pipeline.options.device.startswith("cuda") else None  # NVDEC beside a CUDA pipeline
     with VideoReader(source, allow_incomplete=allow_incomplete or part is not None, threads=decode_threads,
-                     seek_pts=seek) as reader:  # fmt: skip
+                     seek_pts=seek, hwaccel=hwaccel) as reader:  # fmt: skip
         total = (reader.info.frames or None) if part is None else None
         frames = frames_with_faces = 0
         finished: queue.Queue[object] = queue.Queue(maxsize=8)
@@ -172,7 +175,7 @@ def swap_video(
                 raise failure[0]
         assert part is not None or reader.report is not None
         report = None if part is not None else reader.report
-    return VideoJobResult(frames, frames_with_faces, report, time.perf_counter() - start)
+    return VideoJobResult(frames, frames_with_faces, report, time.perf_counter() - start, reader.decoder)
 
 
 def swap_image(pipeline: FaceSwapPipeline, source: Path, output: Path, signer: ContentSigner) -> ImageJobResult:

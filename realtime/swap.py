@@ -111,8 +111,9 @@ def _swap_video(args: argparse.Namespace, pipeline: FaceSwapPipeline, signer: Co
              f"the output holds the {result.frames} frames that decoded")  # fmt: skip
     if result.frames_with_faces == 0:
         note("warning: no face found in the input; the output is the input re-encoded, watermarked")
+    decoded = "" if result.decoder == "cpu" else f", decoded on {result.decoder}"
     note(f"wrote {args.output}: {result.frames} frames, {result.frames_with_faces} with a face swapped, "
-         f"{result.frames / max(result.seconds, 1e-9):.1f} fps")  # fmt: skip
+         f"{result.frames / max(result.seconds, 1e-9):.1f} fps{decoded}")  # fmt: skip
     return 0
 
 

@@ -6,6 +6,8 @@ No face models: the target is the face dlib finds on skimage's astronaut, its 68
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -182,3 +184,26 @@ def test_a_neural_swap_of_a_frame_tensor_is_the_host_swap(device: str) -> None:
     diff = np.abs(face - host.face)[both]
     assert diff.mean() < 0.05 and diff.max() <= 1.0, (diff.mean(), diff.max())
     assert np.abs(mask - host.mask).sum() <= 0.02 * host.mask.sum()
+
+
+def test_decoding_beside_a_gpu_uses_nvdec_or_says_why_not(tmp_path: Path) -> None:
+    """A reader asked for CUDA decoding decodes with NVDEC (FFmpeg's cuda device) where it can, and otherwise says
+    why it decodes on the CPU (no GPU here; on a GPU machine, a container without the NVDEC library makes FFmpeg
+    fall back: bench/pipeline.py's CUDA rows record which decoder ran); either way the frames are the CPU
+    decoder's."""
+    from realtime.io.video import VideoReader
+    from realtime.samples import ClipSpec, make_clip
+
+    clip = make_clip(tmp_path / "clip.mp4", ClipSpec(width=320, height=180, seconds=0.5))
+    with VideoReader(clip) as reader:
+        plain = [f.image for f in reader]
+    with VideoReader(clip, hwaccel="cuda") as reader:
+        decoded = [f.image for f in reader]
+        decoder = reader.decoder
+    if torch.cuda.is_available():
+        assert decoder in {"cuda", "cpu (cuda decoding fell back to the CPU decoder)"}, decoder
+    else:
+        assert decoder.startswith("cpu (cuda decoding unavailable: ") or decoder.startswith("cpu (this FFmpeg")
+    assert len(decoded) == len(plain) == 15
+    for a, b in zip(decoded, plain, strict=True):
+        assert np.abs(a.astype(int) - b).mean() < 0.5  # NVDEC's output may differ from libavcodec's in the last bit

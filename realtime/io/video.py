@@ -26,6 +26,7 @@ from types import TracebackType
 
 import av
 import numpy as np
+from av.codec.hwaccel import HWAccel, hwdevices_available
 
 from realtime.errors import InputError, OutputError, UsageError, UserError
 from realtime.io.files import TempOutput, write_failure
@@ -53,6 +54,9 @@ _COPYABLE_AUDIO: dict[str, set[str] | None] = {
 }
 _TRANSCODE_AUDIO = {"webm": "libopus", "avi": "mp3"}  # default: aac
 _END = object()
+# What FFmpeg downloads device-decoded frames as (the device frames' software format): semi-planar 4:2:0 / 4:2:2,
+# and planar 4:4:4 for NVDEC's 4:4:4 profiles; a CPU decoder gives 4:2:0 and 4:2:2 content in planar yuv420p...
+_DEVICE_DOWNLOAD_FORMATS = frozenset({"nv12", "p010le", "p016le", "nv16", "p210le", "p216le", "yuv444p", "yuv444p16le"})
 
 
 @dataclass(frozen=True)
@@ -135,7 +139,7 @@ def to_stored(display: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(display, k=-(rotation // 90) % 4)) if rotation else display
 
 
-def _open_input(path: str | os.PathLike[str]) -> av.container.InputContainer:
+def _open_input(path: str | os.PathLike[str], hwaccel: HWAccel | None = None) -> av.container.InputContainer:
     p = Path(path)
     if not p.exists():
         raise InputError(f"input not found: {p}")
@@ -144,9 +148,24 @@ def _open_input(path: str | os.PathLike[str]) -> av.container.InputContainer:
     if p.stat().st_size == 0:
         raise InputError(f"input is empty (0 bytes): {p}")
     try:
-        return av.open(str(p))
+        return av.open(str(p), hwaccel=hwaccel)
     except (av.error.FFmpegError, OSError) as exc:
         raise InputError(f"cannot read video {p}: {exc}") from exc
+
+
+def _open_decoding(path: str | os.PathLike[str], hwaccel: str | None) -> tuple[av.container.InputContainer, str]:
+    """The container, opened to decode on the ``hwaccel`` device type ("cuda": NVDEC) when given and FFmpeg can
+    open that device, else on the CPU; and which of the two it is, with the reason when the device was wanted but
+    could not be had (a machine without the GPU or driver)."""
+    if hwaccel is None:
+        return _open_input(path), "cpu"
+    if hwaccel not in hwdevices_available():
+        return _open_input(path), f"cpu (this FFmpeg has no {hwaccel} decoding)"
+    try:  # FFmpeg's own CPU decoder takes over a stream the device cannot decode (allow_software_fallback)
+        return _open_input(path, HWAccel(device_type=hwaccel, allow_software_fallback=True)), hwaccel
+    except InputError as exc:
+        container = _open_input(path)  # the file itself unreadable: that error, not the device's
+        return container, f"cpu ({hwaccel} decoding unavailable: {exc.__cause__ or exc})"
 
 
 class VideoReader:
@@ -158,7 +177,8 @@ class VideoReader:
     input) then raises InputError unless ``allow_incomplete``. ``threads``: decoder threads (0: FFmpeg's choice).
     ``seek_pts``: start at the keyframe at or before this presentation time (stream time base) instead of the
     first frame (a segment of a long video; frame indices then count from there, and the report compares with
-    the whole video, so such readers take ``allow_incomplete``).
+    the whole video, so such readers take ``allow_incomplete``). ``hwaccel``: decode on that FFmpeg device type
+    ("cuda": NVDEC) where it can be opened, on the CPU otherwise; :attr:`decoder` says which, and why not.
     """
 
     def __init__(
@@ -168,12 +188,13 @@ class VideoReader:
         allow_incomplete: bool = False,
         threads: int = 0,
         seek_pts: int | None = None,
+        hwaccel: str | None = None,
     ) -> None:
         self.path = Path(path)
         self.allow_incomplete = allow_incomplete
         self.report: DecodeReport | None = None
         self._corrupt_packets = self._corrupt_frames = self._decode_errors = 0
-        self.container = _open_input(path)
+        self.container, self.decoder = _open_decoding(path, hwaccel)
         videos = [s for s in self.container.streams if s.type == "video"]
         if not videos:
             self.container.close()
@@ -181,12 +202,18 @@ class VideoReader:
         self.stream = videos[0]
         self.stream.thread_type = "AUTO"
         self.stream.codec_context.thread_count = max(0, threads)
+        if hwaccel is not None and self.decoder == hwaccel and not self.stream.codec_context.is_hwaccel:
+            self.decoder = f"cpu ({hwaccel} has no decoder for {self.stream.codec_context.name})"
         self._frames = self._decode()
         try:
             self._first = next(self._frames)
         except (StopIteration, av.error.FFmpegError) as exc:
             self.container.close()
             raise InputError(f"no decodable video frame in {self.path} (truncated or corrupt)") from exc
+        if self.decoder == hwaccel and self._first.format.name not in _DEVICE_DOWNLOAD_FORMATS:
+            # FFmpeg fell back to its CPU decoder (no NVDEC library, or a profile NVDEC lacks): frames it decodes
+            # come in the codec's own planar format, frames downloaded from the device semi-planar
+            self.decoder = f"cpu ({hwaccel} decoding fell back to the CPU decoder)"
         rotation = round(getattr(self._first, "rotation", 0) or 0) % 360
         rotation = (rotation + 45) // 90 * 90 % 360
         stored_w, stored_h = self._first.width, self._first.height
