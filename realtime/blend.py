@@ -7,6 +7,7 @@ both compute the same blend (the Poisson solve is :func:`realtime.ops.seamless_b
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -17,7 +18,7 @@ from realtime.ops import seamless_blend
 from realtime.swappers.base import DeviceSwapResult, SwapResult
 from realtime.threads import torch_threads
 
-__all__ = ["BLEND_MODES", "paste", "paste_on_device"]
+__all__ = ["BLEND_MODES", "paste", "paste_all_on_device", "paste_on_device"]
 
 BLEND_MODES = ("poisson", "feather")
 
@@ -34,7 +35,8 @@ def paste(frame: np.ndarray, result: SwapResult, mode: str = "poisson", device: 
     if mode == "poisson":
         dst = torch.from_numpy(np.ascontiguousarray(target)).to(device)
         src = torch.from_numpy(np.ascontiguousarray(result.face)).permute(2, 0, 1).to(device)
-        target[...] = _poisson(dst, src, torch.from_numpy(result.mask).to(device)).cpu().numpy()
+        inside = _erode(torch.from_numpy(result.mask).to(device), 3)
+        target[...] = _poisson(dst[None], src[None], inside[None])[0].cpu().numpy()
     elif mode == "feather":
         size = _feather_size(target.shape[:2])
         alpha = cv2.GaussianBlur(cv2.erode(result.mask, np.ones((size, size), np.uint8)), (size, size), 0)[..., None]
@@ -51,7 +53,7 @@ def paste_on_device(frame: torch.Tensor, result: DeviceSwapResult, mode: str = "
     x0, y0, x1, y1 = result.box
     target = frame[y0:y1, x0:x1]
     if mode == "poisson":
-        target.copy_(_poisson(target, result.face, result.mask))
+        target.copy_(_poisson(target[None], result.face[None], _erode(result.mask, 3)[None])[0])
     elif mode == "feather":
         size = _feather_size(tuple(target.shape[:2]))
         alpha = _gaussian_blur(_erode(result.mask, size), size)
@@ -61,15 +63,54 @@ def paste_on_device(frame: torch.Tensor, result: DeviceSwapResult, mode: str = "
         raise ValueError(f"unknown blend mode {mode!r}; choose one of {BLEND_MODES}")
 
 
-def _poisson(target: torch.Tensor, face: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """The seamless blend of ``face`` (float32 [3,h,w] in [0,255]) into ``target`` (uint8 [h,w,3]) inside ``mask``
-    (float32 [h,w] in {0,1}), as uint8 [h,w,3] on their device."""
-    # Shrink the mask by a pixel so its boundary samples the frame, not the warp's antialiased rim.
-    inside = _erode(mask, 3)
-    dst = target.permute(2, 0, 1)[None].float()
-    with torch_threads(1) if target.device.type == "cpu" else contextlib.nullcontext():  # see realtime.threads
-        out = seamless_blend(dst, face[None], inside[None, None])
-    return out[0].permute(1, 2, 0).clamp_(0, 255).round_().to(torch.uint8)
+def paste_all_on_device(frame: torch.Tensor, results: Sequence[DeviceSwapResult | None], mode: str = "poisson") -> int:
+    """:func:`paste_on_device` of every result (None: a face not swapped) into the frame tensor, in order; returns
+    how many were pasted.
+
+    The Poisson solves of a frame's faces run as one batch when no two boxes overlap (a face pasted over another
+    must see it pasted first): each face gets a window of the frame of one common size around its box, moved
+    inward at the frame's edges so a box on an edge keeps that edge as the window's (the solver's natural
+    boundary there), and only each box is written back. Since a mask stays inside its box, 2 px from any edge
+    that is not the frame's, each face's solve sees what it would see alone.
+    """
+    pasted = [r for r in results if r is not None]
+    boxes = [r.box for r in pasted]
+    if mode != "poisson" or len(pasted) < 2 or _any_overlap(boxes):
+        for result in pasted:
+            paste_on_device(frame, result, mode)
+        return len(pasted)
+    height, width = frame.shape[:2]
+    side_y = min(max(y1 - y0 for _, y0, _, y1 in boxes), height)
+    side_x = min(max(x1 - x0 for x0, _, x1, _ in boxes), width)
+    origins = [(min(max(x0, 0), width - side_x), min(max(y0, 0), height - side_y)) for x0, y0, _, _ in boxes]
+    targets = torch.stack([frame[oy : oy + side_y, ox : ox + side_x] for ox, oy in origins])
+    faces = targets.permute(0, 3, 1, 2).float()
+    inside = torch.zeros((len(pasted), side_y, side_x), device=frame.device)
+    for k, (result, (ox, oy)) in enumerate(zip(pasted, origins, strict=True)):
+        x0, y0, x1, y1 = result.box
+        faces[k, :, y0 - oy : y1 - oy, x0 - ox : x1 - ox] = result.face
+        inside[k, y0 - oy : y1 - oy, x0 - ox : x1 - ox] = _erode(result.mask, 3)
+    blended = _poisson(targets, faces, inside)
+    for k, (result, (ox, oy)) in enumerate(zip(pasted, origins, strict=True)):
+        x0, y0, x1, y1 = result.box
+        frame[y0:y1, x0:x1] = blended[k, y0 - oy : y1 - oy, x0 - ox : x1 - ox]
+    return len(pasted)
+
+
+def _any_overlap(boxes: Sequence[tuple[int, int, int, int]]) -> bool:
+    """Whether any two (x0, y0, x1, y1) boxes share a pixel."""
+    return any(
+        a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3] for i, a in enumerate(boxes) for b in boxes[i + 1 :]
+    )
+
+
+def _poisson(targets: torch.Tensor, faces: torch.Tensor, inside: torch.Tensor) -> torch.Tensor:
+    """Seamless blends of ``faces`` (float32 [N,3,h,w] in [0,255]) into ``targets`` (uint8 [N,h,w,3]) inside the
+    already shrunk masks ``inside`` (float32 [N,h,w] in {0,1}), as uint8 [N,h,w,3] on their device."""
+    dst = targets.permute(0, 3, 1, 2).float()
+    with torch_threads(1) if targets.device.type == "cpu" else contextlib.nullcontext():  # see realtime.threads
+        out = seamless_blend(dst, faces, inside[:, None])
+    return out.permute(0, 2, 3, 1).clamp_(0, 255).round_().to(torch.uint8)
 
 
 def _feather_size(size: tuple[int, int]) -> int:
@@ -78,7 +119,9 @@ def _feather_size(size: tuple[int, int]) -> int:
 
 
 def _erode(mask: torch.Tensor, size: int) -> torch.Tensor:
-    """cv2.erode of float [h,w] by a size x size square (odd size); beyond the edge nothing erodes, as in cv2."""
+    """cv2.erode of float [h,w] by a size x size square (odd size); beyond the edge nothing erodes, as in cv2. The
+    Poisson paste shrinks its mask by a pixel (size 3) so the boundary samples the frame, not the warp's
+    antialiased rim."""
     return -F.max_pool2d(-mask[None, None], size, stride=1, padding=size // 2)[0, 0]
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from realtime.blend import paste, paste_on_device
+from realtime.blend import paste, paste_all_on_device
 from realtime.faces.detection import DetectionStrategy, InlineDetection, TrackedFaces
 from realtime.faces.identity import UNKNOWN, IdentityDecider
 from realtime.faces.tracker import SceneCutDetector, Track, Tracker
@@ -225,11 +225,7 @@ class FaceSwapPipeline:
         on_device = torch.from_numpy(frame).to(self.options.device, copy=True)
         results = swapper.swap_on_device(on_device, targets)
         clock = self._lap("swap", clock)
-        pasted = 0
-        for result in results:
-            if result is not None:
-                paste_on_device(on_device, result, self.options.blend)
-                pasted += 1
+        pasted = paste_all_on_device(on_device, results, self.options.blend)  # the solves of all faces at once
         clock = self._lap("blend", clock)
         self.watermarker.embed_on_device(on_device)
         out = on_device.cpu().numpy()

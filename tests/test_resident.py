@@ -14,7 +14,7 @@ import pytest
 import torch
 from skimage import data
 
-from realtime.blend import paste, paste_on_device
+from realtime.blend import paste, paste_all_on_device, paste_on_device
 from realtime.faces.device_warp import affine_sample, fill_polygon
 from realtime.faces.types import Face, face_outline, kps5_from_68
 from realtime.models.arcface import ArcFaceEncoder, IResNet
@@ -207,3 +207,32 @@ def test_decoding_beside_a_gpu_uses_nvdec_or_says_why_not(tmp_path: Path) -> Non
     assert len(decoded) == len(plain) == 15
     for a, b in zip(decoded, plain, strict=True):
         assert np.abs(a.astype(int) - b).mean() < 0.5  # NVDEC's output may differ from libavcodec's in the last bit
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_the_faces_of_a_frame_blend_in_one_call_as_one_by_one(device: str) -> None:
+    """Three faces in one Poisson call (boxes apart; one on the frame's right edge, whose window must keep that edge)
+    give what three calls give; overlapping boxes are pasted one after another."""
+    frame = _noisy_astronaut()
+    results, expected = [], torch.from_numpy(frame).to(device, copy=True)
+    for dx, dy in ((-170, -90), (0, 0), (239, 180)):  # the last box ends at the frame's right edge
+        points = ASTRONAUT_68 + np.array([dx, dy])
+        box = hull_box(points, frame.shape[:2])
+        assert box is not None
+        x0, y0, x1, y1 = box
+        face = torch.from_numpy(np.roll(frame, (23, 31), (0, 1))[y0:y1, x0:x1].astype(np.float32)).permute(2, 0, 1)
+        mask = fill_polygon(np.round(face_outline(points) - [x0, y0]), (y1 - y0, x1 - x0), device)
+        results.append(DeviceSwapResult(box, face.to(device), mask))
+        paste_on_device(expected, results[-1], "poisson")
+    assert results[-1].box[2] == 512 and results[-1].mask[:, -1].any()
+    together = torch.from_numpy(frame).to(device, copy=True)
+    assert paste_all_on_device(together, [results[0], None, *results[1:]], "poisson") == 3
+    diff = (together.int() - expected.int()).abs()
+    assert int(diff.max()) <= 1 and float((diff > 0).float().mean()) < 1e-3
+    overlapping = [results[1], DeviceSwapResult(tuple(np.add(results[1].box, 5)), results[1].face, results[1].mask)]
+    one_by_one = torch.from_numpy(frame).to(device, copy=True)
+    for result in overlapping:
+        paste_on_device(one_by_one, result, "poisson")
+    together = torch.from_numpy(frame).to(device, copy=True)
+    paste_all_on_device(together, overlapping, "poisson")
+    assert torch.equal(together, one_by_one)
