@@ -56,7 +56,8 @@ def paste_on_device(frame: torch.Tensor, result: DeviceSwapResult, mode: str = "
         target.copy_(_poisson(target[None], result.face[None], _erode(result.mask, 3)[None])[0])
     elif mode == "feather":
         size = _feather_size(tuple(target.shape[:2]))
-        alpha = _gaussian_blur(_erode(result.mask, size), size)
+        # in float64: cuDNN would run a float32 blur in TF32, a thousandth off cv2's weights
+        alpha = _gaussian_blur(_erode(result.mask.double(), size), size).float()
         mixed = result.face * alpha + target.permute(2, 0, 1).float() * (1 - alpha) + 0.5
         target.copy_(mixed.clamp_(0, 255).floor_().permute(1, 2, 0).to(torch.uint8))
     else:
@@ -128,7 +129,7 @@ def _erode(mask: torch.Tensor, size: int) -> torch.Tensor:
 def _gaussian_blur(image: torch.Tensor, size: int) -> torch.Tensor:
     """cv2.GaussianBlur of float [h,w] with a size x size kernel and sigma from the size (cv2's sigma 0), reflected
     at the edges (cv2's default BORDER_REFLECT_101)."""
-    kernel = torch.from_numpy(cv2.getGaussianKernel(size, 0).astype(np.float32)).to(image.device)
+    kernel = torch.from_numpy(cv2.getGaussianKernel(size, 0)).to(image.device, image.dtype)
     half = size // 2
     padded = F.pad(image[None, None], (half, half, half, half), mode="reflect")
     rows = F.conv2d(padded, kernel.view(1, 1, size, 1))

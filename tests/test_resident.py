@@ -94,7 +94,8 @@ def test_fill_polygon_is_cv2_fill_convex_poly(device: str) -> None:
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("mode", ["poisson", "feather"])
 def test_paste_on_device_is_the_host_paste(device: str, mode: str) -> None:
-    """The same swapped face (the astronaut's face shifted and recoloured) pasted by both: within a grey level."""
+    """The same swapped face (the astronaut's face shifted and recoloured) pasted by both, their solves on one
+    device: within a grey level."""
     frame = _noisy_astronaut()
     box = hull_box(ASTRONAUT_68, frame.shape[:2])
     assert box is not None
@@ -103,7 +104,7 @@ def test_paste_on_device_is_the_host_paste(device: str, mode: str) -> None:
     mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
     cv2.fillConvexPoly(mask, np.round(face_outline(ASTRONAUT_68) - [x0, y0]).astype(np.int32), 1)
     on_host = frame.copy()
-    paste(on_host, SwapResult(box, np.clip(face, 0, 255).astype(np.float32), mask.astype(np.float32)), mode)
+    paste(on_host, SwapResult(box, np.clip(face, 0, 255).astype(np.float32), mask.astype(np.float32)), mode, device)
     on_device = torch.from_numpy(frame).to(device, copy=True)
     result = DeviceSwapResult(
         box,
