@@ -9,8 +9,8 @@ smoothed by each track's One-Euro filter.
 
 Where the frame lives: analysis always reads the host frame. With a swapper that swaps on a device (the neural one
 on a GPU) and a chain that leaves its results alone, the frame is uploaded once, swapped, pasted and watermarked
-there, and downloaded once for the encoder (``resident``); otherwise it stays on the host and only the Poisson
-solve visits ``device``, a face at a time.
+there, and downloaded once for the encoder (``resident``); otherwise it stays on the host, and a model or Poisson
+solve on ``device`` gets its crops or boxes uploaded and downloaded, a call at a time.
 """
 
 from __future__ import annotations
@@ -134,25 +134,27 @@ class FaceSwapPipeline:
         self.stage_seconds: dict[str, float] = defaultdict(float)  # cumulative time per stage (for bench/)
         self.faces_swapped = 0  # cumulative over all frames
         self.watermarker = Watermarker(self.options.watermark_id)
-        self.resident = self._stays_on_device()
+        self.resident, self._host_reason = self._where_frames_live()
 
-    def _stays_on_device(self) -> bool:
-        """Whether frames stay on ``options.device`` (see :attr:`PipelineOptions.resident`)."""
+    def _where_frames_live(self) -> tuple[bool, str]:
+        """Whether frames stay on ``options.device`` (see :attr:`PipelineOptions.resident`), and if not, why."""
         wanted, device = self.options.resident, torch.device(self.options.device)
-        if wanted is False:
-            return False
         held = self.swapper.resident_device
-        if held is None:
+        if wanted is False:
+            why = "as asked"
+        elif held is None:
             why = f"the {self.swapper.name} swapper works on host frames"
         elif held != device:
             why = f"the swapper runs on {held}, not {device}"
         elif not self.processors.idle:
             why = "masks and enhancers work on host frames"
+        elif wanted is True or device.type != "cpu":
+            return True, ""
         else:
-            return wanted is True or device.type != "cpu"
+            why = "the device is the CPU"
         if wanted:
             raise ValueError(f"frames cannot stay on {device}: {why}")
-        return False
+        return False, why
 
     def replica(self, confirm: int | None = None) -> FaceSwapPipeline:
         """A new pipeline with this one's analyzer, swapper, chain and options (``confirm`` replaced when given)
@@ -165,10 +167,10 @@ class FaceSwapPipeline:
 
     def describe_frames(self) -> str:
         """One line saying where frames live between decode and encode."""
-        device = self.options.device
         if self.resident:
+            device = self.options.device
             return f"frames: uploaded to {device} once, swapped, pasted and watermarked there, downloaded once"
-        return "frames: on the host" + ("" if device == "cpu" else f" (each face's Poisson solve on {device})")
+        return f"frames: on the host ({self._host_reason})"
 
     def close(self) -> None:
         """Release the detection strategy (a background thread); the pipeline cannot process frames afterwards."""

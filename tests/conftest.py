@@ -22,6 +22,7 @@ import pytest
 import torch
 
 from realtime.faces.dlib_backend import DlibAnalyzer
+from realtime.io.files import file_lock
 from realtime.samples import ClipSpec, make_clip, write_source_face
 from tests.cli import run_module
 
@@ -140,7 +141,8 @@ WATERMARK_ID = 0xC0FFEE
 @dataclass(frozen=True)
 class SwappedClip:
     """``clip`` (:data:`CLIP_SPEC`) swapped with ``source`` (a person of t1.jpg) into ``out`` by the real entry
-    point with the defaults and ``--watermark-id WATERMARK_ID``; ``root`` is a session folder for derived files."""
+    point with the defaults and ``--watermark-id WATERMARK_ID`` (shared by the session's workers: read them, never
+    write them); ``root`` is a folder of this worker's for derived files."""
 
     root: Path
     clip: Path
@@ -150,15 +152,22 @@ class SwappedClip:
 
 @pytest.fixture(scope="session")
 def swapped_clip(tmp_path_factory: pytest.TempPathFactory) -> SwappedClip:
-    root = tmp_path_factory.mktemp("swapped_clip")
-    clip, source, out = (
-        make_clip(root / "clip.mp4", CLIP_SPEC),
-        write_source_face(root / "source.jpg"),
-        root / "out.mp4",
-    )
-    result = run_module("realtime.swap", clip, out, "--source", source, "--watermark-id", hex(WATERMARK_ID), "--quiet")
-    assert result.returncode == 0, result.stderr
-    return SwappedClip(root, clip, source, out)
+    """Swapped once per session: pytest-xdist's workers share the clip and its swap (the first to need them makes
+    them, under a lock: ~11 s each worker would spend again); ``root`` is this worker's own."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # each worker's temp folder sits in the session's own
+        shared = shared.parent
+    made = shared / "swapped_clip"
+    clip, source, out = made / "clip.mp4", made / "source.jpg", made / "out.mp4"
+    with file_lock(shared / "swapped_clip.lock"):
+        if not out.is_file():
+            made.mkdir(exist_ok=True)
+            make_clip(clip, CLIP_SPEC)
+            write_source_face(source)
+            args = (clip, out, "--source", source, "--watermark-id", hex(WATERMARK_ID), "--quiet")
+            result = run_module("realtime.swap", *args)
+            assert result.returncode == 0, result.stderr
+    return SwappedClip(tmp_path_factory.mktemp("swapped_clip"), clip, source, out)
 
 
 @pytest.fixture

@@ -133,7 +133,7 @@ def test_frames_stay_on_the_device_when_asked_and_give_the_host_output(analyzer:
         found = detector.result()
         assert found is not None and found.user_id == 0
     auto = FaceSwapPipeline(analyzer, swapper)  # by default frames stay on a device only when it is not the CPU
-    assert not auto.resident and auto.describe_frames() == "frames: on the host"
+    assert not auto.resident and auto.describe_frames() == "frames: on the host (the device is the CPU)"
     classic = ClassicSwapper()
     with pytest.raises(ValueError, match="frames cannot stay on cpu: the classic swapper works on host frames"):
         FaceSwapPipeline(analyzer, classic, PipelineOptions(resident=True))
