@@ -157,7 +157,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for i, t in enumerate((0.0, 1.0)):
         write_image(root / "film_frames" / "film" / f"{i}.jpg", render_frame(face_image("group"), t, ClipSpec()))
     (root / "film" / "film").mkdir(parents=True)
-    make_clip(root / "film" / "film" / "clip.mp4", ClipSpec(width=1280, height=720, seconds=1.0, face="group"))
+    make_clip(root / "film" / "film" / "clip.mp4", ClipSpec(width=1280, height=720, seconds=2.0, face="group"))
     (root / "outputs").mkdir()  # swaps to verify
     for name in ("a.mp4", "b.png"):
         source = root / ("in.mp4" if name.endswith(".mp4") else "photo.jpg")
