@@ -11,10 +11,11 @@ complete; a failure anywhere (or an interrupt) leaves nothing at the output path
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,9 +28,10 @@ from realtime.io.images import IMAGE_SUFFIXES, read_image, write_image
 from realtime.io.metadata import provenance_tags
 from realtime.io.people import PeopleFile, PersonRecord, write_people
 from realtime.io.sheet import labelled_sheet
-from realtime.io.video import DecodeReport, VideoReader, VideoWriter
-from realtime.pipeline import FaceSwapPipeline, FrameStats
+from realtime.io.video import DecodedFrame, DecodeReport, VideoReader, VideoWriter
+from realtime.pipeline import FaceSwapPipeline, FramePlan, FrameStats
 from realtime.provenance import ContentSigner
+from realtime.threads import run_ahead
 from realtime.watermark import COMPAT_MIN_SIDE, embed_compat
 
 __all__ = [
@@ -150,24 +152,22 @@ def swap_video(
 
             encoder = threading.Thread(target=encoder_loop, name="video-encode", daemon=True)
             encoder.start()
+            planned = _plans(reader, pipeline, part)
+            if pipeline.resident:  # the next frame's analysis (host) overlaps this one's device work
+                planned = run_ahead(planned, depth=2, name="video-analyse")
             try:
-                for frame in reader:
-                    if part is not None:
-                        if frame.pts < part.warm_pts:
+                with contextlib.closing(planned):
+                    for frame, plan, written in planned:
+                        out, stats = pipeline.render(frame.image, plan)
+                        if not written:  # warming up tracking, smoothing and the mark's continuity
                             continue
-                        if part.end_pts is not None and frame.pts >= part.end_pts:
-                            break
-                        if frame.pts < part.start_pts:  # warming up tracking and smoothing: not written
-                            pipeline.process(frame.image, frame.time)
-                            continue
-                    out, stats = pipeline.process(frame.image, frame.time)
-                    frames += 1
-                    frames_with_faces += stats.swapped > 0
-                    finished.put((out, frame.pts))
-                    if failure:
-                        raise failure[0]
-                    if on_frame is not None:
-                        on_frame(frames, total, stats)
+                        frames += 1
+                        frames_with_faces += stats.swapped > 0
+                        finished.put((out, frame.pts))
+                        if failure:
+                            raise failure[0]
+                        if on_frame is not None:
+                            on_frame(frames, total, stats)
             finally:
                 finished.put(None)
                 encoder.join()
@@ -176,6 +176,21 @@ def swap_video(
         assert part is not None or reader.report is not None
         report = None if part is not None else reader.report
     return VideoJobResult(frames, frames_with_faces, report, time.perf_counter() - start, reader.decoder)
+
+
+def _plans(
+    reader: VideoReader, pipeline: FaceSwapPipeline, part: FrameRange | None
+) -> Generator[tuple[DecodedFrame, FramePlan, bool], None, None]:
+    """Each frame of ``reader`` the job renders, analysed in order, and whether it is written: with a ``part``,
+    frames before its warm-up are skipped, warm-up frames are rendered but not written, and reading stops at its
+    end."""
+    for frame in reader:
+        if part is not None:
+            if frame.pts < part.warm_pts:
+                continue
+            if part.end_pts is not None and frame.pts >= part.end_pts:
+                return
+        yield frame, pipeline.analyse(frame.image, frame.time), part is None or frame.pts >= part.start_pts
 
 
 def swap_image(pipeline: FaceSwapPipeline, source: Path, output: Path, signer: ContentSigner) -> ImageJobResult:

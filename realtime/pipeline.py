@@ -31,7 +31,7 @@ from realtime.processors.chain import FaceChain, default_masks
 from realtime.swappers.base import ResidentSwapper, Swapper, SwapTarget
 from realtime.watermark import Watermarker
 
-__all__ = ["TARGET_MODES", "FaceSwapPipeline", "FrameStats", "PipelineOptions"]
+__all__ = ["TARGET_MODES", "FaceSwapPipeline", "FramePlan", "FrameStats", "PipelineOptions"]
 
 TARGET_MODES = ("all", "largest", "reference")
 
@@ -75,6 +75,17 @@ class FrameStats:
     detected: bool
     faces: int
     swapped: int
+    scene_cut: bool
+
+
+@dataclass
+class FramePlan:
+    """What analysing a frame decided (:meth:`FaceSwapPipeline.analyse`): the faces to swap, each with its source,
+    whether full detection ran, how many faces are tracked, and whether the frame cut to a new scene."""
+
+    targets: list[SwapTarget]
+    detected: bool
+    faces: int
     scene_cut: bool
 
 
@@ -177,26 +188,39 @@ class FaceSwapPipeline:
         self.detection.close()
 
     def process(self, frame: np.ndarray, t: float) -> tuple[np.ndarray, FrameStats]:
-        """Swap faces in an RGB uint8 frame [H,W,3] taken at ``t`` seconds; returns (new frame, stats)."""
+        """Swap faces in an RGB uint8 frame [H,W,3] taken at ``t`` seconds; returns (new frame, stats):
+        :meth:`render` of :meth:`analyse`."""
+        return self.render(frame, self.analyse(frame, t))
+
+    def analyse(self, frame: np.ndarray, t: float) -> FramePlan:
+        """The first half of :meth:`process`, on the host: scene cut, detection or tracking, smoothing, who each face
+        is, and which faces to swap. Frames must be analysed in order; the plan's :meth:`render` may run on another
+        thread, one frame behind (the two halves share no state), which a video job does when frames stay on a
+        device, so the next frame's analysis overlaps this one's device work."""
         clock = time.perf_counter()
         cut = self.scene_cut(frame)
         if cut:
             self.tracker.reset()
         tracks, detect, stage = self.detection.step(self.faces, frame, t, self._frame_index, cut)
-        clock = self._lap(stage, clock)
+        self._lap(stage, clock)
         self._frame_index += 1
         if self.identities is not None and detect:
             for track in tracks:  # a face of this detection carries a descriptor when one was taken for it
                 if track.face.embedding is not None:
                     self.identities.observe(track.track_id, track.face.embedding)
             self.identities.new_round(tr.track_id for tr in self.tracker.tracks)
-        targets = self._targets(tracks)
+        return FramePlan(self._targets(tracks), detected=detect, faces=len(tracks), scene_cut=cut)
+
+    def render(self, frame: np.ndarray, plan: FramePlan) -> tuple[np.ndarray, FrameStats]:
+        """The second half of :meth:`process`: swap the plan's faces into a copy of the frame, paste and watermark
+        it (on the device when frames stay there); frames must be rendered in the order they were analysed."""
+        clock = time.perf_counter()
         if self.resident:
-            out, swapped = self._swap_on_device(frame, targets, clock)
+            out, swapped = self._swap_on_device(frame, plan.targets, clock)
         else:
-            out, swapped = self._swap_on_host(frame, targets, clock)
+            out, swapped = self._swap_on_host(frame, plan.targets, clock)
         self.faces_swapped += swapped
-        return out, FrameStats(detected=detect, faces=len(tracks), swapped=swapped, scene_cut=cut)
+        return out, FrameStats(detected=plan.detected, faces=plan.faces, swapped=swapped, scene_cut=plan.scene_cut)
 
     def _swap_on_host(self, frame: np.ndarray, targets: list[SwapTarget], clock: float) -> tuple[np.ndarray, int]:
         """Masks, swap, chain, paste and watermark on a host copy of the frame: (marked frame, faces pasted)."""

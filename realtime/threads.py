@@ -21,9 +21,12 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 __all__ = [
     "ThreadBudget",
@@ -31,8 +34,11 @@ __all__ = [
     "available_cores",
     "plan_threads",
     "prefer_passive_waiting",
+    "run_ahead",
     "torch_threads",
 ]  # fmt: skip
+
+T = TypeVar("T")
 
 
 def prefer_passive_waiting() -> None:
@@ -112,3 +118,47 @@ def torch_threads(count: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def run_ahead(items: Iterable[T], depth: int = 2, name: str = "run-ahead") -> Iterator[T]:
+    """``items``, produced on a thread of their own up to ``depth`` ahead of the consumer (so the work of making
+    the next overlaps the consumer's work on this one). An exception while producing is raised to the consumer at
+    that place in the sequence. Closing the iterator (``contextlib.closing``, or the consumer stopping early) stops
+    the producer before its next item and waits for it to finish the one in hand."""
+    slots: queue.Queue[tuple[bool, object]] = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+    end = object()
+
+    def put(entry: tuple[bool, object]) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stop.is_set() or not put((True, item)):
+                    return
+        except BaseException as exc:  # handed to the consumer's thread
+            put((False, exc))
+            return
+        put((False, end))
+
+    producer = threading.Thread(target=produce, name=name, daemon=True)
+    producer.start()
+    try:
+        while True:
+            ok, item = slots.get()
+            if ok:
+                yield item  # type: ignore[misc]
+            elif item is end:
+                return
+            else:
+                raise item  # type: ignore[misc]
+    finally:
+        stop.set()
+        producer.join()

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from realtime.faces.detection import InlineDetection
 from realtime.faces.dlib_backend import DlibAnalyzer
-from realtime.pipeline import FaceSwapPipeline, PipelineOptions
+from realtime.pipeline import FaceSwapPipeline, FramePlan, FrameStats, PipelineOptions
 from realtime.samples import ClipSpec, face_image, render_frame
 from realtime.swappers.base import SourceSet
 from realtime.swappers.classic import ClassicSwapper
+from realtime.swappers.neural import GeneratorEngine, NeuralSwapper
 
 
 @pytest.fixture(scope="module")
@@ -100,22 +104,31 @@ def test_target_selection(mode: str, analyzer: DlibAnalyzer, swapper: ClassicSwa
         assert changed == [False, False, True]
 
 
-def test_frames_stay_on_the_device_when_asked_and_give_the_host_output(analyzer: DlibAnalyzer) -> None:
+@pytest.fixture(scope="module")
+def neural_swapper(analyzer: DlibAnalyzer) -> NeuralSwapper:
+    """The astronaut onto every face with a small random-weight generator and ArcFace (what the generator does to a
+    face is not under test here: where its output goes is)."""
+    from realtime.models.arcface import ArcFaceEncoder, IResNet
+    from tests.compile_check import small_generator
+
+    astronaut = face_image("astronaut")
+    swapper = NeuralSwapper(GeneratorEngine(small_generator()), ArcFaceEncoder(IResNet((1, 1, 1, 1), width=8)))
+    swapper.set_source(SourceSet.single(astronaut, analyzer.detect(astronaut)[0]))
+    return swapper
+
+
+def test_frames_stay_on_the_device_when_asked_and_give_the_host_output(
+    analyzer: DlibAnalyzer, neural_swapper: NeuralSwapper
+) -> None:
     """A neural swap of the trio with the frame resident (here on the CPU: the same torch code CUDA runs) against the
     host path, for both blends: the same faces swapped, the output within float rounding of the host's (masks may
     differ by a pixel at an edge, a watermark cell may round the other way), and the mark readable. Frames stay on
     the host where a stage cannot follow (the classic swapper): asking for it is an error naming why."""
-    from realtime.models.arcface import ArcFaceEncoder, IResNet
-    from realtime.swappers.neural import GeneratorEngine, NeuralSwapper
     from realtime.watermark import WatermarkDetector
-    from tests.compile_check import small_generator
     from tests.test_resident import ASTRONAUT_68
 
-    astronaut = face_image("astronaut")
-    source = analyzer.detect(astronaut)[0]
-    assert np.abs(source.landmarks - ASTRONAUT_68).max() <= 0.5  # test_resident's frozen points are dlib's
-    swapper = NeuralSwapper(GeneratorEngine(small_generator()), ArcFaceEncoder(IResNet((1, 1, 1, 1), width=8)))
-    swapper.set_source(SourceSet.single(astronaut, source))
+    assert np.abs(analyzer.detect(face_image("astronaut"))[0].landmarks - ASTRONAUT_68).max() <= 0.5  # dlib's
+    swapper = neural_swapper
     frame = render_frame(face_image("trio"), 0.0, ClipSpec(width=640, height=360, face="trio", noise=2))
     for blend in ("poisson", "feather"):
         outputs = []
@@ -137,3 +150,45 @@ def test_frames_stay_on_the_device_when_asked_and_give_the_host_output(analyzer:
     classic = ClassicSwapper()
     with pytest.raises(ValueError, match="frames cannot stay on cpu: the classic swapper works on host frames"):
         FaceSwapPipeline(analyzer, classic, PipelineOptions(resident=True))
+
+
+def test_a_video_job_analyses_ahead_while_frames_stay_on_the_device(
+    analyzer: DlibAnalyzer, neural_swapper: NeuralSwapper, tmp_path: Path
+) -> None:
+    """With frames on a device, a video job analyses the next frame on a thread of its own while this one renders:
+    every frame comes out, in order (its timestamps), swapped and marked, and a part's warm-up frames are
+    rendered but not written."""
+    from realtime.io.video import VideoReader, probe
+    from realtime.jobs import FrameRange, swap_video
+    from realtime.provenance import ContentSigner, resolve_credentials
+    from realtime.samples import make_clip
+    from realtime.verify import verify_file
+    from tests.media import video_frames
+
+    clip = make_clip(tmp_path / "clip.mp4", ClipSpec(width=320, height=180, seconds=0.4, face="trio"))
+    with VideoReader(clip) as reader:
+        decoded = list(reader)
+    options = PipelineOptions(resident=True, min_score=0.0)
+    one_by_one = FaceSwapPipeline(analyzer, neural_swapper, options)
+    expected = [one_by_one.process(f.image, f.time)[1] for f in decoded]
+    seen: list[FrameStats] = []
+    pipeline = FaceSwapPipeline(analyzer, neural_swapper, options)
+    analysed_on, analyse = [], pipeline.analyse
+
+    def noting_the_thread(image: np.ndarray, t: float) -> FramePlan:
+        analysed_on.append(threading.current_thread().name)
+        return analyse(image, t)
+
+    pipeline.analyse = noting_the_thread  # type: ignore[method-assign]
+    signer = ContentSigner(resolve_credentials(None, None, tmp_path / "home"))
+    result = swap_video(pipeline, clip, tmp_path / "out.mp4", signer=signer, on_frame=lambda *a: seen.append(a[2]))
+    assert result.frames == probe(clip).frames == len(seen) == 12 and seen == expected
+    assert result.frames_with_faces == 12 and verify_file(tmp_path / "out.mp4").marked
+    assert set(analysed_on) == {"video-analyse"}
+    after = video_frames(tmp_path / "out.mp4")
+    assert all(np.abs(a.astype(int) - f.image).mean() > 1 for a, f in zip(after, decoded, strict=True))
+    pts = [f.pts for f in decoded]
+    part = FrameRange(seek_pts=pts[0], warm_pts=pts[2], start_pts=pts[5], end_pts=pts[9])
+    fresh = FaceSwapPipeline(analyzer, neural_swapper, options)
+    done = swap_video(fresh, clip, tmp_path / "part.mp4", part=part, signer=None)
+    assert done.frames == 4 and fresh.faces_swapped == sum(s.swapped for s in expected[2:9])  # 2-8 rendered

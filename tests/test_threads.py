@@ -3,15 +3,19 @@ keeps for its detector, the blend's own single thread, and the OpenMP wait polic
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 
-from realtime.threads import available_cores, cgroup_cores, plan_threads, torch_threads
+from realtime.threads import available_cores, cgroup_cores, plan_threads, run_ahead, torch_threads
 from tests.cli import call_main
 from tests.conftest import SwappedClip
 
@@ -76,3 +80,36 @@ def test_threads_option(swapped_clip: SwappedClip, tmp_path: Path) -> None:
     image = tmp_path / "face.png"
     result = call_main("realtime.swap", swapped_clip.source, image, "--source", swapped_clip.source, "--threads", "1")
     assert result.returncode == 0, result.stderr
+
+
+def test_run_ahead_keeps_order_produces_on_its_own_thread_and_raises_in_place() -> None:
+    producers: list[str] = []
+
+    def items() -> Iterator[int]:
+        for k in range(5):
+            producers.append(threading.current_thread().name)
+            if k == 3:
+                raise ValueError("item 3 is bad")
+            yield k
+
+    got = []
+    with pytest.raises(ValueError, match="item 3 is bad"):
+        for item in run_ahead(items(), depth=2, name="ahead"):
+            got.append(item)
+    assert got == [0, 1, 2] and set(producers) == {"ahead"}
+
+
+def test_closing_run_ahead_stops_its_producer() -> None:
+    made: list[int] = []
+
+    def items() -> Iterator[int]:
+        for k in range(1000):
+            made.append(k)
+            yield k
+
+    ahead = run_ahead(items(), depth=2)
+    with contextlib.closing(ahead):
+        assert next(ahead) == 0
+    count = len(made)
+    time.sleep(0.2)
+    assert count == len(made) <= 5  # at most the one consumed, two queued, one being put, one in hand
