@@ -195,8 +195,8 @@ class FaceSwapPipeline:
     def analyse(self, frame: np.ndarray, t: float) -> FramePlan:
         """The first half of :meth:`process`, on the host: scene cut, detection or tracking, smoothing, who each face
         is, and which faces to swap. Frames must be analysed in order; the plan's :meth:`render` may run on another
-        thread, one frame behind (the two halves share no state), which a video job does when frames stay on a
-        device, so the next frame's analysis overlaps this one's device work."""
+        thread, behind (the halves share nothing but :attr:`stage_seconds`, each its own stages), which a video job
+        does when frames stay on a device, so the next frame's analysis overlaps this one's device work."""
         clock = time.perf_counter()
         cut = self.scene_cut(frame)
         if cut:
