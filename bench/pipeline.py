@@ -5,7 +5,9 @@ the same code as the CLI (embedded dlib analysis, classic swapper with its defau
 veryfast, audio copy, the CLI's thread budget) and reports frames per second, the share of the processing thread's
 time per stage, and the floor: the same clip decoded and re-encoded with nothing in between. Two rows run a
 random-weight SimSwap-size 224 generator (modulated identity blocks, depthwise-separable convs) on a short 720p
-clip. The rows marked "busy 2" run beside two busy loops (other processes spinning on the CPU): how the run
+clip, and one the same with frames kept in torch tensors (what ``--device cuda`` runs: the frame's warps, paste
+and mark in torch, the next frame analysed on a thread of its own meanwhile) on the CPU. The rows marked "busy 2"
+run beside two busy loops (other processes spinning on the CPU): how the run
 degrades on a loaded machine. The "classic map" row maps each of the three people to a source of their own
 (``--map PHOTO=SOURCE`` three times: descriptors taken to decide who each face is, three sources in one swapper);
 its target is a per-frame cost within 10% of the same clip swapped with one source for all faces.
@@ -28,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +55,9 @@ ROWS = [
     ("720p", 1280, 720, "astronaut", 1, "simswap224", 0, 0.25),
     ("720p", 1280, 720, "astronaut", 1, "simswap224", 2, 0.25),
     ("1080p", 1920, 1080, "astronaut", 1, "simswap224", 0, 0.25),
+    # frames kept in torch tensors on the CPU, analysis a frame ahead on its own thread: what --device cuda runs,
+    # here beside row 9 to show why the CPU keeps host frames by default
+    ("720p", 1280, 720, "astronaut", 1, "simswap224 resident", 0, 0.25),
 ]
 
 
@@ -112,11 +118,12 @@ def map_options(root: Path) -> list[str]:
     return [arg for k in range(3) for arg in ("--map", f"{photos[k]}={photos[k + 3]}")]
 
 
-def measure(clip: Path, out: Path, extra: list[str]) -> dict[str, Any]:
-    """One swap of ``clip`` as the CLI runs it with options ``extra`` (a source or a map, models); fps, per-stage
-    time and setup time."""
+def measure(clip: Path, out: Path, extra: list[str], resident: bool | None = None) -> dict[str, Any]:
+    """One swap of ``clip`` as the CLI runs it with options ``extra`` (a source or a map, models), with frames kept
+    on the device as ``resident`` says (None: the CLI's choice); fps, per-stage time and setup time."""
     from realtime.jobs import EncodeSettings, swap_video
     from realtime.options import make_pipeline, make_signer
+    from realtime.pipeline import FaceSwapPipeline
     from realtime.swap import build_parser
     from realtime.threads import apply_threads, plan_threads
 
@@ -125,6 +132,10 @@ def measure(clip: Path, out: Path, extra: list[str]) -> dict[str, Any]:
     apply_threads(budget)
     setup_start = time.perf_counter()
     pipeline = make_pipeline(args)
+    if resident is not None:  # the same parts, frames kept as asked
+        options = replace(pipeline.options, resident=resident)
+        parts = (pipeline.analyzer, pipeline.swapper, options, pipeline.detection, pipeline.processors)
+        pipeline = FaceSwapPipeline(*parts)
     setup = time.perf_counter() - setup_start
     result = swap_video(pipeline, clip, out, EncodeSettings(preset=args.preset, crf=args.crf, threads=budget.codec),
                         decode_threads=budget.codec, signer=make_signer(args))  # fmt: skip
@@ -158,12 +169,13 @@ def one_row(row: tuple[Any, ...], seconds: float, root: Path, device: str = "cpu
         extra = map_options(root)
     else:
         extra = ["--source", str(write_source_face(root / "source.jpg"))]
-        extra += neural_models(root) if swapper == "simswap224" else chain_models(root, swapper)
+        extra += neural_models(root) if swapper.startswith("simswap224") else chain_models(root, swapper)
     floor = floor_fps(clip, root / "floor.mp4") if not busy else None
     loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(busy)]
     try:
         time.sleep(0.5 if busy else 0.0)
-        result = measure(clip, root / "out.mp4", [*extra, "--device", device])
+        resident = True if swapper.endswith(" resident") else None
+        result = measure(clip, root / "out.mp4", [*extra, "--device", device], resident)
     finally:
         for loop in loops:
             loop.kill()
