@@ -143,7 +143,7 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
         "--device",
         choices=["auto", "cpu", "cuda"],
         default="auto",
-        help="where the models and the blend run (auto: CUDA when visible); with a torch generator on CUDA each "
+        help="where the models and the blend run (auto: CUDA when visible); with a neural swapper on CUDA each "
         "frame stays there from swap to watermark; insightface models also run there when onnxruntime has CUDA, "
         "dlib always on the CPU",
     )

@@ -163,13 +163,14 @@ class PassThroughEngine:
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_a_neural_swap_of_a_frame_tensor_is_the_host_swap(device: str) -> None:
+@pytest.mark.parametrize("boost", [None, 448])
+def test_a_neural_swap_of_a_frame_tensor_is_the_host_swap(device: str, boost: int | None) -> None:
     """swap_on_device (grid_sample warps, the device mask) against swap_many (cv2 warps and fill): the same box, the
-    face within a grey level where both masks are on (the frame itself, with a pass-through engine), masks
-    within 2% of the face."""
+    face within a grey level where both masks are on (the frame itself, with a pass-through engine; with pixel boost
+    cut into 2x2 views and put together again), masks within 2% of the face."""
     torch.manual_seed(0)
     encoder = ArcFaceEncoder(IResNet((1, 1, 1, 1), width=8)).eval().to(device)
-    swapper = NeuralSwapper(PassThroughEngine(device), encoder)  # type: ignore[arg-type]
+    swapper = NeuralSwapper(PassThroughEngine(device), encoder, pixel_boost=boost)  # type: ignore[arg-type]
     frame = _noisy_astronaut()
     box = np.array([*ASTRONAUT_68.min(0), *ASTRONAUT_68.max(0)])
     swapper.set_source(SourceSet.single(frame, Face(box, 1.0, ASTRONAUT_68, kps5_from_68(ASTRONAUT_68))))

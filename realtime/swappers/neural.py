@@ -96,7 +96,6 @@ class InswapperEngine:
 
     name = "inswapper"
     template = "arcface"
-    device = None  # onnxruntime takes and returns host arrays
 
     def __init__(self, path: str | os.PathLike[str], device: str = "cpu") -> None:
         import onnx
@@ -122,6 +121,7 @@ class InswapperEngine:
         self.names = [inputs[0].name, inputs[1].name]
         self.dtypes = [input_dtype(inputs[0]), input_dtype(inputs[1])]  # inswapper_128_fp16 takes float16
         self.size = 128
+        self.device = torch.device(device)  # where run_tensor's crops are (onnxruntime runs where it can)
 
     def identity(self, embedding: np.ndarray) -> np.ndarray:
         """What :meth:`run` takes for a source whose ArcFace embedding is ``embedding`` (float [512]): the model's
@@ -139,6 +139,13 @@ class InswapperEngine:
             pred = self.session.run(None, feed)[0][0].astype(np.float32)
             out.append(np.clip(pred.transpose(1, 2, 0) * 255.0, 0, 255))
         return np.stack(out).astype(np.float32)
+
+    def run_tensor(self, crops: torch.Tensor, identities: np.ndarray) -> torch.Tensor:
+        """:meth:`run` for crops [N,3,128,128] (uint8, or float in [0,255]) on :attr:`device` -> [N,3,128,128]
+        float32 in [0,255] there. onnxruntime takes host arrays: the crops (not the frame) go down and come back,
+        48 KiB a face each way."""
+        host = crops.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        return torch.from_numpy(self.run(host, identities)).permute(0, 3, 1, 2).to(self.device)
 
 
 class NeuralSwapper:
@@ -178,10 +185,10 @@ class NeuralSwapper:
         self.set_sources([source])
 
     @property
-    def resident_device(self) -> torch.device | None:
-        """Where :meth:`swap_on_device` swaps: the generator's device; None for the ONNX engine (host arrays in and
-        out) and with pixel boost (its views are cut on the host)."""
-        return None if self.pixel_boost is not None else self.engine.device
+    def resident_device(self) -> torch.device:
+        """Where :meth:`swap_on_device` swaps: the engine's device (for the ONNX engine only the crops visit the
+        host)."""
+        return self.engine.device
 
     @property
     def identities(self) -> np.ndarray:
@@ -214,15 +221,20 @@ class NeuralSwapper:
         leaves the device."""
         if self._identities is None:
             raise RuntimeError("NeuralSwapper.swap_on_device called before set_source")
-        if self.resident_device is None:
-            raise RuntimeError("swap_on_device needs a torch engine without pixel boost: use swap_many")
         if not targets:
             return []
-        size = self.engine.size
+        size = self.pixel_boost or self.engine.size
         matrices = np.stack([alignment_matrix(kps5_from_68(t.landmarks), self.engine.template, size) for t in targets])
         image = frame.permute(2, 0, 1)[None].float()
-        crops = torch.cat([affine_sample(image, m, (size, size), "border") for m in matrices])
-        swapped = self.engine.run_tensor(crops.round_(), self._identities[[t.source for t in targets]])
+        crops = torch.cat([affine_sample(image, m, (size, size), "border") for m in matrices]).round_()
+        identities = self._identities[[t.source for t in targets]]
+        k = size // self.engine.size
+        if k > 1:  # as swap_many: each face's k*k views consecutive, each with its face's identity
+            views = explode(crops.permute(0, 2, 3, 1), k).permute(0, 3, 1, 2)
+            swapped_views = self.engine.run_tensor(views, np.repeat(identities, k * k, axis=0))
+            swapped = implode(swapped_views.permute(0, 2, 3, 1), k).permute(0, 3, 1, 2)
+        else:
+            swapped = self.engine.run_tensor(crops, identities)
         results: list[DeviceSwapResult | None] = []
         for target, face, m in zip(targets, swapped, matrices, strict=True):
             box = hull_box(target.landmarks, tuple(frame.shape[:2]))

@@ -4,22 +4,32 @@ outputs are interleaved back into one k x 128 crop (FaceFusion's "pixel boost").
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
+import torch
 
 __all__ = ["explode", "implode"]
 
+Crops = TypeVar("Crops", np.ndarray, torch.Tensor)
 
-def explode(crops: np.ndarray, k: int) -> np.ndarray:
-    """[N,S,S,C] -> [N*k*k,S/k,S/k,C]: face n's view (i, j) is ``crops[n, i::k, j::k]``, at index n*k*k + i*k + j."""
+
+def explode(crops: Crops, k: int) -> Crops:
+    """[N,S,S,C] -> [N*k*k,S/k,S/k,C] (numpy arrays or torch tensors): face n's view (i, j) is
+    ``crops[n, i::k, j::k]``, at index n*k*k + i*k + j."""
     n, size, _, c = crops.shape
     if size % k:
         raise ValueError(f"crop size {size} is not a multiple of {k}")
     s = size // k
-    return crops.reshape(n, s, k, s, k, c).transpose(0, 2, 4, 1, 3, 5).reshape(n * k * k, s, s, c)
+    return _reorder(crops.reshape(n, s, k, s, k, c), (0, 2, 4, 1, 3, 5)).reshape(n * k * k, s, s, c)
 
 
-def implode(views: np.ndarray, k: int) -> np.ndarray:
+def implode(views: Crops, k: int) -> Crops:
     """The inverse of :func:`explode`: [N*k*k,s,s,C] -> [N,s*k,s*k,C]."""
     nkk, s, _, c = views.shape
     n = nkk // (k * k)
-    return views.reshape(n, k, k, s, s, c).transpose(0, 3, 1, 4, 2, 5).reshape(n, s * k, s * k, c)
+    return _reorder(views.reshape(n, k, k, s, s, c), (0, 3, 1, 4, 2, 5)).reshape(n, s * k, s * k, c)
+
+
+def _reorder(x: Crops, axes: tuple[int, ...]) -> Crops:
+    return x.permute(*axes) if isinstance(x, torch.Tensor) else x.transpose(axes)

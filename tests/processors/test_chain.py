@@ -145,6 +145,7 @@ def test_pixel_boost_is_the_interleave_of_direct_swapper_calls(tmp_path: Path, d
     crops = np.random.default_rng(0).random((2, 256, 256, 3)).astype(np.float32)
     assert np.array_equal(implode(explode(crops, 2), 2), crops)
     assert np.array_equal(explode(crops, 2)[1], crops[0, 0::2, 1::2])  # view (i=0, j=1) of the first face
+    assert np.array_equal(explode(torch.from_numpy(crops), 2).numpy(), explode(crops, 2))  # tensors too
     engine = InswapperEngine(write_inswapper_like(tmp_path / "inswapper.onnx"))
     encoder = ArcFaceEncoder(IResNet((1, 1, 1, 1), width=8)).eval()
     frame, source = face_image("astronaut"), face_image("person")
@@ -160,6 +161,12 @@ def test_pixel_boost_is_the_interleave_of_direct_swapper_calls(tmp_path: Path, d
             by_hand[i::2, j::2] = engine.run(np.ascontiguousarray(crop[i::2, j::2])[None], boosted.identities)[0]
     expected = boosted._place(frame, landmarks, by_hand, m)
     assert result is not None and expected is not None and np.array_equal(result.face, expected.face)
+    # frames kept in a tensor (the resident path): the same views, crops cut by grid_sample instead of cv2
+    (resident,) = boosted.swap_on_device(torch.from_numpy(frame), [SwapTarget(landmarks)])
+    assert resident is not None and resident.box == result.box
+    both = (resident.mask.numpy() > 0) & (result.mask > 0)
+    diff = np.abs(resident.face.permute(1, 2, 0).numpy() - result.face)[both]
+    assert diff.mean() < 0.05 and diff.max() <= 1.0, (diff.mean(), diff.max())
     with pytest.raises(ValueError, match="no multiple"):
         NeuralSwapper(engine, encoder, pixel_boost=200)
 
