@@ -16,6 +16,7 @@ __all__ = [
     "SIMSWAP_POSES_112",
     "TEMPLATES",
     "alignment_matrix",
+    "box_matrix",
     "estimate_similarity",
     "invert_affine",
     "template",
@@ -207,6 +208,13 @@ def warp_to_box(
         [y1-y0, x1-x0(,C)] array of crop's dtype, in the box's coordinates.
     """
     x0, y0, x1, y1 = box
-    back = invert_affine(m)
-    back[:, 2] -= [x0, y0]  # crop -> box-local coordinates
+    back = box_matrix(m, box)
     return cv2.warpAffine(crop, back, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=border, borderValue=0)
+
+
+def box_matrix(m: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """[2,3] float64 crop -> box-local matrix: the inverse of the frame -> crop matrix ``m``, shifted so the frame
+    region ``box`` = (x0, y0, x1, y1) starts at (0, 0)."""
+    back = invert_affine(m)
+    back[:, 2] -= box[:2]
+    return back

@@ -51,14 +51,14 @@ def affine_sample(
 
 def fill_polygon(points: np.ndarray, size: tuple[int, int], device: torch.device | str = "cpu") -> torch.Tensor:
     """The region of a polygon as float32 [height, width] in {0, 1} on ``device``, as ``cv2.fillConvexPoly`` draws
-        it: each pixel row filled from the leftmost to the rightmost pixel of the outline on that row, the outline's
-        edges being 8-connected lines (a steep edge takes its rounded crossing, a shallow one the run of pixels whose
-        centre lies within half a pixel of it). Rows are filled whole, so where an outline is not convex along a row
+    it: each pixel row filled from the leftmost to the rightmost pixel of the outline on that row, the outline's
+    edges being 8-connected lines (a steep edge takes its rounded crossing, a shallow one the run of pixels whose
+    centre lies within half a pixel of it). Rows are filled whole, so where an outline is not convex along a row
     (the notch at a brow's outer end) this fills what cv2's edge walk leaves out, a pixel or two.
 
-        Args:
-            points: [K,2] vertices (x, y) in whole pixels of the mask (cv2 takes integers; round first).
-            size: the mask's (height, width).
+    Args:
+        points: [K,2] vertices (x, y) in whole pixels of the mask (cv2 takes integers; round first).
+        size: the mask's (height, width).
     """
     height, width = size
     start = torch.as_tensor(np.asarray(points, np.float32), device=device)

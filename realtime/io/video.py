@@ -202,18 +202,19 @@ class VideoReader:
         self.stream = videos[0]
         self.stream.thread_type = "AUTO"
         self.stream.codec_context.thread_count = max(0, threads)
-        if hwaccel is not None and self.decoder == hwaccel and not self.stream.codec_context.is_hwaccel:
-            self.decoder = f"cpu ({hwaccel} has no decoder for {self.stream.codec_context.name})"
         self._frames = self._decode()
         try:
             self._first = next(self._frames)
         except (StopIteration, av.error.FFmpegError) as exc:
             self.container.close()
             raise InputError(f"no decodable video frame in {self.path} (truncated or corrupt)") from exc
-        if self.decoder == hwaccel and self._first.format.name not in _DEVICE_DOWNLOAD_FORMATS:
-            # FFmpeg fell back to its CPU decoder (no NVDEC library, or a profile NVDEC lacks): frames it decodes
-            # come in the codec's own planar format, frames downloaded from the device semi-planar
-            self.decoder = f"cpu ({hwaccel} decoding fell back to the CPU decoder)"
+        if self.decoder == hwaccel:  # asked for and opened: did the device decode?
+            if not self.stream.codec_context.is_hwaccel:
+                self.decoder = f"cpu ({hwaccel} has no decoder for {self.stream.codec_context.name})"
+            elif self._first.format.name not in _DEVICE_DOWNLOAD_FORMATS:
+                # FFmpeg fell back to its CPU decoder (no NVDEC library, or a profile NVDEC lacks): frames it decodes
+                # come in the codec's own planar format, frames downloaded from the device semi-planar
+                self.decoder = f"cpu ({hwaccel} decoding fell back to the CPU decoder)"
         rotation = round(getattr(self._first, "rotation", 0) or 0) % 360
         rotation = (rotation + 45) // 90 * 90 % 360
         stored_w, stored_h = self._first.width, self._first.height

@@ -22,14 +22,14 @@ import numpy as np
 import torch
 
 from realtime.errors import InputError, UserError
-from realtime.faces.align import alignment_matrix, invert_affine, warp_face, warp_to_box
+from realtime.faces.align import alignment_matrix, box_matrix, warp_face, warp_to_box
 from realtime.faces.device_warp import affine_sample, fill_polygon
 from realtime.faces.types import face_outline, kps5_from_68
 from realtime.models.encoder import IdentityEncoder
 from realtime.models.generator import SwapGenerator
 from realtime.models.onnx import input_dtype, open_session, to_blob
 from realtime.swappers.base import DeviceSwapResult, SourceSet, SwapResult, SwapTarget, hull_box
-from realtime.swappers.pixel_boost import explode, implode
+from realtime.swappers.pixel_boost import run_boosted
 
 __all__ = ["GeneratorEngine", "InswapperEngine", "NeuralSwapper"]
 
@@ -208,11 +208,7 @@ class NeuralSwapper:
         size, template = self.pixel_boost or self.engine.size, self.engine.template
         crops, matrices = zip(*(warp_face(frame, kps5_from_68(lm), template, size) for lm in faces), strict=True)
         identities = self._identities[[t.source for t in targets]]
-        k = size // self.engine.size
-        if k > 1:  # each face's k*k views are consecutive (explode), so each takes its face's identity k*k times
-            swapped = implode(self.engine.run(explode(np.stack(crops), k), np.repeat(identities, k * k, axis=0)), k)
-        else:
-            swapped = self.engine.run(np.stack(crops), identities)
+        swapped = run_boosted(self.engine.run, np.stack(crops), identities, size // self.engine.size)
         return [self._place(frame, lm, face, m) for lm, face, m in zip(faces, swapped, matrices, strict=True)]
 
     def swap_on_device(self, frame: torch.Tensor, targets: Sequence[SwapTarget]) -> list[DeviceSwapResult | None]:
@@ -228,13 +224,12 @@ class NeuralSwapper:
         image = frame.permute(2, 0, 1)[None].float()
         crops = torch.cat([affine_sample(image, m, (size, size), "border") for m in matrices]).round_()
         identities = self._identities[[t.source for t in targets]]
-        k = size // self.engine.size
-        if k > 1:  # as swap_many: each face's k*k views consecutive, each with its face's identity
-            views = explode(crops.permute(0, 2, 3, 1), k).permute(0, 3, 1, 2)
-            swapped_views = self.engine.run_tensor(views, np.repeat(identities, k * k, axis=0))
-            swapped = implode(swapped_views.permute(0, 2, 3, 1), k).permute(0, 3, 1, 2)
-        else:
-            swapped = self.engine.run_tensor(crops, identities)
+
+        def run_channels_last(views: torch.Tensor, ids: np.ndarray) -> torch.Tensor:  # [N,S,S,3], as run_boosted cuts
+            return self.engine.run_tensor(views.permute(0, 3, 1, 2), ids).permute(0, 2, 3, 1)
+
+        boosted = run_boosted(run_channels_last, crops.permute(0, 2, 3, 1), identities, size // self.engine.size)
+        swapped = boosted.permute(0, 3, 1, 2)
         results: list[DeviceSwapResult | None] = []
         for target, face, m in zip(targets, swapped, matrices, strict=True):
             box = hull_box(target.landmarks, tuple(frame.shape[:2]))
@@ -242,9 +237,7 @@ class NeuralSwapper:
                 results.append(None)
                 continue
             x0, y0, x1, y1 = box
-            back = invert_affine(m)
-            back[:, 2] -= [x0, y0]  # crop -> box-local coordinates, as warp_to_box
-            region = affine_sample(face[None], back, (y1 - y0, x1 - x0), "reflection")[0]
+            region = affine_sample(face[None], box_matrix(m, box), (y1 - y0, x1 - x0), "reflection")[0]
             outline = np.round(face_outline(target.landmarks) - [x0, y0])
             results.append(DeviceSwapResult(box, region, fill_polygon(outline, (y1 - y0, x1 - x0), frame.device)))
         return results

@@ -4,12 +4,13 @@ outputs are interleaved back into one k x 128 crop (FaceFusion's "pixel boost").
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeVar
 
 import numpy as np
 import torch
 
-__all__ = ["explode", "implode"]
+__all__ = ["explode", "implode", "run_boosted"]
 
 Crops = TypeVar("Crops", np.ndarray, torch.Tensor)
 
@@ -29,6 +30,15 @@ def implode(views: Crops, k: int) -> Crops:
     nkk, s, _, c = views.shape
     n = nkk // (k * k)
     return _reorder(views.reshape(n, k, k, s, s, c), (0, 3, 1, 4, 2, 5)).reshape(n, s * k, s * k, c)
+
+
+def run_boosted(run: Callable[[Crops, np.ndarray], Crops], crops: Crops, identities: np.ndarray, k: int) -> Crops:
+    """``run(crops, identities)`` (a swap of [N,S,S,C] crops, face n with ``identities[n]``) with pixel boost's
+    factor ``k``: each face's k*k views are consecutive (:func:`explode`), so each takes its face's identity k*k
+    times, and the swapped views are put back together (:func:`implode`); k = 1 is the plain call."""
+    if k == 1:
+        return run(crops, identities)
+    return implode(run(explode(crops, k), np.repeat(identities, k * k, axis=0)), k)
 
 
 def _reorder(x: Crops, axes: tuple[int, ...]) -> Crops:
