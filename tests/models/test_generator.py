@@ -249,6 +249,8 @@ def test_simswap_train_py_checkpoints_load_as_trained(tmp_path, gen: torch.Gener
         (run / "10000_optim_G.pth").unlink()  # without it the file reads as a released generator ...
         released = load_generator(run / "10000_net_G.pth").double()
         assert released.config.variant == "released"
-        assert (released(target.double(), latent.double()) - theirs).abs().max() > 0.05  # ... and runs wrong
+        # ... and runs wrong: 1000x past the agreement bound above. Random weights put the worst pixel 0.04-0.17 off
+        # (40 seeds, and the 0.043 a CI seed drew), so a fixed 0.05 was a coin toss on the draw, not a check.
+        assert (released(target.double(), latent.double()) - theirs).abs().max() > 0.01
         forced = load_generator(run / "10000_net_G.pth", variant="trainpy")  # --simswap-variant trainpy
         assert forced.config.variant == "trainpy"
