@@ -39,7 +39,7 @@ def read_log(out: Path) -> list[dict[str, float]]:
 
 @pytest.fixture(scope="session")
 def trained(dataset: Path, arcface: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """50 steps of the research variant (modulated-conv identity blocks, depthwise-separable convs), trained once
+    """30 steps of the research variant (modulated-conv identity blocks, depthwise-separable convs), trained once
     per session: pytest-xdist's workers share the run (the first to need it trains, under a lock)."""
     shared = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):  # each worker's temp folder sits in the session's own
@@ -47,26 +47,26 @@ def trained(dataset: Path, arcface: Path, tmp_path_factory: pytest.TempPathFacto
     out = shared / "trained_run"
     with file_lock(shared / "trained_run.lock"):
         if not (out / "generator.pt").is_file():
-            train(dataset, arcface, out, "--steps", "50", "--block", "modulated", "--conv", "separable",
-                  "--log-every", "1", "--save-every", "25", "--preview-every", "25")  # fmt: skip
+            train(dataset, arcface, out, "--steps", "30", "--block", "modulated", "--conv", "separable",
+                  "--log-every", "1", "--save-every", "15", "--preview-every", "15")  # fmt: skip
     return out
 
 
 @pytest.mark.slow
-def test_fifty_steps_learn_and_leave_a_complete_run_folder(trained: Path) -> None:
+def test_thirty_steps_learn_and_leave_a_complete_run_folder(trained: Path) -> None:
     rows = read_log(trained)
-    assert [int(r["step"]) for r in rows] == list(range(1, 51))
+    assert [int(r["step"]) for r in rows] == list(range(1, 31))
     rec = [r["rec"] for r in rows if int(r["step"]) % 2 == 1]  # same-identity steps (0-based even)
-    assert np.mean(rec[-5:]) < 0.7 * np.mean(rec[:5]), rec
+    assert np.mean(rec[-5:]) < 0.7 * np.mean(rec[:5]), rec  # 0.53 at step 30 (0.45 at 50: the fixture was 50 steps)
     assert all(np.isfinite(r[k]) for r in rows for k in LOSSES)
-    assert sorted(p.name for p in (trained / "previews").iterdir()) == ["step-0000025.jpg", "step-0000050.jpg"]
-    assert sorted(p.name for p in (trained / "checkpoints").glob("*.pt")) == ["step-0000025.pt", "step-0000050.pt"]
-    assert (trained / "checkpoints" / "latest").read_text().strip() == "step-0000050.pt"
+    assert sorted(p.name for p in (trained / "previews").iterdir()) == ["step-0000015.jpg", "step-0000030.jpg"]
+    assert sorted(p.name for p in (trained / "checkpoints").glob("*.pt")) == ["step-0000015.pt", "step-0000030.pt"]
+    assert (trained / "checkpoints" / "latest").read_text().strip() == "step-0000030.pt"
     assert any(p.stat().st_size > 0 for p in (trained / "tensorboard").iterdir())
     model = load_generator(trained / "generator.pt")
     assert (model.config.block, model.config.conv, model.config.id_blocks) == ("modulated", "separable", 2)
-    state = torch.load(trained / "checkpoints" / "step-0000050.pt", weights_only=True)
-    assert TrainConfig.from_dict(state["config"]).block == "modulated" and state["step"] == 50
+    state = torch.load(trained / "checkpoints" / "step-0000030.pt", weights_only=True)
+    assert TrainConfig.from_dict(state["config"]).block == "modulated" and state["step"] == 30
 
 
 @pytest.mark.slow
