@@ -8,9 +8,11 @@ detection's cost: ``bench/pipeline.py``); live sessions pass a background strate
 smoothed by each track's One-Euro filter.
 
 Where the frame lives: analysis always reads the host frame. With a swapper that swaps on a device (the neural one
-on a GPU) and a chain that leaves its results alone, the frame is uploaded once, swapped, pasted and watermarked
-there, and downloaded once for the encoder (``resident``); otherwise it stays on the host, and a model or Poisson
-solve on ``device`` gets its crops or boxes uploaded and downloaded, a call at a time.
+on a GPU), the frame is uploaded once, swapped, masked, enhanced, pasted and watermarked there, and downloaded once
+for the encoder (``resident``); the mask models read their crops from the host frame (which is there anyway) and
+only box-sized maps go up, and the enhancer's crops cross to onnxruntime and back. Otherwise the frame stays on the
+host, and a model or Poisson solve on ``device`` gets its crops or boxes uploaded and downloaded, a call at a
+time.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ class PipelineOptions:
     blend: str = "feather"  # realtime.blend's mode (the CLIs pick the swapper's best with --blend auto)
     device: str = "cpu"  # where the blend runs, and the frame when it stays on a device (``resident``)
     # Keep each frame on ``device`` from swap to watermark: True requires it (an error names what prevents it),
-    # False never, None when the device is not the CPU and the swapper and chain allow it.
+    # False never, None when the device is not the CPU and the swapper swaps there.
     resident: bool | None = None
     # Detections scoring below this are not tracked or swapped. For dlib's HOG, faces in video score ~0.4-2.5 and
     # the detector's recurring false hits (a badge, a pattern) ~0.1, so video uses 0.3; a single image keeps every
@@ -157,8 +159,6 @@ class FaceSwapPipeline:
             why = f"the {self.swapper.name} swapper works on host frames"
         elif held != device:
             why = f"the swapper runs on {held}, not {device}"
-        elif not self.processors.idle:
-            why = "masks and enhancers work on host frames"
         elif wanted is True or device.type != "cpu":
             return True, ""
         else:
@@ -179,8 +179,11 @@ class FaceSwapPipeline:
     def describe_frames(self) -> str:
         """One line saying where frames live between decode and encode."""
         if self.resident:
-            device = self.options.device
-            return f"frames: uploaded to {device} once, swapped, pasted and watermarked there, downloaded once"
+            steps = ["swapped", *(["masked"] if self.processors.masking else [])]
+            if self.processors.enhancer is not None and self.processors.enhancer_blend > 0:
+                steps.append("enhanced")
+            device, done = self.options.device, ", ".join(steps)
+            return f"frames: uploaded to {device} once, {done}, pasted and watermarked there, downloaded once"
         return f"frames: on the host ({self._host_reason})"
 
     def close(self) -> None:
@@ -244,13 +247,19 @@ class FaceSwapPipeline:
         return out, pasted
 
     def _swap_on_device(self, frame: np.ndarray, targets: list[SwapTarget], clock: float) -> tuple[np.ndarray, int]:
-        """:meth:`_swap_on_host` with the frame uploaded to the device once and downloaded once (the chain is idle
-        here). The stage times are host times: without a synchronisation between stages, GPU work can be counted
-        in a later stage (the download waits for all of it)."""
+        """:meth:`_swap_on_host` with the frame uploaded to the device once and downloaded once (the masks are read
+        from the host frame: their maps go up, box-sized). The stage times are host times: without a synchronisation
+        between stages, GPU work can be counted in a later stage (the download waits for all of it)."""
         swapper: ResidentSwapper = self.swapper  # type: ignore[assignment]  # resident_device checked at init
+        if self.processors.masking:
+            targets = self.processors.prepare(frame, targets)
+            clock = self._lap("masks", clock)
         on_device = torch.from_numpy(frame).to(self.options.device, copy=True)
         results = swapper.swap_on_device(on_device, targets)
         clock = self._lap("swap", clock)
+        if not self.processors.idle:
+            results = self.processors.process_on_device(on_device, targets, results)  # before it is pasted on
+            clock = self._lap("enhance", clock)
         pasted = paste_all_on_device(on_device, results, self.options.blend)  # the solves of all faces at once
         clock = self._lap("blend", clock)
         self.watermarker.embed_on_device(on_device)

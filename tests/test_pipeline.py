@@ -152,6 +152,42 @@ def test_frames_stay_on_the_device_when_asked_and_give_the_host_output(
         FaceSwapPipeline(analyzer, classic, PipelineOptions(resident=True))
 
 
+def test_masks_and_enhancer_follow_the_frame_onto_the_device(analyzer: DlibAnalyzer, tmp_path: Path) -> None:
+    """With occlusion, region and enhancer models in the chain the frame still stays on the device (the masks read
+    from the host frame, the enhancer's crops cut there): the output is the host path's within the rounding of the
+    crops' warps. A pass-through engine gives each face back, so the enhancer shows: the test one negates, and
+    blended half-way it turns every face grey."""
+    from realtime.models.arcface import ArcFaceEncoder, IResNet
+    from realtime.processors.chain import FaceChain
+    from realtime.processors.enhancer import FaceEnhancer
+    from realtime.processors.masks import FaceParser, Occluder
+    from tests.processors.onnx_models import write_enhancer, write_occluder, write_parser
+    from tests.test_resident import PassThroughEngine
+
+    astronaut = face_image("astronaut")
+    swapper = NeuralSwapper(PassThroughEngine("cpu"), ArcFaceEncoder(IResNet((1, 1, 1, 1), width=8)))  # type: ignore[arg-type]
+    swapper.set_source(SourceSet.single(astronaut, analyzer.detect(astronaut)[0]))
+    chain = FaceChain(masks=("box", "occlusion", "region"), occluder=Occluder(write_occluder(tmp_path / "o.onnx")),
+                      parser=FaceParser(write_parser(tmp_path / "p.onnx")),
+                      enhancer=FaceEnhancer(write_enhancer(tmp_path / "e.onnx")), enhancer_blend=0.5)  # fmt: skip
+    frame = render_frame(face_image("trio"), 0.0, ClipSpec(width=640, height=360, face="trio", noise=2))
+    outputs, lines = [], []
+    for resident in (False, True):
+        pipeline = FaceSwapPipeline(analyzer, swapper, PipelineOptions(resident=resident), processors=chain)
+        outputs.append(pipeline.process(frame, 0.0))
+        lines.append(pipeline.describe_frames())
+    assert lines[1] == "frames: uploaded to cpu once, swapped, masked, enhanced, pasted and watermarked there, " \
+                       "downloaded once"  # fmt: skip
+    (host, host_stats), (on_device, stats) = outputs
+    assert stats == host_stats and stats.swapped == 3
+    for face in analyzer.detect(frame):  # the faces went grey (the pass-through alone gives them back)
+        x0, y0, x1, y1 = face.bbox.astype(int)
+        middle = on_device[(y0 + y1) // 2 - 8 : (y0 + y1) // 2 + 8, (x0 + x1) // 2 - 8 : (x0 + x1) // 2 + 8]
+        assert np.abs(middle.mean((0, 1)) - 127.5).max() < 10, middle.mean((0, 1))
+    diff = np.abs(on_device.astype(int) - host)
+    assert diff.mean() < 0.3 and (diff > 8).mean() < 0.002, (diff.mean(), (diff > 8).mean())
+
+
 def test_a_video_job_analyses_ahead_while_frames_stay_on_the_device(
     analyzer: DlibAnalyzer, neural_swapper: NeuralSwapper, tmp_path: Path
 ) -> None:

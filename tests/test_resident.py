@@ -1,8 +1,9 @@
 """The pieces of the GPU-resident pipeline against their host counterparts, on every device present (the GPU check
 runs this file on CUDA): warps and the outline mask against cv2, the device paste against the host paste, the
-device watermark against the host one (and read back), and a neural swap of a frame tensor against the host swap.
-No face models: the target is the face dlib finds on skimage's astronaut, its 68 points frozen below
-(``test_pipeline.py`` checks them against dlib and runs whole resident frames)."""
+device watermark against the host one (and read back), a neural swap of a frame tensor against the host swap, and
+the chain's masks and enhancer on device results against the host chain. No face models: the target is the face
+dlib finds on skimage's astronaut, its 68 points frozen below (``test_pipeline.py`` checks them against dlib and
+runs whole resident frames); the chain runs the tests' small ONNX models."""
 
 from __future__ import annotations
 
@@ -186,6 +187,63 @@ def test_a_neural_swap_of_a_frame_tensor_is_the_host_swap(device: str, boost: in
     diff = np.abs(face - host.face)[both]
     assert diff.mean() < 0.05 and diff.max() <= 1.0, (diff.mean(), diff.max())
     assert np.abs(mask - host.mask).sum() <= 0.02 * host.mask.sum()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_the_chain_on_device_results_is_the_host_chain(
+    device: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FaceChain.process_on_device (crops cut, faces warped back and blended with grid_sample on the frame's device;
+    the models' crops through the host) against process: occlusion, region and mouth masks and the enhancer
+    blended half-way, for a face and for a result reaching past the enhancer's crop (its coverage blended in). The
+    models are the tests' small ONNX graphs (tests/processors/onnx_models.py: the enhancer negates)."""
+    pytest.importorskip("onnx", reason="the test models are built with onnx")
+    from realtime.faces import align
+    from realtime.processors import chain as chain_module
+    from realtime.processors.chain import FaceChain
+    from realtime.processors.enhancer import FaceEnhancer
+    from realtime.processors.masks import FaceParser, Occluder
+    from tests.processors.onnx_models import write_enhancer, write_occluder, write_parser
+
+    chain = FaceChain(masks=("box", "occlusion", "region", "mouth"),
+                      occluder=Occluder(write_occluder(tmp_path / "o.onnx")),
+                      parser=FaceParser(write_parser(tmp_path / "p.onnx", hair_rows=4)),
+                      enhancer=FaceEnhancer(write_enhancer(tmp_path / "e.onnx")), enhancer_blend=0.5)  # fmt: skip
+
+    # the host cuts the enhancer's crop with warp_affine's fast approximation (a grey level apart on average, more at
+    # sharp edges); the device warps at full scale, which is what the host gives without it
+    def full_scale(
+        image: np.ndarray, m: np.ndarray, size: int, border: int = cv2.BORDER_REPLICATE, fast: bool = False
+    ) -> np.ndarray:
+        return align.warp_affine(image, m, size, border)
+
+    monkeypatch.setattr(chain_module, "warp_affine", full_scale)
+    frame = _noisy_astronaut()
+    box = hull_box(ASTRONAUT_68, frame.shape[:2])
+    assert box is not None
+    x0, y0, x1, y1 = box
+    outline = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillConvexPoly(outline, np.round(face_outline(ASTRONAUT_68) - [x0, y0]).astype(np.int32), 1)
+    face = SwapResult(
+        box, np.roll(frame, (23, 31), (0, 1))[y0:y1, x0:x1].astype(np.float32), outline.astype(np.float32)
+    )
+    whole = SwapResult((0, 0, 512, 512), 255.0 - frame, np.ones((512, 512), np.float32))
+    for result, target in (
+        (face, chain.prepare(frame, [SwapTarget(ASTRONAUT_68)])[0]),
+        (whole, SwapTarget(ASTRONAUT_68)),
+    ):
+        (host,) = chain.process(frame, [target], [result])
+        on_device = DeviceSwapResult(result.box, torch.from_numpy(result.face).permute(2, 0, 1).float().to(device),
+                                     torch.from_numpy(result.mask).to(device))  # fmt: skip
+        (out,) = chain.process_on_device(torch.from_numpy(frame).to(device), [target], [on_device])
+        assert host is not None and out is not None and out.box == host.box
+        assert out.face.device.type == out.mask.device.type == torch.device(device).type
+        moved, mask = out.face.permute(1, 2, 0).cpu().numpy(), out.mask.cpu().numpy()
+        assert np.array_equal(mask, host.mask) and (mask < result.mask).any() == (result is face)  # masks narrowed
+        enhanced = (np.abs(moved - result.face).mean(2) > 20)[host.mask > 0]
+        assert enhanced.sum() > 4000, enhanced.sum()  # the masked face, the crop's part of the whole frame
+        diff = np.abs(moved - host.face)[host.mask > 0]
+        assert diff.max() < 1.0 and diff.mean() < 0.2, (diff.max(), diff.mean())  # the host's bytes rounded
 
 
 def test_decoding_beside_a_gpu_uses_nvdec_or_says_why_not(tmp_path: Path) -> None:

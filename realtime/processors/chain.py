@@ -6,6 +6,8 @@ Two steps around the swap: :meth:`FaceChain.prepare` reads the masks from the ta
 ``keep`` map (so a swapper can measure the target only where its face is seen), and :meth:`FaceChain.process`
 narrows each swap result's mask by it and enhances the face. The models see FFHQ-aligned crops (the framing they
 were trained on) and their outputs are warped back into each face's box, so every stage works for every swapper.
+:meth:`FaceChain.process_on_device` is :meth:`~FaceChain.process` for results that stay on the frame's device (the
+GPU-resident pipeline).
 """
 
 from __future__ import annotations
@@ -15,18 +17,21 @@ from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
+import torch
 
 from realtime.faces.align import (
+    box_matrix,
     invert_affine,
     transform_points,
     warp_affine,
     warp_to_box,
 )
+from realtime.faces.device_warp import affine_sample
 from realtime.faces.pose import mouth_keep
 from realtime.processors.enhancer import FaceEnhancer
 from realtime.processors.masks import DEFAULT_REGIONS, MASKS, FaceParser, Occluder
 from realtime.processors.windows import FFHQ_SIDE, Window, crop_window, ffhq_matrix, map_matrix, within
-from realtime.swappers.base import SwapResult, SwapTarget, hull_box
+from realtime.swappers.base import DeviceSwapResult, SwapResult, SwapTarget, hull_box
 
 __all__ = ["DEFAULT_MASKS", "FaceChain", "default_masks"]
 
@@ -132,6 +137,24 @@ class FaceChain:
             faces = {id(r): face for (_, r), face in zip(pairs, enhanced, strict=True)}
         return [None if r is None else SwapResult(r.box, faces[id(r)], masks[id(r)]) for r in results]
 
+    def process_on_device(
+        self, frame: torch.Tensor, targets: Sequence[SwapTarget], results: Sequence[DeviceSwapResult | None]
+    ) -> list[DeviceSwapResult | None]:
+        """:meth:`process` of results that stay on the device of ``frame`` (RGB uint8 [H,W,3], before pasting):
+        each mask times its target's ``keep`` (read by :meth:`prepare` from the host frame, uploaded: a box-sized
+        map), each face enhanced on a crop cut there. The enhancer's crops alone cross to onnxruntime's host arrays
+        (0.8 MB for a 512 crop) and their restored windows come back; the frame does not move."""
+        pairs = [(t, r) for t, r in zip(targets, results, strict=True) if r is not None]
+        if self.idle or not pairs:
+            return list(results)
+        device = frame.device
+        masks = {id(r): r.mask if t.keep is None else r.mask * torch.from_numpy(t.keep).to(device) for t, r in pairs}
+        faces = {id(r): r.face for _, r in pairs}
+        if self.enhancer is not None and self.enhancer_blend > 0:
+            masked = [(t, DeviceSwapResult(r.box, r.face, masks[id(r)])) for t, r in pairs]
+            faces = {id(r): face for (_, r), face in zip(pairs, self._enhance_on_device(frame, masked), strict=True)}
+        return [None if r is None else DeviceSwapResult(r.box, faces[id(r)], masks[id(r)]) for r in results]
+
     def _enhance(self, frame: np.ndarray, pairs: list[tuple[SwapTarget, SwapResult]]) -> list[np.ndarray]:
         """Each result's face enhanced on an FFHQ crop of the frame with the swapped face pasted in by its (narrowed)
         mask, and blended into its box at ``enhancer_blend`` (where the crop covers the box)."""
@@ -145,14 +168,37 @@ class FaceChain:
             pairs, matrices, windows, self.enhancer.enhance(crops, windows), strict=True
         ):
             back = warp_to_box(out, map_matrix(m, window), result.box).astype(np.float32)
-            x0, y0, x1, y1 = result.box
-            corners = transform_points(np.array([[x0, y0], [x1 - 1, y0], [x0, y1 - 1], [x1 - 1, y1 - 1]], float), m)
-            if corners.min() >= 0 and corners.max() <= size - 1:  # the usual case: the crop covers the whole box
+            if _covers(m, result.box, size):  # the usual case: the crop covers the whole box
                 where: np.ndarray | float = self.enhancer_blend
             else:
                 cover = warp_to_box(np.full((size, size), 255, np.uint8), m, result.box)
                 where = cover.astype(np.float32)[..., None] * (self.enhancer_blend / 255.0)
             # inside the mask the crop showed the swapped face, so this is the crop's blend carried back to the box
+            faces.append(result.face + where * (back - result.face))
+        return faces
+
+    def _enhance_on_device(
+        self, frame: torch.Tensor, pairs: list[tuple[SwapTarget, DeviceSwapResult]]
+    ) -> list[torch.Tensor]:
+        """:meth:`_enhance` with the crops cut and the restored faces warped back and blended on the frame's device
+        (full-scale bilinear warps, where the host cuts the crops with :func:`warp_affine`'s faster approximation)."""
+        assert self.enhancer is not None
+        size = self.enhancer.size
+        matrices = [ffhq_matrix(t.landmarks) * (size / FFHQ_SIDE) for t, _ in pairs]
+        placed = list(zip(pairs, matrices, strict=True))
+        crops = torch.stack([_crop_with_face_on_device(frame, r, m, size) for (_, r), m in placed])
+        windows = [crop_window(m, r.box, size, subsample=False) for (_, r), m in placed]
+        faces = []
+        for ((_, result), m), window, out in zip(
+            placed, windows, self.enhancer.enhance(crops.cpu().numpy(), windows), strict=True
+        ):
+            x0, y0, x1, y1 = result.box
+            restored = torch.from_numpy(out).to(frame.device).permute(2, 0, 1)[None].float()
+            back = affine_sample(restored, box_matrix(map_matrix(m, window), result.box), (y1 - y0, x1 - x0))[0]
+            where: torch.Tensor | float = self.enhancer_blend
+            if not _covers(m, result.box, size):
+                whole = torch.ones((1, 1, size, size), device=frame.device)
+                where = affine_sample(whole, box_matrix(m, result.box), (y1 - y0, x1 - x0))[0] * self.enhancer_blend
             faces.append(result.face + where * (back - result.face))
         return faces
 
@@ -195,21 +241,62 @@ def _narrow(  # type: ignore[no-untyped-def]
         keeps[id(target)] *= back * np.float32(1 / 255)
 
 
-def _crop_with_face(frame: np.ndarray, result: SwapResult, m: np.ndarray, size: int) -> np.ndarray:
-    """The ``size`` crop (frame -> crop matrix ``m``) of the frame with ``result``'s face pasted by its mask,
-    uint8: only the part of the frame the crop reads is copied, and the face is pasted there, not in the frame."""
-    h, w = frame.shape[:2]
+def _covers(m: np.ndarray, box: tuple[int, int, int, int], size: int) -> bool:
+    """Whether the ``size`` crop (frame -> crop matrix ``m``) covers every pixel of the frame region ``box``."""
+    x0, y0, x1, y1 = box
+    corners = transform_points(np.array([[x0, y0], [x1 - 1, y0], [x0, y1 - 1], [x1 - 1, y1 - 1]], float), m)
+    return bool(corners.min() >= 0 and corners.max() <= size - 1)
+
+
+def _crop_reach(frame_size: tuple[int, int], m: np.ndarray, size: int) -> tuple[tuple[int, int, int, int], np.ndarray]:
+    """The part (left, top, right, bottom) of a (height, width) frame that the ``size`` crop of matrix ``m``
+    reads, bilinear's neighbours included, and the matrix from that part to the crop."""
+    h, w = frame_size
     corners = transform_points(np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64), invert_affine(m))
     left, top = np.maximum(np.floor(corners.min(0)).astype(int) - 1, 0)
     right, bottom = np.minimum(np.ceil(corners.max(0)).astype(int) + 2, [w, h])
-    canvas = frame[top:bottom, left:right].copy()
-    x0, y0, x1, y1 = result.box
-    bx0, by0, bx1, by1 = max(x0, left), max(y0, top), min(x1, right), min(y1, bottom)
-    if bx1 > bx0 and by1 > by0:
-        alpha = result.mask[by0 - y0 : by1 - y0, bx0 - x0 : bx1 - x0, None]
-        region = canvas[by0 - top : by1 - top, bx0 - left : bx1 - left]
-        face = result.face[by0 - y0 : by1 - y0, bx0 - x0 : bx1 - x0]
-        region[...] = np.clip(region + alpha * (face - region) + 0.5, 0, 255).astype(np.uint8)
     shifted = m.copy()
-    shifted[:, 2] += m[:, :2] @ [left, top]  # canvas -> crop
+    shifted[:, 2] += m[:, :2] @ [left, top]
+    return (int(left), int(top), int(right), int(bottom)), shifted
+
+
+def _overlap(
+    box: tuple[int, int, int, int], reach: tuple[int, int, int, int]
+) -> tuple[tuple[slice, slice], tuple[slice, slice]] | None:
+    """Where ``box`` (x0, y0, x1, y1) and the frame part ``reach`` (left, top, right, bottom) meet, as (rows,
+    columns) slices of the box's pictures and of the part; None when they do not."""
+    (x0, y0, x1, y1), (left, top, right, bottom) = box, reach
+    bx0, by0, bx1, by1 = max(x0, left), max(y0, top), min(x1, right), min(y1, bottom)
+    if bx1 <= bx0 or by1 <= by0:
+        return None
+    in_box = (slice(by0 - y0, by1 - y0), slice(bx0 - x0, bx1 - x0))
+    return in_box, (slice(by0 - top, by1 - top), slice(bx0 - left, bx1 - left))
+
+
+def _crop_with_face(frame: np.ndarray, result: SwapResult, m: np.ndarray, size: int) -> np.ndarray:
+    """The ``size`` crop (frame -> crop matrix ``m``) of the frame with ``result``'s face pasted by its mask,
+    uint8: only the part of the frame the crop reads is copied, and the face is pasted there, not in the frame."""
+    reach, shifted = _crop_reach(frame.shape[:2], m, size)
+    left, top, right, bottom = reach
+    canvas = frame[top:bottom, left:right].copy()
+    where = _overlap(result.box, reach)
+    if where is not None:
+        in_box, in_canvas = where
+        alpha, region, face = result.mask[in_box][..., None], canvas[in_canvas], result.face[in_box]
+        region[...] = np.clip(region + alpha * (face - region) + 0.5, 0, 255).astype(np.uint8)
     return warp_affine(canvas, shifted, size, fast=True)
+
+
+def _crop_with_face_on_device(frame: torch.Tensor, result: DeviceSwapResult, m: np.ndarray, size: int) -> torch.Tensor:
+    """:func:`_crop_with_face` of a frame tensor [H,W,3] uint8 and a result on its device: uint8 [size,size,3]."""
+    reach, shifted = _crop_reach(tuple(frame.shape[:2]), m, size)
+    left, top, right, bottom = reach
+    canvas = frame[top:bottom, left:right].permute(2, 0, 1).float()  # [3,h,w], a copy
+    where = _overlap(result.box, reach)
+    if where is not None:
+        in_box, in_canvas = where
+        (rows, columns), (box_rows, box_columns) = in_canvas, in_box
+        alpha, region, face = result.mask[in_box], canvas[:, rows, columns], result.face[:, box_rows, box_columns]
+        canvas[:, rows, columns] = (region + alpha * (face - region) + 0.5).floor_().clamp_(0, 255)
+    crop = affine_sample(canvas[None], shifted, (size, size), "border")[0]
+    return crop.round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0)
