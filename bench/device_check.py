@@ -10,13 +10,14 @@ On one H100/H200-class GPU with a 16-core host it should finish within 8 minutes
   generator  bench/generator.py at 224 and 512 (CUDA float16/bfloat16 rows)
   pipeline   bench/pipeline.py --device cuda: 720p and 1080p, classic and a random-weight 224 generator
   train      a 30-step bf16 training run (channels_last) on sample data
+  chain      bench/chain.py --device cuda: masks and enhancer on host and on GPU-resident results (test models)
 Each step runs in its own process with a time limit; a failed step is recorded and the rest still run. The JSON
 (bench/results/device-check-<date>-<GPU>.json, or --out) holds each step's command, exit status, seconds, the end
 of its output and the result files its benchmark wrote; a summary table is printed at the end.
 
 On this project's lent machine, which reaches no package index, the check runs in two halves inside the calls that
 bring bench/device_kit.py's parts: the kernel steps with the first part (every wheel), the steps that need the
-embedded face models (pipeline, train-data, train) with the last. ``--merge`` keeps the steps an earlier half
+embedded face models (pipeline, train-data, train, chain) with the last. ``--merge`` keeps the steps an earlier half
 recorded in --out; ``--collect DIR`` copies the JSON and the result files into DIR (the device's $OUT).
 
 Examples:
@@ -125,6 +126,8 @@ def steps(work: Path) -> list[Step]:
         Step("train", [PY, "-m", "training.train", "--data", str(data), "--identity-model", str(arcface), "--out",
                        str(work / "run"), "--steps", "30", "--amp", "bf16", "--channels-last", "--batch", "8",
                        "--device", "cuda", "--quiet"], gpu=True, timeout=300, face_models=True),
+        Step("chain", [PY, "bench/chain.py", "--device", "cuda", "--repeats", "10", "--blocks", "3"], gpu=True,
+             timeout=120, results=["bench/results/chain-*.json"], face_models=True),
     ]  # fmt: skip
 
 

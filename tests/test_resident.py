@@ -233,8 +233,7 @@ def test_the_chain_on_device_results_is_the_host_chain(
         (whole, SwapTarget(ASTRONAUT_68)),
     ):
         (host,) = chain.process(frame, [target], [result])
-        on_device = DeviceSwapResult(result.box, torch.from_numpy(result.face).permute(2, 0, 1).float().to(device),
-                                     torch.from_numpy(result.mask).to(device))  # fmt: skip
+        on_device = DeviceSwapResult.upload(result, device)
         (out,) = chain.process_on_device(torch.from_numpy(frame).to(device), [target], [on_device])
         assert host is not None and out is not None and out.box == host.box
         assert out.face.device.type == out.mask.device.type == torch.device(device).type

@@ -47,6 +47,12 @@ class DeviceSwapResult:
     face: torch.Tensor
     mask: torch.Tensor
 
+    @classmethod
+    def upload(cls, result: SwapResult, device: torch.device | str) -> DeviceSwapResult:
+        """A host ``result`` (face float32 [h,w,3], mask [h,w]) moved to ``device``: the same box and pictures."""
+        face = torch.from_numpy(np.ascontiguousarray(result.face, np.float32)).permute(2, 0, 1).to(device)
+        return cls(result.box, face, torch.from_numpy(np.ascontiguousarray(result.mask, np.float32)).to(device))
+
 
 @dataclass(frozen=True)
 class SwapTarget:
