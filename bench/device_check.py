@@ -10,6 +10,7 @@ On one H100/H200-class GPU with a 16-core host it should finish within 8 minutes
   generator  bench/generator.py at 224 and 512 (CUDA float16/bfloat16 rows)
   pipeline   bench/pipeline.py --device cuda: 720p and 1080p, classic and a random-weight 224 generator
   train      a 30-step bf16 training run (channels_last) on sample data
+  pipeline-tests  tests/test_pipeline.py's resident tests on CUDA: whole frames on the GPU against the host path
   chain      bench/chain.py --device cuda: masks and enhancer on host and on GPU-resident results (test models)
 Each step runs in its own process with a time limit; a failed step is recorded and the rest still run. The JSON
 (bench/results/device-check-<date>-<GPU>.json, or --out) holds each step's command, exit status, seconds, the end
@@ -17,8 +18,9 @@ of its output and the result files its benchmark wrote; a summary table is print
 
 On this project's lent machine, which reaches no package index, the check runs in two halves inside the calls that
 bring bench/device_kit.py's parts: the kernel steps with the first part (every wheel), the steps that need the
-embedded face models (pipeline, train-data, train, chain) with the last. ``--merge`` keeps the steps an earlier half
-recorded in --out; ``--collect DIR`` copies the JSON and the result files into DIR (the device's $OUT).
+embedded face models (pipeline, train-data, train, pipeline-tests, chain) with the last. ``--merge`` keeps the
+steps an earlier half recorded in --out; ``--collect DIR`` copies the JSON and the result files into DIR (the
+device's $OUT).
 
 Examples:
     python bench/device_check.py --dry-run      # lists the steps, runs the CPU-side parts (as CI does)
@@ -126,6 +128,9 @@ def steps(work: Path) -> list[Step]:
         Step("train", [PY, "-m", "training.train", "--data", str(data), "--identity-model", str(arcface), "--out",
                        str(work / "run"), "--steps", "30", "--amp", "bf16", "--channels-last", "--batch", "8",
                        "--device", "cuda", "--quiet"], gpu=True, timeout=300, face_models=True),
+        # whole frames kept on the GPU against the host path: the neural swap, the blends, masks and enhancer, a job
+        Step("pipeline-tests", [PY, "-m", "pytest", "-q", "--tb=line", "-rf", "tests/test_pipeline.py", "-k", "device"],
+             gpu=True, timeout=240, face_models=True, env={"REALTIME_REQUIRE_EXT": "1"}),
         Step("chain", [PY, "bench/chain.py", "--device", "cuda", "--repeats", "10", "--blocks", "3"], gpu=True,
              timeout=120, results=["bench/results/chain-*.json"], face_models=True),
     ]  # fmt: skip

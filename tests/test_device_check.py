@@ -11,7 +11,8 @@ import torch
 
 from bench import device_check
 
-STEPS = ["gpu", "build", "env", "ops-tests", "ops-bench", "generator", "pipeline", "train-data", "train", "chain"]
+STEPS = ["gpu", "build", "env", "ops-tests", "ops-bench", "generator", "pipeline", "train-data", "train",
+         "pipeline-tests", "chain"]  # fmt: skip
 
 
 @pytest.mark.slow

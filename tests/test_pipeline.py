@@ -15,6 +15,7 @@ from realtime.samples import ClipSpec, face_image, render_frame
 from realtime.swappers.base import SourceSet
 from realtime.swappers.classic import ClassicSwapper
 from realtime.swappers.neural import GeneratorEngine, NeuralSwapper
+from tests.conftest import devices
 
 
 @pytest.fixture(scope="module")
@@ -104,15 +105,17 @@ def test_target_selection(mode: str, analyzer: DlibAnalyzer, swapper: ClassicSwa
         assert changed == [False, False, True]
 
 
-@pytest.fixture(scope="module")
-def neural_swapper(analyzer: DlibAnalyzer) -> NeuralSwapper:
+@pytest.fixture(scope="module", params=devices())
+def neural_swapper(analyzer: DlibAnalyzer, request: pytest.FixtureRequest) -> NeuralSwapper:
     """The astronaut onto every face with a small random-weight generator and ArcFace (what the generator does to a
-    face is not under test here: where its output goes is)."""
+    face is not under test here: where its output goes is), the generator on each device present (float16 on CUDA:
+    the GPU check runs these tests there)."""
     from realtime.models.arcface import ArcFaceEncoder, IResNet
     from tests.compile_check import small_generator
 
     astronaut = face_image("astronaut")
-    swapper = NeuralSwapper(GeneratorEngine(small_generator()), ArcFaceEncoder(IResNet((1, 1, 1, 1), width=8)))
+    engine = GeneratorEngine(small_generator(), request.param)
+    swapper = NeuralSwapper(engine, ArcFaceEncoder(IResNet((1, 1, 1, 1), width=8)))
     swapper.set_source(SourceSet.single(astronaut, analyzer.detect(astronaut)[0]))
     return swapper
 
@@ -129,11 +132,13 @@ def test_frames_stay_on_the_device_when_asked_and_give_the_host_output(
 
     assert np.abs(analyzer.detect(face_image("astronaut"))[0].landmarks - ASTRONAUT_68).max() <= 0.5  # dlib's
     swapper = neural_swapper
+    device = str(swapper.resident_device)
     frame = render_frame(face_image("trio"), 0.0, ClipSpec(width=640, height=360, face="trio", noise=2))
     for blend in ("poisson", "feather"):
         outputs = []
         for resident in (False, True):
-            pipeline = FaceSwapPipeline(analyzer, swapper, PipelineOptions(blend=blend, resident=resident))
+            options = PipelineOptions(blend=blend, resident=resident, device=device)
+            pipeline = FaceSwapPipeline(analyzer, swapper, options)
             assert pipeline.resident is resident
             outputs.append(pipeline.process(frame, 0.0))
         (host, host_stats), (on_device, stats) = outputs
@@ -145,14 +150,20 @@ def test_frames_stay_on_the_device_when_asked_and_give_the_host_output(
         detector.add(on_device)
         found = detector.result()
         assert found is not None and found.user_id == 0
-    auto = FaceSwapPipeline(analyzer, swapper)  # by default frames stay on a device only when it is not the CPU
-    assert not auto.resident and auto.describe_frames() == "frames: on the host (the device is the CPU)"
+    auto = FaceSwapPipeline(analyzer, swapper, PipelineOptions(device=device))  # resident unless on the CPU
+    if device == "cpu":
+        assert not auto.resident and auto.describe_frames() == "frames: on the host (the device is the CPU)"
+    else:
+        assert auto.resident and auto.describe_frames().startswith(f"frames: uploaded to {device} once")
     classic = ClassicSwapper()
     with pytest.raises(ValueError, match="frames cannot stay on cpu: the classic swapper works on host frames"):
         FaceSwapPipeline(analyzer, classic, PipelineOptions(resident=True))
 
 
-def test_masks_and_enhancer_follow_the_frame_onto_the_device(analyzer: DlibAnalyzer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("device", devices())
+def test_masks_and_enhancer_follow_the_frame_onto_the_device(
+    analyzer: DlibAnalyzer, tmp_path: Path, device: str
+) -> None:
     """With occlusion, region and enhancer models in the chain the frame still stays on the device (the masks read
     from the host frame, the enhancer's crops cut there): the output is the host path's within the rounding of the
     crops' warps. A pass-through engine gives each face back, so the enhancer shows: the test one negates, and
@@ -165,7 +176,7 @@ def test_masks_and_enhancer_follow_the_frame_onto_the_device(analyzer: DlibAnaly
     from tests.test_resident import PassThroughEngine
 
     astronaut = face_image("astronaut")
-    swapper = NeuralSwapper(PassThroughEngine("cpu"), ArcFaceEncoder(IResNet((1, 1, 1, 1), width=8)))  # type: ignore[arg-type]
+    swapper = NeuralSwapper(PassThroughEngine(device), ArcFaceEncoder(IResNet((1, 1, 1, 1), width=8)))  # type: ignore[arg-type]
     swapper.set_source(SourceSet.single(astronaut, analyzer.detect(astronaut)[0]))
     chain = FaceChain(masks=("box", "occlusion", "region"), occluder=Occluder(write_occluder(tmp_path / "o.onnx")),
                       parser=FaceParser(write_parser(tmp_path / "p.onnx")),
@@ -173,11 +184,12 @@ def test_masks_and_enhancer_follow_the_frame_onto_the_device(analyzer: DlibAnaly
     frame = render_frame(face_image("trio"), 0.0, ClipSpec(width=640, height=360, face="trio", noise=2))
     outputs, lines = [], []
     for resident in (False, True):
-        pipeline = FaceSwapPipeline(analyzer, swapper, PipelineOptions(resident=resident), processors=chain)
+        options = PipelineOptions(resident=resident, device=device)
+        pipeline = FaceSwapPipeline(analyzer, swapper, options, processors=chain)
         outputs.append(pipeline.process(frame, 0.0))
         lines.append(pipeline.describe_frames())
-    assert lines[1] == "frames: uploaded to cpu once, swapped, masked, enhanced, pasted and watermarked there, " \
-                       "downloaded once"  # fmt: skip
+    assert lines[1] == f"frames: uploaded to {device} once, swapped, masked, enhanced, pasted and watermarked " \
+                       "there, downloaded once"  # fmt: skip
     (host, host_stats), (on_device, stats) = outputs
     assert stats == host_stats and stats.swapped == 3
     for face in analyzer.detect(frame):  # the faces went grey (the pass-through alone gives them back)
@@ -204,7 +216,7 @@ def test_a_video_job_analyses_ahead_while_frames_stay_on_the_device(
     clip = make_clip(tmp_path / "clip.mp4", ClipSpec(width=320, height=180, seconds=0.4, face="trio"))
     with VideoReader(clip) as reader:
         decoded = list(reader)
-    options = PipelineOptions(resident=True, min_score=0.0)
+    options = PipelineOptions(resident=True, min_score=0.0, device=str(neural_swapper.resident_device))
     one_by_one = FaceSwapPipeline(analyzer, neural_swapper, options)
     expected = [one_by_one.process(f.image, f.time)[1] for f in decoded]
     seen: list[FrameStats] = []
