@@ -179,10 +179,8 @@ class FaceSwapPipeline:
     def describe_frames(self) -> str:
         """One line saying where frames live between decode and encode."""
         if self.resident:
-            steps = ["swapped", *(["masked"] if self.processors.masking else [])]
-            if self.processors.enhancer is not None and self.processors.enhancer_blend > 0:
-                steps.append("enhanced")
-            device, done = self.options.device, ", ".join(steps)
+            steps = {"swapped": True, "masked": self.processors.masking, "enhanced": self.processors.enhancing}
+            device, done = self.options.device, ", ".join(step for step, on in steps.items() if on)
             return f"frames: uploaded to {device} once, {done}, pasted and watermarked there, downloaded once"
         return f"frames: on the host ({self._host_reason})"
 
@@ -218,18 +216,18 @@ class FaceSwapPipeline:
         """The second half of :meth:`process`: swap the plan's faces into a copy of the frame, paste and watermark
         it (on the device when frames stay there); frames must be rendered in the order they were analysed."""
         clock = time.perf_counter()
-        if self.resident:
-            out, swapped = self._swap_on_device(frame, plan.targets, clock)
-        else:
-            out, swapped = self._swap_on_host(frame, plan.targets, clock)
+        targets = plan.targets
+        if self.processors.masking:  # read from the host frame on both paths (it is there anyway)
+            targets = self.processors.prepare(frame, targets)
+            clock = self._lap("masks", clock)
+        swap = self._swap_on_device if self.resident else self._swap_on_host
+        out, swapped = swap(frame, targets, clock)
         self.faces_swapped += swapped
         return out, FrameStats(detected=plan.detected, faces=plan.faces, swapped=swapped, scene_cut=plan.scene_cut)
 
     def _swap_on_host(self, frame: np.ndarray, targets: list[SwapTarget], clock: float) -> tuple[np.ndarray, int]:
-        """Masks, swap, chain, paste and watermark on a host copy of the frame: (marked frame, faces pasted)."""
-        if self.processors.masking:
-            targets = self.processors.prepare(frame, targets)
-            clock = self._lap("masks", clock)
+        """Swap, chain, paste and watermark on a host copy of the frame (the targets carry their masks' keep maps):
+        (marked frame, faces pasted)."""
         out = frame.copy()
         results = self.swapper.swap_many(out, targets)
         clock = self._lap("swap", clock)
@@ -247,13 +245,10 @@ class FaceSwapPipeline:
         return out, pasted
 
     def _swap_on_device(self, frame: np.ndarray, targets: list[SwapTarget], clock: float) -> tuple[np.ndarray, int]:
-        """:meth:`_swap_on_host` with the frame uploaded to the device once and downloaded once (the masks are read
-        from the host frame: their maps go up, box-sized). The stage times are host times: without a synchronisation
-        between stages, GPU work can be counted in a later stage (the download waits for all of it)."""
+        """:meth:`_swap_on_host` with the frame uploaded to the device once and downloaded once (the keep maps go
+        up, box-sized). The stage times are host times: without a synchronisation between stages, GPU work can be
+        counted in a later stage (the download waits for all of it)."""
         swapper: ResidentSwapper = self.swapper  # type: ignore[assignment]  # resident_device checked at init
-        if self.processors.masking:
-            targets = self.processors.prepare(frame, targets)
-            clock = self._lap("masks", clock)
         on_device = torch.from_numpy(frame).to(self.options.device, copy=True)
         results = swapper.swap_on_device(on_device, targets)
         clock = self._lap("swap", clock)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -36,6 +37,7 @@ from realtime.swappers.base import DeviceSwapResult, SwapResult, SwapTarget, hul
 __all__ = ["DEFAULT_MASKS", "FaceChain", "default_masks"]
 
 MapReader = Callable[[np.ndarray, list[Window]], list[np.ndarray]]
+Result = TypeVar("Result", SwapResult, DeviceSwapResult)  # a swap result on the host, or on the frame's device
 
 # The masks each swapper gets unless --mask says otherwise: the classic swapper warps a closed or differently open
 # mouth over the target's, so the target's inner mouth (teeth, tongue) is kept; neural swappers render the mouth.
@@ -92,9 +94,14 @@ class FaceChain:
         return not set(self.masks) <= {"box"}
 
     @property
+    def enhancing(self) -> bool:
+        """True when an enhancer is on and blended in at all."""
+        return self.enhancer is not None and self.enhancer_blend > 0
+
+    @property
     def idle(self) -> bool:
         """True when the chain would leave every target and result as it is."""
-        return not self.masking and (self.enhancer is None or self.enhancer_blend == 0.0)
+        return not self.masking and not self.enhancing
 
     def prepare(self, frame: np.ndarray, targets: Sequence[SwapTarget]) -> list[SwapTarget]:
         """The targets of an RGB uint8 frame with ``keep`` set to the product of the masks over each face's
@@ -127,15 +134,8 @@ class FaceChain:
         """The swap results of :meth:`prepare`'s targets (same order; None stays None) with each mask multiplied by
         its target's ``keep`` and each face enhanced; ``frame`` (the RGB uint8 frame before pasting) is not
         changed."""
-        pairs = [(t, r) for t, r in zip(targets, results, strict=True) if r is not None]
-        if self.idle or not pairs:
-            return list(results)
-        masks = {id(r): r.mask if t.keep is None else r.mask * t.keep for t, r in pairs}
-        faces = {id(r): r.face for _, r in pairs}
-        if self.enhancer is not None and self.enhancer_blend > 0:
-            enhanced = self._enhance(frame, [(t, SwapResult(r.box, r.face, masks[id(r)])) for t, r in pairs])
-            faces = {id(r): face for (_, r), face in zip(pairs, enhanced, strict=True)}
-        return [None if r is None else SwapResult(r.box, faces[id(r)], masks[id(r)]) for r in results]
+        return self._narrow_and_enhance(targets, results, SwapResult, lambda keep: keep,
+                                        lambda pairs: self._enhance(frame, pairs))  # fmt: skip
 
     def process_on_device(
         self, frame: torch.Tensor, targets: Sequence[SwapTarget], results: Sequence[DeviceSwapResult | None]
@@ -144,16 +144,29 @@ class FaceChain:
         each mask times its target's ``keep`` (read by :meth:`prepare` from the host frame, uploaded: a box-sized
         map), each face enhanced on a crop cut there. The enhancer's crops alone cross to onnxruntime's host arrays
         (0.8 MB for a 512 crop) and their restored windows come back; the frame does not move."""
+        return self._narrow_and_enhance(targets, results, DeviceSwapResult,
+                                        lambda keep: torch.from_numpy(keep).to(frame.device),
+                                        lambda pairs: self._enhance_on_device(frame, pairs))  # fmt: skip
+
+    def _narrow_and_enhance(
+        self,
+        targets: Sequence[SwapTarget],
+        results: Sequence[Result | None],
+        kind: Callable[[tuple[int, int, int, int], Any, Any], Result],
+        upload: Callable[[np.ndarray], Any],
+        enhance: Callable[[list[tuple[SwapTarget, Result]]], list[Any]],
+    ) -> list[Result | None]:
+        """What :meth:`process` and :meth:`process_on_device` share: each result's mask times its target's keep
+        (``upload`` puts a keep map where the masks are), the faces ``enhance``d, new results made by ``kind``."""
         pairs = [(t, r) for t, r in zip(targets, results, strict=True) if r is not None]
         if self.idle or not pairs:
             return list(results)
-        device = frame.device
-        masks = {id(r): r.mask if t.keep is None else r.mask * torch.from_numpy(t.keep).to(device) for t, r in pairs}
+        masks = {id(r): r.mask if t.keep is None else r.mask * upload(t.keep) for t, r in pairs}
         faces = {id(r): r.face for _, r in pairs}
-        if self.enhancer is not None and self.enhancer_blend > 0:
-            masked = [(t, DeviceSwapResult(r.box, r.face, masks[id(r)])) for t, r in pairs]
-            faces = {id(r): face for (_, r), face in zip(pairs, self._enhance_on_device(frame, masked), strict=True)}
-        return [None if r is None else DeviceSwapResult(r.box, faces[id(r)], masks[id(r)]) for r in results]
+        if self.enhancing:
+            enhanced = enhance([(t, kind(r.box, r.face, masks[id(r)])) for t, r in pairs])
+            faces = {id(r): face for (_, r), face in zip(pairs, enhanced, strict=True)}
+        return [None if r is None else kind(r.box, faces[id(r)], masks[id(r)]) for r in results]
 
     def _enhance(self, frame: np.ndarray, pairs: list[tuple[SwapTarget, SwapResult]]) -> list[np.ndarray]:
         """Each result's face enhanced on an FFHQ crop of the frame with the swapped face pasted in by its (narrowed)
