@@ -150,13 +150,18 @@ class SwappedClip:
     out: Path
 
 
+def session_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test session's temporary folder that every pytest-xdist worker sees (each worker's own sits in it): for
+    what a session makes once and its workers share, under a :func:`~realtime.io.files.file_lock` there."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
 def swapped_clip(tmp_path_factory: pytest.TempPathFactory) -> SwappedClip:
     """Swapped once per session: pytest-xdist's workers share the clip and its swap (the first to need them makes
     them, under a lock: ~11 s each worker would spend again); ``root`` is this worker's own."""
-    shared = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):  # each worker's temp folder sits in the session's own
-        shared = shared.parent
+    shared = session_folder(tmp_path_factory)
     made = shared / "swapped_clip"
     clip, source, out = made / "clip.mp4", made / "source.jpg", made / "out.mp4"
     with file_lock(shared / "swapped_clip.lock"):

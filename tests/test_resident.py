@@ -46,6 +46,18 @@ def _noisy_astronaut() -> np.ndarray:
     return np.clip(data.astronaut() + noise, 0, 255).astype(np.uint8)
 
 
+def _astronaut_result(frame: np.ndarray, shift: tuple[int, int], gain: tuple[float, float, float]) -> SwapResult:
+    """A stand-in swap of the astronaut's face: the frame rolled by ``shift`` (rows, columns) and scaled per channel
+    by ``gain`` over its hull box, masked by its outline as the host swappers fill it."""
+    box = hull_box(ASTRONAUT_68, frame.shape[:2])
+    assert box is not None
+    x0, y0, x1, y1 = box
+    face = np.clip(np.roll(frame, shift, (0, 1))[y0:y1, x0:x1].astype(np.float32) * gain, 0, 255)
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillConvexPoly(mask, np.round(face_outline(ASTRONAUT_68) - [x0, y0]).astype(np.int32), 1)
+    return SwapResult(box, face.astype(np.float32), mask.astype(np.float32))
+
+
 def _image_tensor(image: np.ndarray, device: str) -> torch.Tensor:
     return torch.from_numpy(image).permute(2, 0, 1)[None].float().to(device)
 
@@ -98,21 +110,12 @@ def test_paste_on_device_is_the_host_paste(device: str, mode: str) -> None:
     """The same swapped face (the astronaut's face shifted and recoloured) pasted by both, their solves on one
     device: within a grey level."""
     frame = _noisy_astronaut()
-    box = hull_box(ASTRONAUT_68, frame.shape[:2])
-    assert box is not None
-    x0, y0, x1, y1 = box
-    face = np.roll(frame, (9, -7), (0, 1))[y0:y1, x0:x1].astype(np.float32) * [0.8, 1.0, 1.2]
-    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    cv2.fillConvexPoly(mask, np.round(face_outline(ASTRONAUT_68) - [x0, y0]).astype(np.int32), 1)
+    result = _astronaut_result(frame, (9, -7), (0.8, 1.0, 1.2))
+    x0, y0, x1, y1 = result.box
     on_host = frame.copy()
-    paste(on_host, SwapResult(box, np.clip(face, 0, 255).astype(np.float32), mask.astype(np.float32)), mode, device)
+    paste(on_host, result, mode, device)
     on_device = torch.from_numpy(frame).to(device, copy=True)
-    result = DeviceSwapResult(
-        box,
-        torch.from_numpy(np.clip(face, 0, 255).astype(np.float32)).permute(2, 0, 1).to(device),
-        torch.from_numpy(mask.astype(np.float32)).to(device),
-    )
-    paste_on_device(on_device, result, mode)
+    paste_on_device(on_device, DeviceSwapResult.upload(result, device), mode)
     diff = np.abs(on_device.cpu().numpy().astype(int) - on_host)
     assert np.abs(on_host.astype(int) - frame)[y0:y1, x0:x1].mean() > 5  # the paste did something
     assert diff.max() <= 1 and diff.mean() < 0.01, (diff.max(), diff.mean())
@@ -219,14 +222,7 @@ def test_the_chain_on_device_results_is_the_host_chain(
 
     monkeypatch.setattr(chain_module, "warp_affine", full_scale)
     frame = _noisy_astronaut()
-    box = hull_box(ASTRONAUT_68, frame.shape[:2])
-    assert box is not None
-    x0, y0, x1, y1 = box
-    outline = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    cv2.fillConvexPoly(outline, np.round(face_outline(ASTRONAUT_68) - [x0, y0]).astype(np.int32), 1)
-    face = SwapResult(
-        box, np.roll(frame, (23, 31), (0, 1))[y0:y1, x0:x1].astype(np.float32), outline.astype(np.float32)
-    )
+    face = _astronaut_result(frame, (23, 31), (1.0, 1.0, 1.0))
     whole = SwapResult((0, 0, 512, 512), 255.0 - frame, np.ones((512, 512), np.float32))
     for result, target in (
         (face, chain.prepare(frame, [SwapTarget(ASTRONAUT_68)])[0]),

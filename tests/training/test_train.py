@@ -23,6 +23,7 @@ from realtime.models.checkpoint import load_generator, recorded_identity_model
 from realtime.samples import ClipSpec, make_clip, write_source_face
 from realtime.verify import verify_file
 from tests.cli import call_main, run_module
+from tests.conftest import session_folder
 from tests.media import video_frames
 from tests.training.conftest import TINY, train
 from training.config import TrainConfig
@@ -41,9 +42,7 @@ def read_log(out: Path) -> list[dict[str, float]]:
 def trained(dataset: Path, arcface: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """30 steps of the research variant (modulated-conv identity blocks, depthwise-separable convs), trained once
     per session: pytest-xdist's workers share the run (the first to need it trains, under a lock)."""
-    shared = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):  # each worker's temp folder sits in the session's own
-        shared = shared.parent
+    shared = session_folder(tmp_path_factory)
     out = shared / "trained_run"
     with file_lock(shared / "trained_run.lock"):
         if not (out / "generator.pt").is_file():
