@@ -86,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"compiled {row.get('compiled_ms')} ms"
                 )
     columns = ["size", "block", "conv", "params_M", "gflops", "device", "dtype", "ext_ms", "ref_ms"]
-    return report("generator", rows, columns + (["compiled_ms"] if args.compile else []), save=not args.no_save)
+    tag = torch.cuda.get_device_name(0).replace(" ", "_") if torch.cuda.is_available() else None
+    columns += ["compiled_ms"] if args.compile else []
+    return report("generator", rows, columns, save=not args.no_save, tag=tag)
 
 
 if __name__ == "__main__":
