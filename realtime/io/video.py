@@ -57,6 +57,22 @@ _END = object()
 # What FFmpeg downloads device-decoded frames as (the device frames' software format): semi-planar 4:2:0 / 4:2:2,
 # and planar 4:4:4 for NVDEC's 4:4:4 profiles; a CPU decoder gives 4:2:0 and 4:2:2 content in planar yuv420p...
 _DEVICE_DOWNLOAD_FORMATS = frozenset({"nv12", "p010le", "p016le", "nv16", "p210le", "p216le", "yuv444p", "yuv444p16le"})
+# The planar layout of each semi-planar one, same samples: swscale converts semi-planar frames to RGB on another path
+# than planar ones, whose chroma interpolation differs (0.9 grey levels on average, up to 44 at edges, on the
+# sample clip; on an H200, NVDEC's frames then failed to match the CPU decoder's), while re-laying the planes out
+# is an exact copy. So device-decoded frames are made planar first and come out as the CPU decoder's, byte for byte.
+_PLANAR_OF = {"nv12": "yuv420p", "p010le": "yuv420p10le", "p016le": "yuv420p16le", "nv16": "yuv422p",
+              "p210le": "yuv422p10le", "p216le": "yuv422p16le"}  # fmt: skip
+
+
+def frame_to_rgb(frame: av.VideoFrame, rotation: int = 0) -> np.ndarray:
+    """A decoded frame as uint8 RGB [H, W, 3] in display orientation (``rotation``: the stream's, a multiple of 90
+    degrees, see :func:`to_display`). Semi-planar frames (what a device decoder downloads) are laid out planar
+    first, so the RGB is the same as the CPU decoder's for the same stream."""
+    planar = _PLANAR_OF.get(frame.format.name)
+    if planar is not None:
+        frame = frame.reformat(format=planar)
+    return to_display(frame.to_ndarray(format="rgb24"), rotation)
 
 
 @dataclass(frozen=True)
@@ -313,7 +329,7 @@ class VideoReader:
 
     def _convert(self, frame: av.VideoFrame, index: int) -> DecodedFrame:
         pts = frame.pts if frame.pts is not None else index
-        image = to_display(frame.to_ndarray(format="rgb24"), self.info.rotation)
+        image = frame_to_rgb(frame, self.info.rotation)
         return DecodedFrame(image=image, pts=int(pts), time=float(pts * self.info.time_base), index=index)
 
     def __iter__(self) -> Iterator[DecodedFrame]:
@@ -375,7 +391,7 @@ def read_frame(path: str | os.PathLike[str], index: int) -> DecodedFrame:
                         break
                     chosen = frame
         seconds = float(chosen.pts * info.time_base) if chosen.pts is not None else start
-        image = to_display(chosen.to_ndarray(format="rgb24"), info.rotation)
+        image = frame_to_rgb(chosen, info.rotation)
         return DecodedFrame(image, int(chosen.pts or 0), seconds, round((seconds - start) / period))
 
 

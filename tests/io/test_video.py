@@ -157,3 +157,18 @@ def test_outputs_get_normal_file_permissions(tmp_path: Path) -> None:
     mask = os.umask(0o022)
     os.umask(mask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_semi_planar_frames_give_the_cpu_decoders_rgb(tmp_path: Path) -> None:
+    """What a device decoder downloads (semi-planar nv12, the same samples as the CPU decoder's yuv420p) converts to
+    the CPU decoder's RGB byte for byte; swscale's own semi-planar path would not (what an H200's NVDEC showed)."""
+    from realtime.io.video import frame_to_rgb
+
+    clip = make_clip(tmp_path / "clip.mp4", ClipSpec(width=320, height=180, seconds=0.2))
+    plain = [f.image for f in _read_all(clip)]
+    with av.open(str(clip)) as container:
+        semi_planar = [f.reformat(format="nv12") for f in container.decode(video=0)]
+    assert len(semi_planar) == len(plain) > 0
+    for frame, image in zip(semi_planar, plain, strict=True):
+        assert frame.format.name == "nv12" and np.array_equal(frame_to_rgb(frame), image)
+        assert np.abs(frame.to_ndarray(format="rgb24").astype(int) - image).max() > 8  # the path it avoids
