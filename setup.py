@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -105,6 +106,30 @@ def _extensions() -> list:
     return [CppExtension("realtime._C", common + cpu, define_macros=macros, extra_compile_args={"cxx": cxx_flags})]
 
 
+class _LinkingLibstdcxxShared(BuildExtension):
+    """torch's BuildExtension, with libstdc++ linked dynamically and checked after the link (realtime/build_plan.py:
+    a static copy beside torch's made the extension's C++ errors crash the process on an H200 image)."""
+
+    def build_extensions(self) -> None:
+        plan = _build_plan()
+        for name in ("linker_so", "linker_so_cxx"):
+            command = getattr(self.compiler, name, None)
+            if isinstance(command, list) and command != plan.without_static_libstdcxx(command):
+                print(f"realtime setup: dropped -static-libstdc++ from the link command ({' '.join(command)})")
+                setattr(self.compiler, name, plan.without_static_libstdcxx(command))
+        linker = getattr(self.compiler, "linker_so_cxx", None) or self.compiler.linker_so
+        print(f"realtime setup: linking with {' '.join(linker)}")
+        super().build_extensions()
+        nm = shutil.which("nm")
+        for ext in self.extensions if nm else []:
+            built = self.get_ext_fullpath(ext.name)
+            listing = subprocess.run([nm, built], capture_output=True, text=True, check=False).stdout
+            if plan.carries_own_libstdcxx(listing):
+                sys.exit(f"realtime setup: {built} carries its own copy of libstdc++ (linked statically); beside "
+                         "torch's libstdc++.so.6 its C++ error messages crash the process. Find what adds it to the "
+                         "link (LDFLAGS, the compiler's specs) and build again")  # fmt: skip
+
+
 setup(
     name="realtime-faceswap",
     version="0.1.0",
@@ -118,6 +143,6 @@ setup(
     package_data={"realtime.models": ["manifest.json"], "realtime.ops": ["auto_impl.json"]},
     install_requires=["torch>=2.4", "numpy>=1.24"],
     ext_modules=_extensions(),
-    cmdclass={"build_ext": BuildExtension.with_options(use_ninja=True)},
+    cmdclass={"build_ext": _LinkingLibstdcxxShared.with_options(use_ninja=True)},
     zip_safe=False,
 )

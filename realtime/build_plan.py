@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["BuildPlan", "nvcc_version", "plan_build"]
+__all__ = ["BuildPlan", "carries_own_libstdcxx", "nvcc_version", "plan_build", "without_static_libstdcxx"]
 
 
 @dataclass(frozen=True)
@@ -67,3 +67,25 @@ def plan_build(torch_cuda: str | None, nvcc: str | None, force_cuda: bool = Fals
         return BuildPlan(False, plan.reason, f"realtime setup: warning: {why}; building the CPU kernels only "
                          f"(point CUDA_HOME at a CUDA {_major(torch_cuda)} toolkit for the GPU kernels)")  # fmt: skip
     return BuildPlan(True, f"torch CUDA {torch_cuda}, nvcc {nvcc}")
+
+
+# std::ostream::_M_insert<long>: every TORCH_CHECK message with a number in it calls it. Defined inside the extension
+# (not imported from libstdc++.so.6), it shows that a copy of libstdc++ was linked in statically.
+_LIBSTDCXX_PROBE = "_ZNSo9_M_insertIlEERSoT_"
+
+
+def without_static_libstdcxx(command: list[str]) -> list[str]:
+    """A link command without ``-static-libstdc++``. On the GPU machine's image the extension came out linked with
+    its own copy of libstdc++; with torch's libstdc++.so.6 in the same process, the first C++ error message that
+    formatted a number crashed (SIGSEGV in std::ostream, seen on an H200) instead of raising RuntimeError."""
+    return [arg for arg in command if arg != "-static-libstdc++"]
+
+
+def carries_own_libstdcxx(nm_output: str) -> bool:
+    """Whether ``nm``'s listing of a shared object shows libstdc++'s own code defined in it (a static copy) rather
+    than imported (type U)."""
+    for line in nm_output.splitlines():
+        fields = line.split()
+        if len(fields) >= 2 and fields[-1].split("@")[0] == _LIBSTDCXX_PROBE and fields[-2] != "U":
+            return True
+    return False
