@@ -8,6 +8,7 @@ On one H100/H200-class GPU with a 16-core host it should finish within 8 minutes
              tests/test_resident.py: the resident pipeline's warps, masks, paste and watermark against the host's
   ops-bench  bench/ops.py --device cuda --write-auto (the CUDA rows of impl="auto"'s table: commit it)
   generator  bench/generator.py at 224 and 512 (CUDA float16/bfloat16 rows)
+  overhead   bench/gpu_overhead.py: launches, device time and CUDA Graph replay of the blend and the 224 generator
   pipeline   bench/pipeline.py --device cuda: 720p and 1080p, classic and a random-weight 224 generator
   train      a 30-step bf16 training run (channels_last) on sample data
   pipeline-tests  tests/test_pipeline.py's resident tests on CUDA: whole frames on the GPU against the host path
@@ -110,7 +111,8 @@ def steps(work: Path) -> list[Step]:
     )
     return [
         Step("gpu", [PY, "-c", info], gpu=True, timeout=60),
-        Step("build", [PY, "-m", "pip", "install", "--no-build-isolation", "--no-deps", "-e", ".", "-q"], gpu=True,
+        # verbose: the end of its output (kept in the JSON) shows the link command and setup.py's libstdc++ check
+        Step("build", [PY, "-m", "pip", "install", "--no-build-isolation", "--no-deps", "-e", ".", "-v"], gpu=True,
              timeout=420,
              env={"FORCE_CUDA": "1", "TORCH_CUDA_ARCH_LIST": arch, "MAX_JOBS": str(os.cpu_count() or 4)}),
         Step("env", [PY, "-m", "realtime.env"], gpu=False, timeout=120),
@@ -122,6 +124,8 @@ def steps(work: Path) -> list[Step]:
              results=["bench/results/ops-*.json", "realtime/ops/auto_impl.json"]),
         Step("generator", [PY, "bench/generator.py", "--sizes", "224", "512"], gpu=True, timeout=300,
              results=["bench/results/generator-*.json"]),
+        Step("overhead", [PY, "bench/gpu_overhead.py"], gpu=True, timeout=120,
+             results=["bench/results/gpu-overhead-*.json"]),
         Step("pipeline", [PY, "bench/pipeline.py", "--device", "cuda", "--seconds", "6", "--rows", "0", "4", "9", "11"],
              gpu=True, timeout=420, results=["bench/results/pipeline-*.json"], face_models=True),
         Step("train-data", [PY, "-c", _TRAIN_DATA, str(work)], gpu=False, timeout=300, face_models=True),
