@@ -11,7 +11,7 @@ import torch
 
 from bench import device_check
 
-STEPS = ["gpu", "build", "env", "ops-tests", "ops-bench", "generator", "pipeline", "train-data", "train",
+STEPS = ["gpu", "build", "env", "ops-tests", "ops-bench", "generator", "overhead", "pipeline", "train-data", "train",
          "pipeline-tests", "chain"]  # fmt: skip
 
 
