@@ -108,7 +108,8 @@ def _extensions() -> list:
 
 class _LinkingLibstdcxxShared(BuildExtension):
     """torch's BuildExtension, with libstdc++ linked dynamically and checked after the link (realtime/build_plan.py:
-    a static copy beside torch's made the extension's C++ errors crash the process on an H200 image)."""
+    a static copy beside torch's made the extension's C++ errors crash the process on an H200 image); the link
+    command is printed, so a verbose build's log shows it."""
 
     def build_extensions(self) -> None:
         plan = _build_plan()
@@ -124,10 +125,12 @@ class _LinkingLibstdcxxShared(BuildExtension):
         for ext in self.extensions if nm else []:
             built = self.get_ext_fullpath(ext.name)
             listing = subprocess.run([nm, built], capture_output=True, text=True, check=False).stdout
+            # a warning, not a failed install: the ops validate their arguments in Python first, so only a C++
+            # check the wrappers do not repeat reaches the crash; tests/test_build_plan.py fails on such a build
             if plan.carries_own_libstdcxx(listing):
-                sys.exit(f"realtime setup: {built} carries its own copy of libstdc++ (linked statically); beside "
-                         "torch's libstdc++.so.6 its C++ error messages crash the process. Find what adds it to the "
-                         "link (LDFLAGS, the compiler's specs) and build again")  # fmt: skip
+                print(f"realtime setup: WARNING: {built} carries its own copy of libstdc++ (linked statically); "
+                      "beside torch's libstdc++.so.6 a C++ error message from it can crash the process. Find what "
+                      "adds it to the link (LDFLAGS, the compiler's specs) and build again")  # fmt: skip
 
 
 setup(

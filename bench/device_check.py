@@ -4,8 +4,9 @@ On one H100/H200-class GPU with a 16-core host it should finish within 8 minutes
   gpu        the GPU's name, memory, compute capability, driver (nvidia-smi, torch)
   build      the extension for that GPU's architecture (FORCE_CUDA=1: a CPU-only build is a failure)
   env        python -m realtime.env (the kernels the extension carries)
-  ops-tests  tests/ops on every device present: CUDA parity with the references, opcheck, gradcheck; and
-             tests/test_resident.py: the resident pipeline's warps, masks, paste and watermark against the host's
+  ops-tests  tests/ops on every device present: CUDA parity with the references, opcheck, gradcheck;
+             tests/test_resident.py: the resident pipeline's warps, masks, paste and watermark against the host's;
+             tests/test_build_plan.py: the extension as built there imports libstdc++ (no static copy)
   ops-bench  bench/ops.py --device cuda --write-auto (the CUDA rows of impl="auto"'s table: commit it)
   generator  bench/generator.py at 224 and 512 (CUDA float16/bfloat16 rows)
   overhead   bench/gpu_overhead.py: launches, device time and CUDA Graph replay of the blend and the 224 generator
@@ -117,7 +118,8 @@ def steps(work: Path) -> list[Step]:
              env={"FORCE_CUDA": "1", "TORCH_CUDA_ARCH_LIST": arch, "MAX_JOBS": str(os.cpu_count() or 4)}),
         Step("env", [PY, "-m", "realtime.env"], gpu=False, timeout=120),
         # every failure as one line (no -x): a first run on new hardware should show all that fails at once
-        Step("ops-tests", [PY, "-m", "pytest", "-q", "--tb=line", "-rf", "tests/ops", "tests/test_resident.py"],
+        Step("ops-tests", [PY, "-m", "pytest", "-q", "--tb=line", "-rf", "tests/ops", "tests/test_resident.py",
+                           "tests/test_build_plan.py"],
              gpu=True, timeout=240,  # ~20 s on the 2-core CPU; a hung kernel must leave the call time for the rest
              env={"REALTIME_REQUIRE_EXT": "1"}),
         Step("ops-bench", [PY, "bench/ops.py", "--device", "cuda", "--write-auto"], gpu=True, timeout=300,
