@@ -1,7 +1,8 @@
 """The pieces of the GPU-resident pipeline against their host counterparts, on every device present (the GPU check
 runs this file on CUDA): warps and the outline mask against cv2, the device paste against the host paste, the
-device watermark against the host one (and read back), a neural swap of a frame tensor against the host swap, and
-the chain's masks and enhancer on device results against the host chain. No face models: the target is the face
+device watermark against the host one (and read back), a neural swap of a frame tensor against the host swap, the
+generator replayed from CUDA Graphs against the eager one (CUDA only), and the chain's masks and enhancer on device
+results against the host chain. No face models: the target is the face
 dlib finds on skimage's astronaut, its 68 points frozen below (``test_pipeline.py`` checks them against dlib and
 runs whole resident frames); the chain runs the tests' small ONNX models."""
 
@@ -190,6 +191,29 @@ def test_a_neural_swap_of_a_frame_tensor_is_the_host_swap(device: str, boost: in
     diff = np.abs(face - host.face)[both]
     assert diff.mean() < 0.05 and diff.max() <= 1.0, (diff.mean(), diff.max())
     assert np.abs(mask - host.mask).sum() <= 0.02 * host.mask.sum()
+
+
+@pytest.mark.parametrize("device", [d for d in DEVICES if d != "cpu"])
+def test_the_generator_replayed_from_cuda_graphs_is_the_eager_generator(device: str) -> None:
+    """On CUDA the generator engine replays a CUDA Graph per face count: one and three faces, each count twice with
+    new crops and identities, give what the same generator gives eagerly, and a count seen before captures nothing
+    new (the one-face graph is captured at construction)."""
+    from realtime.swappers.neural import GeneratorEngine
+    from tests.compile_check import small_generator
+
+    generator = small_generator()
+    graphed, eager = GeneratorEngine(generator, device), GeneratorEngine(generator, device, cuda_graphs=False)
+    assert graphed.graphed and not eager.graphed and graphed._forward.shapes == 1  # type: ignore[attr-defined]
+    rng = np.random.default_rng(0)
+    size, latent = generator.config.resolution, generator.config.latent_dim
+    for faces in (1, 3, 1, 3):
+        crops = torch.from_numpy(rng.integers(0, 256, (faces, 3, size, size), dtype=np.uint8)).to(device)
+        ids = rng.normal(size=(faces, latent)).astype(np.float32)
+        ids /= np.linalg.norm(ids, axis=1, keepdims=True)
+        got, want = graphed.run_tensor(crops, ids), eager.run_tensor(crops, ids)
+        diff = (got - want).abs()
+        assert got.shape == (faces, 3, size, size) and diff.max() <= 1.0 and diff.mean() < 0.05, (faces, diff.max())
+    assert graphed._forward.shapes == 2  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("device", DEVICES)

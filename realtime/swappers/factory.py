@@ -204,7 +204,7 @@ def make_swapper(args: argparse.Namespace, device: str, note: Callable[[str], No
         generator = load_generator(args.model, trust_pickle=args.trust_pickle, variant=args.simswap_variant)
         engine = GeneratorEngine(generator, device, compile=args.compile)
         cfg = generator.config
-        compiled = ", torch.compile" if args.compile else ""
+        compiled = ", torch.compile" if args.compile else ", CUDA graphs per face count" if engine.graphed else ""
         trained = ", trained by SimSwap's train.py" if cfg.variant == "trainpy" else ""
         note(
             f"swapper: simswap ({cfg.resolution}px, {cfg.block} blocks, {cfg.conv} convs{compiled}{trained}) "

@@ -5,8 +5,9 @@ each driven by the source's ArcFace identity.
 128/224/256, FFHQ's at 512, as SimSwap and inswapper crop), runs all faces of a frame through the engine, and warps
 each result back into the frame with the landmark hull as its mask. The engines only map crops to crops:
 
-- :class:`GeneratorEngine`: torch, one batch per frame; float16 and channels_last on CUDA; optionally
-  ``torch.compile``-d (the custom ops have fake kernels, so the whole generator is one graph);
+- :class:`GeneratorEngine`: torch, one batch per frame; float16 and channels_last on CUDA, replayed from a CUDA
+  Graph per face count there; optionally ``torch.compile``-d instead (the custom ops have fake kernels, so the
+  whole generator is one graph);
 - :class:`InswapperEngine`: onnxruntime; the identity goes through the model's embedding map (its last
   initializer) and is renormalised, as insightface does.
 """
@@ -14,7 +15,8 @@ each result back into the frame with the landmark hull as its mask. The engines 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cv2
@@ -25,6 +27,7 @@ from realtime.errors import InputError, UserError
 from realtime.faces.align import alignment_matrix, box_matrix, warp_face, warp_to_box
 from realtime.faces.device_warp import affine_sample, fill_polygon
 from realtime.faces.types import face_outline, kps5_from_68
+from realtime.models.cuda_graph import GraphCaptureError, GraphedForward
 from realtime.models.encoder import IdentityEncoder
 from realtime.models.generator import SwapGenerator
 from realtime.models.onnx import input_dtype, open_session, to_blob
@@ -44,21 +47,30 @@ class GeneratorEngine:
         device: "cpu" or "cuda".
         compile: run it through ``torch.compile(fullgraph=True)``. The first batch of each new size compiles
             (tens of seconds on a CPU); a compiler failure is a :class:`UserError` naming the cause.
+        cuda_graphs: on CUDA without ``compile``, replay the generator from a CUDA Graph per face count
+            (realtime/models/cuda_graph.py: at batch 1 it is launch-bound, 7-13 ms eager against ~2 ms replayed on
+            an H200). A capture that fails is warned of once, and the generator then runs eagerly.
 
     On CUDA one face is swapped at construction, so the first frame does not pay for CUDA's set-up (or the
-    compile, whose failure then surfaces before any work).
+    compile, whose failure then surfaces before any work, or the one-face graph's capture).
     """
 
     name = "simswap"
 
-    def __init__(self, generator: SwapGenerator, device: str = "cpu", compile: bool = False) -> None:
+    def __init__(
+        self, generator: SwapGenerator, device: str = "cpu", compile: bool = False, cuda_graphs: bool = True
+    ) -> None:
         self.device = torch.device(device)
         half = self.device.type == "cuda"
         self.dtype = torch.float16 if half else torch.float32
         self.memory_format = torch.channels_last if half else torch.contiguous_format
         self.generator = generator.eval().to(self.device, self.dtype, memory_format=self.memory_format)
         self.compiled = compile
-        self._forward = torch.compile(self.generator, fullgraph=True) if compile else self.generator
+        self._forward: Callable[..., torch.Tensor] = self.generator
+        if compile:
+            self._forward = torch.compile(self.generator, fullgraph=True)
+        elif cuda_graphs and self.device.type == "cuda":
+            self._forward = GraphedForward(self.generator)
         self.size = generator.config.resolution
         self.template = generator.config.crop_name
         if self.device.type == "cuda":  # CUDA's and cuDNN's first-call set-up (or the compile) now, not on frame one
@@ -75,6 +87,11 @@ class GeneratorEngine:
         batch = torch.from_numpy(crops).permute(0, 3, 1, 2).to(self.device)
         return self.run_tensor(batch, identities).permute(0, 2, 3, 1).cpu().numpy()
 
+    @property
+    def graphed(self) -> bool:
+        """Whether the generator is replayed from CUDA Graphs (see ``cuda_graphs``)."""
+        return isinstance(self._forward, GraphedForward)
+
     @torch.no_grad()
     def run_tensor(self, crops: torch.Tensor, identities: np.ndarray) -> torch.Tensor:
         """:meth:`run` on the engine's device: crops [N,3,S,S] (uint8, or float in [0,255]) there -> [N,3,S,S]
@@ -82,6 +99,11 @@ class GeneratorEngine:
         batch = (crops.to(self.dtype) / 255).contiguous(memory_format=self.memory_format)
         ids = torch.from_numpy(np.ascontiguousarray(identities, np.float32)).to(self.device, self.dtype)
         try:
+            out = self._forward(batch, ids)
+        except GraphCaptureError as exc:  # said once, then eager: slower, not wrong
+            warnings.warn(f"the generator could not be captured as a CUDA Graph ({exc}); it runs eagerly, several "
+                          "times slower per face", RuntimeWarning, stacklevel=2)  # fmt: skip
+            self._forward = self.generator
             out = self._forward(batch, ids)
         except torch._dynamo.exc.TorchDynamoException as exc:  # compiler missing or failing: say so, never hide it
             first = (str(exc).strip().splitlines() or ["?"])[0][:200]
