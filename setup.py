@@ -58,6 +58,9 @@ def _build_plan():  # type: ignore[no-untyped-def]
     return module
 
 
+_BUILD_PLAN = _build_plan()  # what to build (_extensions) and how to link it (_LinkingLibstdcxxShared)
+
+
 def _extensions() -> list:
     if _flag("REALTIME_NO_EXT"):
         print("realtime setup: REALTIME_NO_EXT=1, building no extension (ops use their PyTorch references)")
@@ -67,10 +70,9 @@ def _extensions() -> list:
     cuda = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "csrc" / "cuda").glob("*.cu"))
     macros = [("REALTIME_TORCH_VERSION", f'"{torch.__version__}"')]
     cxx_flags = ["-O3", "-fopenmp"]  # ATen's parallel_for is inline OpenMP: without it the loops run serially
-    build_plan = _build_plan()
-    plan = build_plan.plan_build(
+    plan = _BUILD_PLAN.plan_build(
         torch.version.cuda,
-        build_plan.nvcc_version(_CUDA_ROOT),
+        _BUILD_PLAN.nvcc_version(_CUDA_ROOT),
         force_cuda=_flag("FORCE_CUDA"),
         disabled=os.environ.get("REALTIME_CUDA") == "0",
     )
@@ -112,12 +114,12 @@ class _LinkingLibstdcxxShared(BuildExtension):
     command is printed, so a verbose build's log shows it."""
 
     def build_extensions(self) -> None:
-        plan = _build_plan()
         for name in ("linker_so", "linker_so_cxx"):
             command = getattr(self.compiler, name, None)
-            if isinstance(command, list) and command != plan.without_static_libstdcxx(command):
+            kept = _BUILD_PLAN.without_static_libstdcxx(command) if isinstance(command, list) else command
+            if kept != command:
                 print(f"realtime setup: dropped -static-libstdc++ from the link command ({' '.join(command)})")
-                setattr(self.compiler, name, plan.without_static_libstdcxx(command))
+                setattr(self.compiler, name, kept)
         linker = getattr(self.compiler, "linker_so_cxx", None) or self.compiler.linker_so
         print(f"realtime setup: linking with {' '.join(linker)}")
         super().build_extensions()
@@ -127,7 +129,7 @@ class _LinkingLibstdcxxShared(BuildExtension):
             listing = subprocess.run([nm, built], capture_output=True, text=True, check=False).stdout
             # a warning, not a failed install: the ops validate their arguments in Python first, so only a C++
             # check the wrappers do not repeat reaches the crash; tests/test_build_plan.py fails on such a build
-            if plan.carries_own_libstdcxx(listing):
+            if _BUILD_PLAN.carries_own_libstdcxx(listing):
                 print(f"realtime setup: WARNING: {built} carries its own copy of libstdc++ (linked statically); "
                       "beside torch's libstdc++.so.6 a C++ error message from it can crash the process. Find what "
                       "adds it to the link (LDFLAGS, the compiler's specs) and build again")  # fmt: skip
