@@ -43,7 +43,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import realtime  # noqa: F401  (first: it sets OpenMP's wait policy before torch loads, as the CLI does)
-from bench.common import report
+from bench.common import gpu_tag, report
 
 STAGES = {  # name -> (masks, enhancer on)
     "mouth": (("box", "mouth"), False),
@@ -201,11 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         "glue_ms",
         "target",
     ]
-    tag = None
-    if args.device.startswith("cuda") and "device" in paths:
-        import torch
-
-        tag = torch.cuda.get_device_name(0).replace(" ", "_")
+    tag = gpu_tag() if args.device.startswith("cuda") and "device" in paths else None
     extra = {"repeats": args.repeats, "blocks": args.blocks, "statistic": "median block", "device": args.device}
     return report("chain", rows, columns, save=not args.no_save, extra=extra, tag=tag, cuda_note=None)
 

@@ -17,6 +17,11 @@ import torch
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
+def gpu_tag() -> str:
+    """The visible GPU's name as result files are tagged with it ("NVIDIA_H200"); call only with a GPU visible."""
+    return torch.cuda.get_device_name(0).replace(" ", "_")
+
+
 def sync(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize()

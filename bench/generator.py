@@ -22,7 +22,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import median_ms, report
+from bench.common import gpu_tag, median_ms, report
 from realtime.models import GeneratorConfig, SwapGenerator, set_ops_impl
 
 VARIANTS = [("adain", "standard"), ("modulated", "standard"), ("adain", "separable"), ("modulated", "separable")]
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"compiled {row.get('compiled_ms')} ms"
                 )
     columns = ["size", "block", "conv", "params_M", "gflops", "device", "dtype", "ext_ms", "ref_ms"]
-    tag = torch.cuda.get_device_name(0).replace(" ", "_") if torch.cuda.is_available() else None
+    tag = gpu_tag() if torch.cuda.is_available() else None
     columns += ["compiled_ms"] if args.compile else []
     return report("generator", rows, columns, save=not args.no_save, tag=tag)
 

@@ -34,7 +34,7 @@ os.environ.setdefault("REALTIME_REQUIRE_EXT", "1")  # never time a silent fallba
 import numpy as np
 import torch
 
-from bench.common import median_ms, report
+from bench.common import gpu_tag, median_ms, report
 from realtime.ops import depthwise_conv2d, modulated_conv2d, seamless_blend
 from realtime.ops._dispatch import AUTO_TABLE, TRAIN_SUFFIX
 
@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += (
             bench_depthwise(device, args.quick) + bench_modulated(device, args.quick) + bench_blend(device, args.quick)
         )
-    tag = torch.cuda.get_device_name(0).replace(" ", "_") if "cuda" in devices else None
+    tag = gpu_tag() if "cuda" in devices else None
     if args.write_auto:
         for key, entry in write_auto_table(rows).items():
             print(f"auto: {key} -> {entry['impl']} (custom kernel {entry['ext_speedup']:.2f}x the reference)")

@@ -37,7 +37,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import realtime  # noqa: F401  (first: it sets OpenMP's wait policy before torch loads, as the CLI does)
-from bench.common import report
+from bench.common import gpu_tag, report
 
 STAGES = ("detect", "landmarks", "masks", "swap", "enhance", "blend", "watermark")  # FaceSwapPipeline.stage_seconds
 # (label, width, height, face image, faces in it, swapper, busy loops beside, clip seconds as a share of --seconds
@@ -246,11 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     columns = ["clip", "swapper", "resident", "busy", "swapped_per_frame", "fps", "floor_fps",
                *(f"{k}_%" for k in STAGES), "other_%", "vs_single_%", "chain_ms_per_face",
                "chain_models_ms_per_face", "setup_s", "target"]  # fmt: skip
-    tag = None
-    if args.device == "cuda":
-        import torch
-
-        tag = torch.cuda.get_device_name(0).replace(" ", "_")
+    tag = gpu_tag() if args.device == "cuda" else None
     extra = {"seconds": args.seconds, "device": args.device}
     return report("pipeline", rows, columns, save=not args.no_save, extra=extra, tag=tag, cuda_note=None)
 
